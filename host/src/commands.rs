@@ -1,0 +1,518 @@
+//! What each subcommand does.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use inlet::config;
+use inlet::plugin::{self, Manifest};
+use inlet::runtime::{EngineSettings, InstanceOptions, Runtime, SyncKind, types};
+use inlet::service::{self, Service};
+use inlet::sync::{self, Progress, SyncReport};
+
+use crate::cli::{Command, ConfigCommand, JobType, PluginsCommand};
+
+pub async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Run {
+            config,
+            plugins,
+            once,
+        } => run(&config, plugins, once).await,
+        Command::Sync {
+            connector,
+            config,
+            plugins,
+            job_type,
+            json,
+        } => sync_one(&config, plugins, &connector, job_type, json).await,
+        Command::Plugins {
+            command: PluginsCommand::List { plugins, cache_dir },
+        } => list_plugins(&plugins, cache_dir).await,
+        Command::Plugins {
+            command:
+                PluginsCommand::Inspect {
+                    file,
+                    cache_dir,
+                    json,
+                },
+        } => inspect(&file, cache_dir, json).await,
+        Command::Config {
+            command: ConfigCommand::Check { config, plugins },
+        } => check_config(&config, plugins).await,
+    }
+}
+
+fn load_config(path: &Path) -> anyhow::Result<config::Loaded> {
+    Ok(config::load(path)?)
+}
+
+/// Sets the flag on the first Ctrl-C / SIGTERM; exits at once on the second.
+fn cancel_on_signal() -> Arc<AtomicBool> {
+    let cancel = Arc::new(AtomicBool::new(false));
+    let flag = cancel.clone();
+    tokio::spawn(async move {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!("cannot listen for SIGTERM: {e}");
+                    return;
+                }
+            };
+        for n in 0.. {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            if n == 0 {
+                tracing::warn!(
+                    "stopping: running syncs end at their next batch (signal again to exit now)"
+                );
+                flag.store(true, Ordering::Relaxed);
+            } else {
+                std::process::exit(130);
+            }
+        }
+    });
+    cancel
+}
+
+async fn run(config: &Path, plugins: Option<PathBuf>, once: bool) -> anyhow::Result<ExitCode> {
+    let loaded = load_config(config)?;
+    let svc = Arc::new(Service::open(loaded, plugins)?);
+    if svc.config.config.connectors.is_empty() {
+        anyhow::bail!(
+            "{} configures no connectors; add one under `connectors:` (see config.yml.example)",
+            svc.config.path.display()
+        );
+    }
+    let cancel = cancel_on_signal();
+    if once {
+        let reports = svc.run_once(cancel).await;
+        let failed = reports.iter().filter(|r| r.error.is_some()).count();
+        for r in &reports {
+            print_summary(r);
+        }
+        return Ok(if failed == 0 {
+            ExitCode::SUCCESS
+        } else {
+            eprintln!("{failed} of {} syncs failed", reports.len());
+            ExitCode::FAILURE
+        });
+    }
+    svc.run_forever(cancel).await;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn sync_one(
+    config: &Path,
+    plugins: Option<PathBuf>,
+    connector: &str,
+    job_type: JobType,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let loaded = load_config(config)?;
+    let svc = Arc::new(Service::open(loaded, plugins)?);
+    let c = svc.connector(connector)?;
+    let kind = match job_type {
+        JobType::Full => SyncKind::Full,
+        JobType::Incremental => SyncKind::Incremental,
+        JobType::AccessControl => SyncKind::AccessControl,
+    };
+    let progress = Arc::new(Progress::default());
+    let ticker = tokio::spawn(show_progress(progress.clone()));
+    let report = svc.sync(c, kind, progress, cancel_on_signal()).await;
+    ticker.abort();
+    let _ = ticker.await;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_summary(&report);
+    }
+    Ok(if report.error.is_none() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// A progress bar on a terminal, a progress line every 5 s otherwise.
+async fn show_progress(p: Arc<Progress>) {
+    let start = Instant::now();
+    let line = |p: &Progress| {
+        let n = p.extracted.load(Ordering::Relaxed);
+        let secs = start.elapsed().as_secs_f64().max(0.001);
+        format!(
+            "{n} documents ({:.0}/s), {} indexed, {} deleted, {} refused, {:.1} MiB",
+            n as f64 / secs,
+            p.indexed.load(Ordering::Relaxed),
+            p.deleted.load(Ordering::Relaxed),
+            p.invalid.load(Ordering::Relaxed),
+            p.bytes.load(Ordering::Relaxed) as f64 / (1024.0 * 1024.0)
+        )
+    };
+    if std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        loop {
+            bar.set_message(line(&p));
+            bar.tick();
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    } else {
+        loop {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            eprintln!("progress: {}", line(&p));
+        }
+    }
+}
+
+fn print_summary(r: &SyncReport) {
+    let s = &r.stats;
+    let status = match r.status {
+        sync::Status::Completed => "completed",
+        sync::Status::Error => "FAILED",
+        sync::Status::Canceled => "canceled",
+    };
+    println!(
+        "{connector} {job} sync {status} in {secs:.2}s → {index}: {extracted} extracted, {indexed} indexed, {deleted} deleted, {stale} stale deleted, {dead} dead-lettered ({invalid} refused by checks)",
+        connector = r.connector_id,
+        job = r.job_type,
+        secs = r.elapsed_ms as f64 / 1000.0,
+        index = r.index,
+        extracted = s.extracted,
+        indexed = s.indexed,
+        deleted = s.deleted,
+        stale = s.stale_deleted,
+        dead = s.dead_lettered,
+        invalid = s.invalid,
+    );
+    if let Some(e) = &r.error {
+        println!("  error: {e}");
+    }
+}
+
+/// A runtime for commands that have no config: the cache goes to ~/.cache/inlet.
+fn standalone_runtime(cache_dir: Option<PathBuf>) -> anyhow::Result<Runtime> {
+    let cache_dir = cache_dir.unwrap_or_else(|| {
+        std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+            .unwrap_or_else(std::env::temp_dir)
+            .join("inlet")
+    });
+    let caps = config::Limits::default();
+    Runtime::new(
+        &EngineSettings {
+            max_memory_bytes: caps.memory_mib * 1024 * 1024,
+            pooled_instances: 8,
+        },
+        &cache_dir,
+    )
+}
+
+async fn list_plugins(dir: &Path, cache_dir: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let runtime = standalone_runtime(cache_dir)?;
+    let found = plugin::discover(dir)?;
+    if found.is_empty() {
+        println!(
+            "no plugins in {} (each plugin is a folder with plugin.toml)",
+            dir.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut bad = 0;
+    for d in found {
+        match d {
+            Ok(d) => {
+                let m = &d.manifest;
+                match plugin::load(&runtime, &d.component_path(), Some(m.clone()), None) {
+                    Ok(p) => println!(
+                        "{:<20} {:<10} contract {:<7} {:>8} KiB  {}",
+                        m.service_type,
+                        m.version.as_deref().unwrap_or("-"),
+                        p.component.contract,
+                        p.size / 1024,
+                        d.dir.display()
+                    ),
+                    Err(e) => {
+                        bad += 1;
+                        println!("{:<20} BROKEN: {e}", m.service_type);
+                    }
+                }
+            }
+            Err(e) => {
+                bad += 1;
+                println!("BROKEN: {e}");
+            }
+        }
+    }
+    Ok(if bad == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+#[derive(serde::Serialize, Default)]
+struct Inspection {
+    file: String,
+    size: u64,
+    sha256: String,
+    contract: Option<String>,
+    service_type: Option<String>,
+    name: Option<String>,
+    version: Option<String>,
+    features: Option<serde_json::Value>,
+    permissions: Option<serde_json::Value>,
+    configuration: Vec<serde_json::Value>,
+    imports: Vec<String>,
+    problems: Vec<String>,
+    cache: Option<String>,
+    load_ms: Option<f64>,
+    instantiate_ms: Option<f64>,
+}
+
+async fn inspect(file: &Path, cache_dir: Option<PathBuf>, json: bool) -> anyhow::Result<ExitCode> {
+    let runtime = standalone_runtime(cache_dir)?;
+    let manifest_path = file.with_file_name(plugin::manifest::FILE_NAME);
+    let manifest = if manifest_path.is_file() {
+        Some(
+            Manifest::read(&manifest_path)
+                .map_err(|m| anyhow::anyhow!("{}: {m}", manifest_path.display()))?,
+        )
+    } else {
+        None
+    };
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let mut out = Inspection {
+        file: file.display().to_string(),
+        size: bytes.len() as u64,
+        sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)),
+        permissions: manifest
+            .as_ref()
+            .map(|m| serde_json::json!({"files": m.permissions.files, "http": m.permissions.http})),
+        ..Default::default()
+    };
+    match plugin::load(&runtime, file, manifest.clone(), None) {
+        Err(e) => out.problems.push(e.to_string()),
+        Ok(p) => {
+            out.contract = Some(p.component.contract.clone());
+            out.imports = p.component.imports.clone();
+            out.cache = Some(format!("{:?}", p.component.cache));
+            out.load_ms = Some(p.component.load_time.as_secs_f64() * 1e3);
+            let started = Instant::now();
+            let opts = InstanceOptions {
+                connector_id: "inspect".into(),
+                memory_limit_bytes: 512 << 20,
+                call_timeout: Duration::from_secs(30),
+                read_only_dirs: vec![],
+                state: None,
+                cancel: Arc::default(),
+            };
+            match runtime.instantiate(&p.component, opts).await {
+                Err(e) => out.problems.push(format!("cannot instantiate: {e}")),
+                Ok(mut instance) => {
+                    out.instantiate_ms = Some(started.elapsed().as_secs_f64() * 1e3);
+                    match instance.metadata().await {
+                        Ok(meta) => {
+                            if let Some(m) = &manifest
+                                && m.service_type != meta.service_type
+                            {
+                                out.problems.push(format!(
+                                    "plugin.toml says service type `{}`, the component says `{}`",
+                                    m.service_type, meta.service_type
+                                ));
+                            }
+                            out.service_type = Some(meta.service_type);
+                            out.name = Some(meta.name);
+                            out.version = Some(meta.version);
+                            out.features = Some(serde_json::json!({
+                                "incremental_sync": meta.features.incremental_sync,
+                                "document_level_security": meta.features.document_level_security,
+                                "advanced_rules": meta.features.advanced_rules,
+                                "basic_rules": meta.features.basic_rules,
+                            }));
+                        }
+                        Err(e) => out.problems.push(e.to_string()),
+                    }
+                    match instance.configuration_schema().await {
+                        Ok(fields) => out.configuration = fields.iter().map(field_json).collect(),
+                        Err(e) => out.problems.push(e.to_string()),
+                    }
+                }
+            }
+        }
+    }
+    if manifest.is_none() {
+        out.problems.push(format!(
+            "no {} beside the component: it cannot be discovered in a plugin directory",
+            plugin::manifest::FILE_NAME
+        ));
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        print_inspection(&out);
+    }
+    let fatal = out.contract.is_none() || out.service_type.is_none();
+    Ok(if fatal {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn field_json(f: &types::ConfigField) -> serde_json::Value {
+    serde_json::json!({
+        "key": f.key,
+        "label": f.label,
+        "order": f.order,
+        "type": match f.type_ {
+            types::FieldType::Str => "str",
+            types::FieldType::Int => "int",
+            types::FieldType::Bool => "bool",
+            types::FieldType::List => "list",
+        },
+        "display": match f.display {
+            types::DisplayType::Text => "text",
+            types::DisplayType::Textarea => "textarea",
+            types::DisplayType::Numeric => "numeric",
+            types::DisplayType::Toggle => "toggle",
+            types::DisplayType::Dropdown => "dropdown",
+        },
+        "default_value": f.default_value.as_deref().and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok()),
+        "required": f.required,
+        "sensitive": f.sensitive,
+        "tooltip": f.tooltip,
+    })
+}
+
+fn print_inspection(i: &Inspection) {
+    println!(
+        "file:          {} ({} KiB, sha256 {})",
+        i.file,
+        i.size / 1024,
+        i.sha256
+    );
+    if let Some(c) = &i.contract {
+        println!("contract:      inlet:connector@{c}");
+    }
+    if let Some(s) = &i.service_type {
+        println!(
+            "connector:     {s} — {} {}",
+            i.name.as_deref().unwrap_or(""),
+            i.version.as_deref().unwrap_or("")
+        );
+    }
+    if let Some(f) = &i.features {
+        println!("features:      {f}");
+    }
+    if let Some(p) = &i.permissions {
+        println!("permissions:   {p}");
+    }
+    if let (Some(cache), Some(ms)) = (&i.cache, i.load_ms) {
+        println!("load:          {ms:.1} ms ({cache})");
+    }
+    if let Some(ms) = i.instantiate_ms {
+        println!("instantiate:   {ms:.2} ms");
+    }
+    if !i.configuration.is_empty() {
+        println!("configuration:");
+        for f in &i.configuration {
+            println!(
+                "  {:<24} {:<6} {}{}",
+                f["key"].as_str().unwrap_or(""),
+                f["type"].as_str().unwrap_or(""),
+                f["label"].as_str().unwrap_or(""),
+                if f["required"] == true {
+                    " (required)"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
+    if !i.imports.is_empty() {
+        println!("imports:       {}", i.imports.join(", "));
+    }
+    for p in &i.problems {
+        println!("problem:       {p}");
+    }
+}
+
+async fn check_config(config: &Path, plugins: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let loaded = load_config(config)?;
+    let svc = Service::open(loaded, plugins)?;
+    let mut bad = 0;
+    for c in &svc.config.config.connectors {
+        match check_connector(&svc, c).await {
+            Ok(()) => println!("{}: ok ({})", c.connector_id, c.service_type),
+            Err(e) => {
+                bad += 1;
+                println!("{}: {e:#}", c.connector_id);
+            }
+        }
+    }
+    for k in &svc.config.unknown_keys {
+        println!("warning: unknown key `{k}`");
+    }
+    Ok(if bad == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+async fn check_connector(svc: &Service, c: &config::Connector) -> anyhow::Result<()> {
+    let (found, _) = plugin::by_service_type(plugin::discover(&svc.plugins_dir)?);
+    let d = found
+        .get(&c.service_type)
+        .ok_or_else(|| plugin::PluginError::Unknown(c.service_type.clone()))?;
+    let p = plugin::load(
+        &svc.env.runtime,
+        &d.component_path(),
+        Some(d.manifest.clone()),
+        c.sha256.as_deref(),
+    )?;
+    let limits = c.limits.within(&svc.config.config.inlet.limits);
+    let mut instance = svc
+        .env
+        .runtime
+        .instantiate(
+            &p.component,
+            InstanceOptions {
+                connector_id: c.connector_id.clone(),
+                memory_limit_bytes: (limits.memory_mib as usize) << 20,
+                call_timeout: Duration::from_secs(limits.call_timeout_secs),
+                read_only_dirs: if d.manifest.permissions.files {
+                    c.grants.files.clone()
+                } else {
+                    vec![]
+                },
+                state: None,
+                cancel: Arc::default(),
+            },
+        )
+        .await?;
+    let schema = instance.configuration_schema().await?;
+    let (values, unknown) = inlet::sync::configuration::resolve(&schema, &c.configuration)?;
+    if !unknown.is_empty() {
+        println!(
+            "{}: warning: configuration keys the plugin does not know: {}",
+            c.connector_id,
+            unknown.join(", ")
+        );
+    }
+    instance.validate_config(&values).await?;
+    let _ = service::plugins_dir;
+    Ok(())
+}

@@ -1,0 +1,265 @@
+//! `config.yml`: Elastic's connector-service keys as they are, plus Inlet's standalone sections.
+//!
+//! Loading goes YAML text → YAML value → `${ENV}` interpolation → dotted keys expanded
+//! (`elasticsearch.host: x` means `elasticsearch: {host: x}`, as Elastic allows) → typed
+//! [`Config`]. Every error names the key path; unknown keys are collected as warnings because
+//! Elastic's file has sections Inlet does not use (`sources`, `extraction_service`).
+
+mod interpolate;
+mod model;
+
+use std::path::{Path, PathBuf};
+
+pub use model::*;
+use serde_yaml_ng::Value;
+
+/// A problem with the configuration file, always naming the key path when there is one.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not valid YAML: {source}")]
+    Yaml {
+        path: PathBuf,
+        source: serde_yaml_ng::Error,
+    },
+    #[error("{path}: `{key}`: {message}")]
+    Invalid {
+        path: PathBuf,
+        key: String,
+        message: String,
+    },
+}
+
+/// A loaded configuration plus what the loader noticed but did not reject.
+#[derive(Debug)]
+pub struct Loaded {
+    pub config: Config,
+    /// The file the configuration came from; relative paths in it are relative to its folder.
+    pub path: PathBuf,
+    /// Keys Inlet does not know, as `a.b.c` paths.
+    pub unknown_keys: Vec<String>,
+}
+
+impl Loaded {
+    /// The folder relative paths in the file are resolved against.
+    pub fn base_dir(&self) -> PathBuf {
+        self.path
+            .parent()
+            .map(Path::to_path_buf)
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or_else(|| PathBuf::from("."))
+    }
+
+    /// Resolves a path from the file against its folder.
+    pub fn resolve(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.base_dir().join(p)
+        }
+    }
+}
+
+/// Reads, interpolates and validates a configuration file.
+pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let (config, unknown_keys) =
+        parse(&text, &|name| std::env::var(name).ok()).map_err(|e| match e {
+            ParseError::Yaml(source) => ConfigError::Yaml {
+                path: path.to_path_buf(),
+                source,
+            },
+            ParseError::Invalid { key, message } => ConfigError::Invalid {
+                path: path.to_path_buf(),
+                key,
+                message,
+            },
+        })?;
+    Ok(Loaded {
+        config,
+        path: path.to_path_buf(),
+        unknown_keys,
+    })
+}
+
+#[derive(Debug)]
+enum ParseError {
+    Yaml(serde_yaml_ng::Error),
+    Invalid { key: String, message: String },
+}
+
+fn parse(
+    text: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(Config, Vec<String>), ParseError> {
+    let mut value: Value = serde_yaml_ng::from_str(text).map_err(ParseError::Yaml)?;
+    if value.is_null() {
+        value = Value::Mapping(Default::default());
+    }
+    interpolate::interpolate(&mut value, env, &mut Vec::new())
+        .map_err(|(key, message)| ParseError::Invalid { key, message })?;
+    let value = expand_dotted_keys(value);
+
+    let mut unknown = Vec::new();
+    let mut record = |path: serde_ignored::Path<'_>| unknown.push(path.to_string());
+    let ignored = serde_ignored::Deserializer::new(value, &mut record);
+    let config: Config = serde_path_to_error::deserialize(ignored).map_err(|e| {
+        let key = e.path().to_string();
+        ParseError::Invalid {
+            key: if key == "." {
+                "(top level)".into()
+            } else {
+                key
+            },
+            message: e.into_inner().to_string(),
+        }
+    })?;
+    config
+        .validate()
+        .map_err(|(key, message)| ParseError::Invalid { key, message })?;
+    Ok((config, unknown))
+}
+
+/// `a.b: 1` → `a: {b: 1}`, merged with any `a:` mapping already there. Keys inside a connector's
+/// `configuration` are left alone: they belong to the plugin.
+fn expand_dotted_keys(value: Value) -> Value {
+    match value {
+        Value::Mapping(map) => {
+            let mut out = serde_yaml_ng::Mapping::new();
+            for (k, v) in map {
+                let key_str = k.as_str().map(str::to_owned);
+                let v = if key_str.as_deref() == Some("configuration") {
+                    v
+                } else {
+                    expand_dotted_keys(v)
+                };
+                match key_str {
+                    Some(s) if is_dotted(&s) => {
+                        let mut parts: Vec<&str> = s.split('.').collect();
+                        let first = parts.remove(0);
+                        let nested = parts.iter().rev().fold(v, |inner, part| {
+                            Value::Mapping(
+                                [(Value::String((*part).to_owned()), inner)]
+                                    .into_iter()
+                                    .collect(),
+                            )
+                        });
+                        merge_into(&mut out, Value::String(first.to_owned()), nested);
+                    }
+                    _ => merge_into(&mut out, k, v),
+                }
+            }
+            Value::Mapping(out)
+        }
+        Value::Sequence(seq) => Value::Sequence(seq.into_iter().map(expand_dotted_keys).collect()),
+        other => other,
+    }
+}
+
+fn is_dotted(key: &str) -> bool {
+    key.contains('.') && key.split('.').all(|part| !part.is_empty())
+}
+
+fn merge_into(map: &mut serde_yaml_ng::Mapping, key: Value, value: Value) {
+    match (map.get_mut(&key), value) {
+        (Some(Value::Mapping(existing)), Value::Mapping(incoming)) => {
+            for (k, v) in incoming {
+                merge_into(existing, k, v);
+            }
+        }
+        (_, value) => {
+            map.insert(key, value);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_ok(text: &str) -> (Config, Vec<String>) {
+        parse(text, &|name| {
+            (name == "ES_KEY").then(|| "s3cr3t".to_owned())
+        })
+        .expect("parses")
+    }
+
+    fn parse_err(text: &str) -> (String, String) {
+        match parse(text, &|_| None) {
+            Err(ParseError::Invalid { key, message }) => (key, message),
+            other => panic!("expected an invalid-key error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn elastic_shape_with_dotted_keys_and_env() {
+        let (c, unknown) = parse_ok(
+            "elasticsearch.host: http://es:9200\n\
+             elasticsearch.api_key: ${ES_KEY}\n\
+             elasticsearch:\n  bulk:\n    chunk_size: 700\n\
+             service.idling: 5\n\
+             sources:\n  dir: connectors.sources.directory:DirectoryDataSource\n\
+             connectors:\n  - connector_id: abc\n    service_type: dir\n    api_key: k\n",
+        );
+        let es = c.elasticsearch.expect("elasticsearch section");
+        assert_eq!(es.host.as_deref(), Some("http://es:9200"));
+        use secrecy::ExposeSecret;
+        assert_eq!(
+            es.api_key.as_ref().map(|k| k.expose_secret().to_owned()),
+            Some("s3cr3t".into())
+        );
+        assert_eq!(es.bulk.chunk_size, Some(700));
+        assert_eq!(c.service.idling, 5);
+        assert_eq!(c.connectors[0].connector_id, "abc");
+        assert_eq!(c.connectors[0].index_name(), "search-abc");
+        assert_eq!(unknown, vec!["sources".to_owned()]);
+    }
+
+    #[test]
+    fn wrong_type_names_the_key_path() {
+        let (key, message) = parse_err(
+            "connectors:\n  - connector_id: a\n    service_type: dir\n    limits:\n      memory_mib: lots\n",
+        );
+        assert_eq!(key, "connectors[0].limits.memory_mib");
+        assert!(message.contains("invalid type"), "{message}");
+    }
+
+    #[test]
+    fn missing_env_var_names_key_and_variable() {
+        let (key, message) = parse_err("elasticsearch:\n  api_key: ${NOPE}\n");
+        assert_eq!(key, "elasticsearch.api_key");
+        assert!(message.contains("NOPE"), "{message}");
+    }
+
+    #[test]
+    fn duplicate_connector_ids_are_rejected() {
+        let (key, message) = parse_err(
+            "connectors:\n  - {connector_id: a, service_type: dir}\n  - {connector_id: a, service_type: dir}\n",
+        );
+        assert_eq!(key, "connectors[1].connector_id");
+        assert!(message.contains("duplicate"), "{message}");
+    }
+
+    #[test]
+    fn bad_cron_is_rejected_with_its_key() {
+        let (key, message) = parse_err(
+            "connectors:\n  - connector_id: a\n    service_type: dir\n    schedule:\n      full: every day\n",
+        );
+        assert_eq!(key, "connectors[0].schedule.full");
+        assert!(message.contains("cron"), "{message}");
+    }
+
+    #[test]
+    fn empty_file_is_a_valid_embedded_setup() {
+        let (c, _) = parse_ok("");
+        assert!(c.elasticsearch.is_none());
+        assert!(c.connectors.is_empty());
+    }
+}

@@ -1,0 +1,423 @@
+//! The typed configuration. Field names follow Elastic's `config.yml` where Elastic has the key;
+//! Inlet's own keys live under `inlet:` and in each connector entry.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+/// Sentinel Elastic's example file ships for ids the user must fill in.
+const CHANGEME: &str = "changeme";
+
+#[derive(Debug, Default, Deserialize)]
+pub struct Config {
+    /// The cluster. Absent (or without `host`), Inlet writes to its embedded sink.
+    pub elasticsearch: Option<Elasticsearch>,
+    #[serde(default)]
+    pub service: Service,
+    #[serde(default)]
+    pub connectors: Vec<Connector>,
+    #[serde(default)]
+    pub inlet: Inlet,
+}
+
+/// Elastic's `elasticsearch.*` keys.
+#[derive(Debug, Deserialize)]
+pub struct Elasticsearch {
+    pub host: Option<String>,
+    pub cloud_id: Option<String>,
+    pub api_key: Option<SecretString>,
+    pub username: Option<String>,
+    pub password: Option<SecretString>,
+    #[serde(default = "yes")]
+    pub ssl: bool,
+    #[serde(default = "yes")]
+    pub verify_certs: bool,
+    pub ca_certs: Option<PathBuf>,
+    /// Seconds.
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout: u64,
+    pub max_retries: Option<u32>,
+    /// Seconds.
+    pub retry_interval: Option<u64>,
+    pub retry_on_timeout: Option<bool>,
+    pub log_level: Option<String>,
+    pub max_wait_duration: Option<u64>,
+    pub initial_backoff_duration: Option<u64>,
+    pub backoff_multiplier: Option<u64>,
+    pub feature_use_connectors_api: Option<bool>,
+    #[serde(default)]
+    pub bulk: Bulk,
+}
+
+/// Elastic's `elasticsearch.bulk.*` keys; Inlet maps them onto its own indexer.
+#[derive(Debug, Default, Deserialize)]
+pub struct Bulk {
+    /// Maximum bulk body entries per request.
+    pub chunk_size: Option<usize>,
+    /// Maximum MiB per request.
+    pub chunk_max_mem_size: Option<f64>,
+    /// Concurrent `_bulk` requests.
+    pub max_concurrency: Option<usize>,
+    pub queue_max_size: Option<usize>,
+    /// MiB buffered in front of the indexer.
+    pub queue_max_mem_size: Option<f64>,
+    pub queue_refresh_interval: Option<u64>,
+    pub queue_refresh_timeout: Option<u64>,
+    pub max_text_document_size: Option<u64>,
+    pub concurrent_downloads: Option<usize>,
+    pub display_every: Option<u64>,
+    pub enable_operations_logging: Option<bool>,
+    pub max_retries: Option<u32>,
+    pub retry_interval: Option<u64>,
+    /// Accepted for compatibility; Inlet never drops a failed item (it dead-letters it).
+    pub error_monitor: Option<serde_json::Value>,
+    /// Inlet: gzip request bodies.
+    #[serde(default)]
+    pub gzip: bool,
+}
+
+/// Elastic's `service.*` keys.
+#[derive(Debug, Deserialize)]
+pub struct Service {
+    /// Seconds between polls of the scheduling loop.
+    #[serde(default = "default_idling")]
+    pub idling: u64,
+    /// Seconds between connector check-ins.
+    #[serde(default = "default_heartbeat")]
+    pub heartbeat: u64,
+    pub max_errors: Option<u64>,
+    pub max_errors_span: Option<u64>,
+    /// Elastic runs one content sync per process; Inlet's default is many.
+    #[serde(default = "default_content_syncs")]
+    pub max_concurrent_content_syncs: usize,
+    #[serde(default = "default_acl_syncs")]
+    pub max_concurrent_access_control_syncs: usize,
+    pub max_concurrent_scheduling_tasks: Option<usize>,
+    pub job_cleanup_interval: Option<u64>,
+    pub log_level: Option<String>,
+    pub preflight_max_attempts: Option<u64>,
+    pub preflight_idle: Option<u64>,
+    pub max_file_download_size: Option<u64>,
+    pub worker_mode: Option<bool>,
+    pub service_types: Option<Vec<String>>,
+    pub fips_mode: Option<bool>,
+}
+
+impl Default for Service {
+    fn default() -> Self {
+        Service {
+            idling: default_idling(),
+            heartbeat: default_heartbeat(),
+            max_errors: None,
+            max_errors_span: None,
+            max_concurrent_content_syncs: default_content_syncs(),
+            max_concurrent_access_control_syncs: default_acl_syncs(),
+            max_concurrent_scheduling_tasks: None,
+            job_cleanup_interval: None,
+            log_level: None,
+            preflight_max_attempts: None,
+            preflight_idle: None,
+            max_file_download_size: None,
+            worker_mode: None,
+            service_types: None,
+            fips_mode: None,
+        }
+    }
+}
+
+/// Inlet's own process-wide settings.
+#[derive(Debug, Deserialize)]
+pub struct Inlet {
+    /// Embedded sink, state store and dead-letter files. Relative to the config file.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// Where plugins are discovered. Relative to the config file; `--plugins` overrides.
+    #[serde(default = "default_plugins_dir")]
+    pub plugins_dir: PathBuf,
+    /// Compiled-plugin cache, owned by the host. Default: `<data_dir>/cache`.
+    pub cache_dir: Option<PathBuf>,
+    /// The operator's caps; a connector may ask for less, never more.
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+impl Default for Inlet {
+    fn default() -> Self {
+        Inlet {
+            data_dir: default_data_dir(),
+            plugins_dir: default_plugins_dir(),
+            cache_dir: None,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// Sandbox limits. Used both as the operator's caps (`inlet.limits`) and as per-connector
+/// requests (`connectors[].limits`, every field optional there).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Limits {
+    /// Linear memory per plugin instance.
+    #[serde(default = "default_memory_mib")]
+    pub memory_mib: u64,
+    /// Wall-clock budget of one call into the plugin (one batch, one ping...).
+    #[serde(default = "default_call_timeout")]
+    pub call_timeout_secs: u64,
+    /// Largest document body accepted from a plugin.
+    #[serde(default = "default_max_document_bytes")]
+    pub max_document_bytes: usize,
+    /// Largest number of documents in one batch from a plugin.
+    #[serde(default = "default_max_batch_docs")]
+    pub max_batch_docs: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            memory_mib: default_memory_mib(),
+            call_timeout_secs: default_call_timeout(),
+            max_document_bytes: default_max_document_bytes(),
+            max_batch_docs: default_max_batch_docs(),
+        }
+    }
+}
+
+/// Per-connector limit requests.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct LimitOverrides {
+    pub memory_mib: Option<u64>,
+    pub call_timeout_secs: Option<u64>,
+    pub max_document_bytes: Option<usize>,
+    pub max_batch_docs: Option<usize>,
+}
+
+impl LimitOverrides {
+    /// The limits in force: the request where given, else the cap.
+    pub fn within(&self, caps: &Limits) -> Limits {
+        Limits {
+            memory_mib: self.memory_mib.unwrap_or(caps.memory_mib),
+            call_timeout_secs: self.call_timeout_secs.unwrap_or(caps.call_timeout_secs),
+            max_document_bytes: self.max_document_bytes.unwrap_or(caps.max_document_bytes),
+            max_batch_docs: self.max_batch_docs.unwrap_or(caps.max_batch_docs),
+        }
+    }
+
+    fn check(&self, caps: &Limits) -> Result<(), (&'static str, String)> {
+        let over = |name: &'static str, asked: Option<u64>, cap: u64| match asked {
+            Some(0) => Err((name, "must be greater than 0".to_owned())),
+            Some(a) if a > cap => Err((
+                name,
+                format!("{a} exceeds the operator's cap inlet.limits.{name} = {cap}"),
+            )),
+            _ => Ok(()),
+        };
+        over("memory_mib", self.memory_mib, caps.memory_mib)?;
+        over(
+            "call_timeout_secs",
+            self.call_timeout_secs,
+            caps.call_timeout_secs,
+        )?;
+        over(
+            "max_document_bytes",
+            self.max_document_bytes.map(|v| v as u64),
+            caps.max_document_bytes as u64,
+        )?;
+        over(
+            "max_batch_docs",
+            self.max_batch_docs.map(|v| v as u64),
+            caps.max_batch_docs as u64,
+        )
+    }
+}
+
+/// One entry of `connectors:`.
+#[derive(Debug, Deserialize)]
+pub struct Connector {
+    pub connector_id: String,
+    pub service_type: String,
+    /// Elastic semantics: replaces the global credentials for writes to this connector's index.
+    pub api_key: Option<SecretString>,
+    /// Standalone: a display name.
+    pub name: Option<String>,
+    /// Standalone: the content index. Default `search-<connector_id>`.
+    pub index_name: Option<String>,
+    /// Standalone: the plugin's configuration values, by field key.
+    #[serde(default)]
+    pub configuration: serde_json::Map<String, serde_json::Value>,
+    /// Standalone: Quartz cron expressions per job type, in UTC.
+    #[serde(default)]
+    pub schedule: Schedule,
+    #[serde(default)]
+    pub limits: LimitOverrides,
+    /// What the operator grants this connector's plugin.
+    #[serde(default)]
+    pub grants: Grants,
+    /// Pin of the plugin component's sha256 (hex); a mismatch refuses to load it.
+    pub sha256: Option<String>,
+}
+
+impl Connector {
+    pub fn index_name(&self) -> String {
+        self.index_name
+            .clone()
+            .unwrap_or_else(|| format!("search-{}", self.connector_id))
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct Schedule {
+    pub full: Option<Cron>,
+    pub incremental: Option<Cron>,
+    pub access_control: Option<Cron>,
+}
+
+/// A Quartz cron expression (`sec min hour day-of-month month day-of-week [year]`, `?` allowed),
+/// evaluated in UTC like Elastic's service.
+#[derive(Debug, Clone)]
+pub struct Cron {
+    pub expression: String,
+    pub schedule: cron::Schedule,
+}
+
+impl<'de> Deserialize<'de> for Cron {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let expression = String::deserialize(d)?;
+        let schedule = cron::Schedule::from_str(&expression).map_err(|e| {
+            serde::de::Error::custom(format!(
+                "{expression:?} is not a Quartz cron expression ({e}); example: \"0 0 * * * ?\" (hourly)"
+            ))
+        })?;
+        Ok(Cron {
+            expression,
+            schedule,
+        })
+    }
+}
+
+/// The operator's side of the two-sided permission model: a plugin gets what it declares in its
+/// manifest AND is granted here.
+#[derive(Debug, Default, Deserialize)]
+pub struct Grants {
+    /// Host directories the plugin may read (read-only, mounted at the same path).
+    #[serde(default)]
+    pub files: Vec<PathBuf>,
+}
+
+impl Config {
+    /// True when documents go to a cluster rather than the embedded sink.
+    pub fn uses_cluster(&self) -> bool {
+        self.elasticsearch
+            .as_ref()
+            .is_some_and(|es| es.host.is_some() || es.cloud_id.is_some())
+    }
+
+    /// Checks what types alone cannot; returns the key path and the reason.
+    pub(super) fn validate(&self) -> Result<(), (String, String)> {
+        let mut seen = BTreeSet::new();
+        for (i, c) in self.connectors.iter().enumerate() {
+            let at = |k: &str| format!("connectors[{i}].{k}");
+            if c.connector_id.trim().is_empty() || c.connector_id == CHANGEME {
+                return Err((
+                    at("connector_id"),
+                    "set it to the connector id (from Kibana, or any name in standalone mode)"
+                        .into(),
+                ));
+            }
+            if !seen.insert(c.connector_id.as_str()) {
+                return Err((
+                    at("connector_id"),
+                    format!("duplicate connector id {:?}", c.connector_id),
+                ));
+            }
+            if c.service_type.trim().is_empty() || c.service_type == CHANGEME {
+                return Err((
+                    at("service_type"),
+                    "set it to a plugin's service type (see `inlet plugins list`)".into(),
+                ));
+            }
+            if let Some(index) = &c.index_name {
+                check_index_name(index).map_err(|m| (at("index_name"), m))?;
+            }
+            if let Some(pin) = &c.sha256
+                && (pin.len() != 64 || !pin.chars().all(|ch| ch.is_ascii_hexdigit()))
+            {
+                return Err((at("sha256"), "expected 64 hexadecimal characters".into()));
+            }
+            c.limits
+                .check(&self.inlet.limits)
+                .map_err(|(k, m)| (at(&format!("limits.{k}")), m))?;
+            for (j, dir) in c.grants.files.iter().enumerate() {
+                if !dir.is_absolute() {
+                    return Err((
+                        at(&format!("grants.files[{j}]")),
+                        format!("{} must be an absolute path", dir.display()),
+                    ));
+                }
+            }
+        }
+        if self.inlet.limits.memory_mib == 0 || self.inlet.limits.call_timeout_secs == 0 {
+            return Err((
+                "inlet.limits".into(),
+                "memory_mib and call_timeout_secs must be greater than 0".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Elasticsearch's rules for index names, so a bad name fails at start, not mid-sync.
+fn check_index_name(name: &str) -> Result<(), String> {
+    let bad = ['\\', '/', '*', '?', '"', '<', '>', '|', ' ', ',', '#', ':'];
+    if name.is_empty() || name.len() > 255 {
+        return Err("must be 1 to 255 bytes".into());
+    }
+    if name != name.to_lowercase() {
+        return Err(format!("{name:?} must be lowercase"));
+    }
+    if name.starts_with(['-', '_', '+']) || name == "." || name == ".." {
+        return Err(format!("{name:?} cannot start with -, _ or +"));
+    }
+    if let Some(c) = name.chars().find(|c| bad.contains(c)) {
+        return Err(format!("{name:?} cannot contain {c:?}"));
+    }
+    Ok(())
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_request_timeout() -> u64 {
+    240
+}
+fn default_idling() -> u64 {
+    30
+}
+fn default_heartbeat() -> u64 {
+    300
+}
+fn default_content_syncs() -> usize {
+    8
+}
+fn default_acl_syncs() -> usize {
+    4
+}
+fn default_data_dir() -> PathBuf {
+    PathBuf::from(".inlet")
+}
+fn default_plugins_dir() -> PathBuf {
+    PathBuf::from("plugins")
+}
+fn default_memory_mib() -> u64 {
+    512
+}
+fn default_call_timeout() -> u64 {
+    300
+}
+fn default_max_document_bytes() -> usize {
+    10 * 1024 * 1024
+}
+fn default_max_batch_docs() -> usize {
+    10_000
+}

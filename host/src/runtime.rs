@@ -1,0 +1,293 @@
+//! The sandboxed runtime: one engine, one linker, a compiled-plugin cache, and fresh stores per
+//! use with limits always on.
+
+mod bindings;
+mod cache;
+mod engine;
+mod guest_output;
+mod host_state;
+mod instance;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Engine, Store};
+use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
+
+pub use bindings::types;
+pub use cache::CacheOutcome;
+pub use engine::{AllocatorKind, EngineSettings};
+pub use instance::{CallError, PluginInstance, SyncKind};
+
+use crate::store::StateStore;
+use bindings::since_v0_1;
+use guest_output::GuestLog;
+use host_state::{HostState, Limiter};
+
+/// Why a component cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("not a valid WebAssembly component: {0}")]
+    Invalid(String),
+    #[error(
+        "not an Inlet connector: it exports no `inlet:connector/source` interface (it exports: {exports})"
+    )]
+    NotAConnector { exports: String },
+    #[error(
+        "targets contract inlet:connector@{found}, but this host supports {supported}.x; rebuild the plugin against that contract or upgrade inlet"
+    )]
+    IncompatibleContract { found: String, supported: String },
+    #[error("imports `{import}`, which this host does not provide ({detail})")]
+    MissingImport { import: String, detail: String },
+    #[error("cannot store the compiled plugin in the cache: {0}")]
+    Cache(String),
+}
+
+/// A component compiled (or loaded from the cache), checked against the contract, and linked.
+pub struct LoadedComponent {
+    pub(crate) pre: since_v0_1::ConnectorPre<HostState>,
+    pub contract: String,
+    pub cache: CacheOutcome,
+    pub load_time: Duration,
+    pub imports: Vec<String>,
+    pub exports: Vec<String>,
+}
+
+/// What a fresh instance is allowed to use.
+pub struct InstanceOptions {
+    pub connector_id: String,
+    pub memory_limit_bytes: usize,
+    pub call_timeout: Duration,
+    /// Host directories mounted read-only at the same path.
+    pub read_only_dirs: Vec<PathBuf>,
+    pub state: Option<Arc<StateStore>>,
+    pub cancel: Arc<AtomicBool>,
+}
+
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<HostState>,
+    cache: cache::CompileCache,
+    allocator: AllocatorKind,
+    _ticker: engine::EpochTicker,
+}
+
+impl Runtime {
+    pub fn new(settings: &EngineSettings, cache_dir: &Path) -> anyhow::Result<Self> {
+        let (engine, allocator) = engine::build(settings).map_err(anyhow::Error::from)?;
+        let mut linker = Linker::new(&engine);
+        // WASI is linked whole so components from every toolchain load; what it can reach is
+        // decided per store by the deny-by-default `WasiCtx` below.
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(anyhow::Error::from)?;
+        since_v0_1::Connector::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
+            .map_err(anyhow::Error::from)?;
+        let cache = cache::CompileCache::new(cache_dir, &engine).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot create the plugin cache directory {}: {e}",
+                cache_dir.display()
+            )
+        })?;
+        let ticker = engine::EpochTicker::start(&engine)?;
+        Ok(Runtime {
+            engine,
+            linker,
+            cache,
+            allocator,
+            _ticker: ticker,
+        })
+    }
+
+    pub fn allocator(&self) -> AllocatorKind {
+        self.allocator
+    }
+
+    /// Compiles (or loads from the cache), checks the contract version and links the component.
+    pub fn load(&self, bytes: &[u8], sha256: &[u8; 32]) -> Result<LoadedComponent, LoadError> {
+        if !wasmparser_is_component(bytes) {
+            return Err(LoadError::Invalid(
+                "the file is not a component (a core module or not WebAssembly at all); \
+                 build it for wasm32-wasip2 or wrap it with `wasm-tools component new`"
+                    .into(),
+            ));
+        }
+        let loaded = self
+            .cache
+            .load_or_compile(&self.engine, bytes, sha256)
+            .map_err(|e| {
+                let msg = format!("{e:#}");
+                if msg.contains("cache") || e.downcast_ref::<std::io::Error>().is_some() {
+                    LoadError::Cache(msg)
+                } else {
+                    LoadError::Invalid(msg)
+                }
+            })?;
+        let component = loaded.component;
+        let (imports, exports) = describe(&self.engine, &component);
+        let contract = check_contract(&exports)?;
+        let instance_pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| missing_import(&e, &imports))?;
+        let pre = since_v0_1::ConnectorPre::new(instance_pre)
+            .map_err(|e| LoadError::Invalid(format!("{e:#}")))?;
+        Ok(LoadedComponent {
+            pre,
+            contract,
+            cache: loaded.outcome,
+            load_time: loaded.elapsed,
+            imports,
+            exports,
+        })
+    }
+
+    /// A fresh store and instance: nothing carries over from any earlier use.
+    pub async fn instantiate(
+        &self,
+        component: &LoadedComponent,
+        opts: InstanceOptions,
+    ) -> Result<PluginInstance, CallError> {
+        let log = GuestLog::new(&opts.connector_id);
+        let mut wasi = WasiCtxBuilder::new();
+        // Deny by default: no env, args, stdin, sockets or name lookups. Output goes to the
+        // host's logs; files only where the operator granted a directory.
+        wasi.stdout(wasmtime_wasi::cli::AsyncStdoutStream::new(
+            64 * 1024,
+            log.writer(false),
+        ))
+        .stderr(wasmtime_wasi::cli::AsyncStdoutStream::new(
+            64 * 1024,
+            log.writer(true),
+        ));
+        for dir in &opts.read_only_dirs {
+            let guest = dir.to_string_lossy().into_owned();
+            wasi.preopened_dir(dir, &guest, FsPerms::ReadOnly)
+                .map_err(|e| {
+                    CallError::Setup(format!("cannot open granted directory {guest}: {e}"))
+                })?;
+        }
+        let state = HostState {
+            wasi: wasi.build(),
+            table: Default::default(),
+            limiter: Limiter {
+                max_memory_bytes: opts.memory_limit_bytes,
+                max_table_elements: 1_000_000,
+                peak_memory_bytes: 0,
+            },
+            deadline: None,
+            cancel: opts.cancel,
+            log,
+            state: opts.state.map(|s| (s, opts.connector_id.clone())),
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limiter);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(|ctx| ctx.data().on_epoch());
+        let started = Instant::now();
+        store.data_mut().deadline = Some((started + opts.call_timeout, opts.call_timeout));
+        let result = component.pre.instantiate_async(&mut store).await;
+        store.data_mut().deadline = None;
+        let bindings = result.map_err(|e| instance::classify(e, &store, "instantiate"))?;
+        tracing::debug!(connector_id = %opts.connector_id, elapsed = ?started.elapsed(), "plugin instantiated");
+        Ok(PluginInstance::new(store, bindings, opts.call_timeout))
+    }
+}
+
+/// Cheap structural check before handing bytes to the compiler: components and core modules
+/// share the magic number and differ in the layer field.
+fn wasmparser_is_component(bytes: &[u8]) -> bool {
+    bytes.len() >= 8 && bytes[0..4] == *b"\0asm" && bytes[6..8] == [1, 0]
+}
+
+fn describe(engine: &Engine, component: &Component) -> (Vec<String>, Vec<String>) {
+    let ty = component.component_type();
+    let imports = ty.imports(engine).map(|(n, _)| n.to_owned()).collect();
+    let exports = ty.exports(engine).map(|(n, _)| n.to_owned()).collect();
+    (imports, exports)
+}
+
+/// Finds the contract version from the exported `inlet:connector/source@X.Y.Z`.
+fn check_contract(exports: &[String]) -> Result<String, LoadError> {
+    let Some(found) = exports
+        .iter()
+        .find_map(|e| e.strip_prefix("inlet:connector/source"))
+    else {
+        return Err(LoadError::NotAConnector {
+            exports: if exports.is_empty() {
+                "nothing".into()
+            } else {
+                exports.join(", ")
+            },
+        });
+    };
+    let version = found
+        .strip_prefix('@')
+        .unwrap_or("(unversioned)")
+        .to_owned();
+    let supported = since_v0_1::VERSION;
+    if !semver_compatible(&version, supported) {
+        return Err(LoadError::IncompatibleContract {
+            found: version,
+            supported: supported
+                .rsplit_once('.')
+                .map(|(a, _)| a.to_owned())
+                .unwrap_or_default(),
+        });
+    }
+    Ok(version)
+}
+
+/// Cargo's rule, which wasmtime's linker also follows: 0.x.* are compatible within one minor,
+/// x.*.* within one major.
+fn semver_compatible(found: &str, supported: &str) -> bool {
+    let parse = |v: &str| -> Option<(u64, u64)> {
+        let mut it = v.split('.');
+        Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
+    };
+    match (parse(found), parse(supported)) {
+        (Some((0, a)), Some((0, b))) => a == b,
+        (Some((a, _)), Some((b, _))) => a == b,
+        _ => false,
+    }
+}
+
+fn missing_import(e: &wasmtime::Error, imports: &[String]) -> LoadError {
+    let detail = format!("{e:#}");
+    // wasmtime names the import in backticks; fall back to the first import it mentions.
+    let import = detail
+        .split('`')
+        .nth(1)
+        .map(str::to_owned)
+        .or_else(|| {
+            imports
+                .iter()
+                .find(|i| detail.contains(i.as_str()))
+                .cloned()
+        })
+        .unwrap_or_else(|| "(unknown)".into());
+    LoadError::MissingImport { import, detail }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contract_versions() {
+        assert!(semver_compatible("0.1.3", "0.1.0"));
+        assert!(!semver_compatible("0.2.0", "0.1.0"));
+        assert!(!semver_compatible("1.0.0", "0.1.0"));
+        assert!(semver_compatible("1.4.0", "1.0.0"));
+        let exports = vec!["inlet:connector/source@0.2.0".to_owned()];
+        assert!(matches!(
+            check_contract(&exports),
+            Err(LoadError::IncompatibleContract { .. })
+        ));
+        assert!(matches!(
+            check_contract(&["wasi:cli/run@0.2.0".to_owned()]),
+            Err(LoadError::NotAConnector { .. })
+        ));
+    }
+}

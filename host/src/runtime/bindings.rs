@@ -1,0 +1,18 @@
+//! Host-side bindings of the contract, one module per supported major version (Zed's model).
+//!
+//! Today there is one: `inlet:connector@0.1.x`. When 0.2 (or 1.0) ships, add `since_v0_2` here
+//! with its own `bindgen!`, keep this one, and dispatch on the version a component exports.
+
+/// Bindings for `inlet:connector@0.1.x`.
+pub mod since_v0_1 {
+    wasmtime::component::bindgen!({
+        world: "connector",
+        path: "../wit",
+        exports: { default: async },
+    });
+
+    /// The contract version these bindings were generated from.
+    pub const VERSION: &str = "0.1.0";
+}
+
+pub use since_v0_1::inlet::connector::types;

@@ -1,0 +1,186 @@
+//! What a plugin's store holds: its WASI context (deny-by-default), resource limits, deadline,
+//! log pipe and state handle; and the host side of the `log` and `state` imports.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use wasmtime::component::ResourceTable;
+use wasmtime::{ResourceLimiter, UpdateDeadline};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::bindings::since_v0_1::inlet::connector::{log, state, types};
+use super::guest_output::{GuestLog, Level};
+use crate::store::StateStore;
+
+/// Largest value a plugin may keep in its state store.
+const MAX_STATE_VALUE: usize = 64 * 1024;
+const MAX_STATE_KEY: usize = 256;
+
+/// The call ran past its wall-clock budget.
+#[derive(Debug, thiserror::Error)]
+#[error("the plugin ran past its deadline of {0:?} for one call")]
+pub struct DeadlineExceeded(pub Duration);
+
+/// The host asked the plugin to stop.
+#[derive(Debug, thiserror::Error)]
+#[error("the sync was cancelled")]
+pub struct Cancelled;
+
+/// A linear memory or table tried to grow past the plugin's limit.
+#[derive(Debug, thiserror::Error)]
+#[error("the plugin tried to grow {what} to {desired} (limit {limit})")]
+pub struct LimitExceeded {
+    pub what: &'static str,
+    pub desired: usize,
+    pub limit: usize,
+}
+
+/// Memory and table limits, with the high-water mark kept for reports.
+pub struct Limiter {
+    pub max_memory_bytes: usize,
+    pub max_table_elements: usize,
+    pub peak_memory_bytes: usize,
+}
+
+impl ResourceLimiter for Limiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.max_memory_bytes {
+            // An error (not `Ok(false)`) traps at once with a reason, instead of handing the
+            // guest a failed `memory.grow` it may mishandle.
+            return Err(LimitExceeded {
+                what: "linear memory",
+                desired,
+                limit: self.max_memory_bytes,
+            }
+            .into());
+        }
+        self.peak_memory_bytes = self.peak_memory_bytes.max(desired);
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.max_table_elements {
+            return Err(LimitExceeded {
+                what: "a table",
+                desired,
+                limit: self.max_table_elements,
+            }
+            .into());
+        }
+        Ok(true)
+    }
+
+    fn instances(&self) -> usize {
+        64
+    }
+    fn tables(&self) -> usize {
+        64
+    }
+    fn memories(&self) -> usize {
+        16
+    }
+}
+
+pub struct HostState {
+    pub(super) wasi: WasiCtx,
+    pub(super) table: ResourceTable,
+    pub(super) limiter: Limiter,
+    /// When the current call must end; `None` between calls.
+    pub(super) deadline: Option<(Instant, Duration)>,
+    pub(super) cancel: Arc<AtomicBool>,
+    pub(super) log: GuestLog,
+    pub(super) state: Option<(Arc<StateStore>, String)>,
+}
+
+impl HostState {
+    /// Called on every epoch tick while the guest runs: trap past the deadline or on
+    /// cancellation, else yield to the executor so other syncs on this thread progress.
+    pub(super) fn on_epoch(&self) -> wasmtime::Result<UpdateDeadline> {
+        if self.cancel.load(Ordering::Relaxed) {
+            return Err(Cancelled.into());
+        }
+        match self.deadline {
+            Some((at, budget)) if Instant::now() >= at => Err(DeadlineExceeded(budget).into()),
+            _ => Ok(UpdateDeadline::Yield(1)),
+        }
+    }
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl types::Host for HostState {}
+
+impl log::Host for HostState {
+    fn log(&mut self, level: log::Level, message: String) {
+        let level = match level {
+            log::Level::Trace => Level::Trace,
+            log::Level::Debug => Level::Debug,
+            log::Level::Info => Level::Info,
+            log::Level::Warn => Level::Warn,
+            log::Level::Error => Level::Error,
+        };
+        self.log.line(level, &message);
+    }
+}
+
+fn state_error(message: String) -> types::ConnectorError {
+    types::ConnectorError {
+        kind: types::ErrorKind::Internal,
+        message,
+    }
+}
+
+impl state::Host for HostState {
+    fn get(&mut self, key: String) -> Option<String> {
+        let (store, connector) = self.state.as_ref()?;
+        match store.plugin_get(connector, &key) {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::error!(connector_id = %connector, error = %e, "plugin state read failed");
+                None
+            }
+        }
+    }
+
+    fn set(&mut self, key: String, value: String) -> Result<(), types::ConnectorError> {
+        if key.len() > MAX_STATE_KEY || value.len() > MAX_STATE_VALUE {
+            return Err(state_error(format!(
+                "state keys are limited to {MAX_STATE_KEY} bytes and values to {MAX_STATE_VALUE} bytes"
+            )));
+        }
+        let Some((store, connector)) = self.state.as_ref() else {
+            return Err(state_error(
+                "no state store in this context (plugin inspection)".into(),
+            ));
+        };
+        store
+            .plugin_set(connector, &key, Some(&value))
+            .map_err(|e| state_error(e.to_string()))
+    }
+
+    fn delete(&mut self, key: String) {
+        if let Some((store, connector)) = self.state.as_ref()
+            && let Err(e) = store.plugin_set(connector, &key, None)
+        {
+            tracing::error!(connector_id = %connector, error = %e, "plugin state delete failed");
+        }
+    }
+}

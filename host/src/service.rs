@@ -1,0 +1,308 @@
+//! The process: opens the store, sink and runtime once, loads the plugins that configured
+//! connectors need, and runs syncs — once (`--once`), on demand, or on cron schedules.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::sync::Semaphore;
+
+use crate::config::{self, Connector};
+use crate::plugin::{self, Discovered, Plugin, PluginError};
+use crate::runtime::{EngineSettings, Runtime, SyncKind};
+use crate::sink::{Sink, dead_letter::DeadLetters, embedded::EmbeddedSink};
+use crate::store::StateStore;
+use crate::sync::{self, Progress, SyncEnv, SyncJob, SyncReport};
+
+/// Everything a running `inlet` holds.
+pub struct Service {
+    pub config: config::Loaded,
+    pub env: Arc<SyncEnv>,
+    pub plugins_dir: PathBuf,
+    pub data_dir: PathBuf,
+    /// Loaded plugins by service type.
+    plugins: BTreeMap<String, Arc<Plugin>>,
+    /// Plugins that could not be loaded, by service type, with the reason.
+    broken: BTreeMap<String, String>,
+}
+
+/// Where the plugin directory is: `--plugins`, else `inlet.plugins_dir` relative to the file.
+pub fn plugins_dir(loaded: &config::Loaded, flag: Option<PathBuf>) -> PathBuf {
+    flag.unwrap_or_else(|| loaded.resolve(&loaded.config.inlet.plugins_dir))
+}
+
+/// Builds the runtime with the operator's caps; the compiled-plugin cache lives under the data
+/// directory unless `inlet.cache_dir` says otherwise.
+pub fn runtime_for(loaded: &config::Loaded) -> anyhow::Result<Arc<Runtime>> {
+    let inlet = &loaded.config.inlet;
+    let data_dir = loaded.resolve(&inlet.data_dir);
+    let cache_dir = inlet
+        .cache_dir
+        .as_ref()
+        .map(|c| loaded.resolve(c))
+        .unwrap_or_else(|| data_dir.join("cache"));
+    let settings = EngineSettings {
+        max_memory_bytes: inlet.limits.memory_mib.saturating_mul(1024 * 1024),
+        pooled_instances: (loaded.config.service.max_concurrent_content_syncs
+            + loaded.config.service.max_concurrent_access_control_syncs
+            + 8) as u32,
+    };
+    Ok(Arc::new(Runtime::new(&settings, &cache_dir)?))
+}
+
+impl Service {
+    pub fn open(loaded: config::Loaded, plugins_flag: Option<PathBuf>) -> anyhow::Result<Self> {
+        for key in &loaded.unknown_keys {
+            tracing::warn!(key = %key, "{}: unknown key, ignored", loaded.path.display());
+        }
+        if loaded.config.uses_cluster() {
+            anyhow::bail!(
+                "{}: elasticsearch.host is set, but this build of inlet only writes to the embedded sink; \
+                 remove the `elasticsearch` section to run standalone",
+                loaded.path.display()
+            );
+        }
+        let data_dir = loaded.resolve(&loaded.config.inlet.data_dir);
+        std::fs::create_dir_all(&data_dir)
+            .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
+        let store = Arc::new(StateStore::open(&data_dir.join("state.redb"))?);
+        for job in store.unfinished_jobs()? {
+            tracing::warn!(
+                connector_id = %job.connector_id,
+                sync_job_id = %job.job_id,
+                "a sync was interrupted (process stopped mid-sync); marking it as error"
+            );
+            let mut job = job;
+            job.status = "error".into();
+            job.error = Some("interrupted: the process stopped during the sync".into());
+            job.completed_at = Some(chrono::Utc::now().to_rfc3339());
+            store.record_job(&job)?;
+        }
+        let sink =
+            EmbeddedSink::open(&data_dir.join("sink"), store.clone()).with_context(|| {
+                format!("cannot open the embedded sink under {}", data_dir.display())
+            })?;
+        let runtime = runtime_for(&loaded)?;
+        let plugins_dir = plugins_dir(&loaded, plugins_flag);
+        let env = Arc::new(SyncEnv {
+            runtime,
+            store,
+            sink: Sink::Embedded(Arc::new(sink)),
+            dead_letters: Arc::new(DeadLetters::new(&data_dir.join("dead-letter"))),
+            caps: loaded.config.inlet.limits.clone(),
+        });
+        let mut service = Service {
+            config: loaded,
+            env,
+            plugins_dir,
+            data_dir,
+            plugins: BTreeMap::new(),
+            broken: BTreeMap::new(),
+        };
+        service.load_plugins()?;
+        Ok(service)
+    }
+
+    /// Loads the plugin of every configured service type. A plugin that fails to load fails
+    /// only its connectors' syncs.
+    fn load_plugins(&mut self) -> anyhow::Result<()> {
+        let (found, problems) = plugin::by_service_type(plugin::discover(&self.plugins_dir)?);
+        for p in problems {
+            tracing::warn!("{p}");
+        }
+        for c in &self.config.config.connectors {
+            if self.plugins.contains_key(&c.service_type)
+                || self.broken.contains_key(&c.service_type)
+            {
+                continue;
+            }
+            match load_one(&self.env.runtime, &found, c) {
+                Ok(p) => {
+                    self.plugins.insert(c.service_type.clone(), p);
+                }
+                Err(e) => {
+                    tracing::error!(connector_id = %c.connector_id, "{e}");
+                    self.broken.insert(c.service_type.clone(), e.to_string());
+                }
+            }
+        }
+        tracing::info!(
+            plugins = self.plugins.len(),
+            broken = self.broken.len(),
+            sink = %self.env.sink.describe(),
+            allocator = ?self.env.runtime.allocator(),
+            "inlet ready"
+        );
+        Ok(())
+    }
+
+    pub fn connector(&self, id: &str) -> anyhow::Result<&Connector> {
+        self.config
+            .config
+            .connectors
+            .iter()
+            .find(|c| c.connector_id == id)
+            .with_context(|| {
+                let known: Vec<&str> = self
+                    .config
+                    .config
+                    .connectors
+                    .iter()
+                    .map(|c| c.connector_id.as_str())
+                    .collect();
+                format!(
+                    "no connector `{id}` in {} (configured: {})",
+                    self.config.path.display(),
+                    if known.is_empty() {
+                        "none".into()
+                    } else {
+                        known.join(", ")
+                    }
+                )
+            })
+    }
+
+    /// Runs one sync of one connector.
+    pub async fn sync(
+        &self,
+        connector: &Connector,
+        kind: SyncKind,
+        progress: Arc<Progress>,
+        cancel: Arc<AtomicBool>,
+    ) -> SyncReport {
+        let job_id = sync::new_job_id();
+        let Some(plugin) = self.plugins.get(&connector.service_type).cloned() else {
+            let reason = self
+                .broken
+                .get(&connector.service_type)
+                .cloned()
+                .unwrap_or_else(|| {
+                    PluginError::Unknown(connector.service_type.clone()).to_string()
+                });
+            tracing::error!(connector_id = %connector.connector_id, "sync not started: {reason}");
+            return SyncReport {
+                job_id,
+                connector_id: connector.connector_id.clone(),
+                job_type: sync::job_type_name(kind),
+                status: sync::Status::Error,
+                error: Some(reason),
+                error_class: Some("plugin"),
+                stats: Default::default(),
+                index: connector.index_name(),
+                elapsed_ms: 0,
+                peak_memory_bytes: 0,
+            };
+        };
+        let job = SyncJob {
+            job_id,
+            connector,
+            plugin,
+            kind,
+            cancel,
+        };
+        sync::run(&self.env, job, progress).await
+    }
+
+    /// `inlet run --once`: a full sync of every connector, concurrently up to the configured
+    /// limit. Returns the reports in configuration order.
+    pub async fn run_once(self: &Arc<Self>, cancel: Arc<AtomicBool>) -> Vec<SyncReport> {
+        let limit = Arc::new(Semaphore::new(
+            self.config
+                .config
+                .service
+                .max_concurrent_content_syncs
+                .max(1),
+        ));
+        let mut tasks = Vec::new();
+        for i in 0..self.config.config.connectors.len() {
+            let svc = self.clone();
+            let limit = limit.clone();
+            let cancel = cancel.clone();
+            tasks.push(tokio::spawn(async move {
+                let _permit = limit.acquire_owned().await;
+                let c = &svc.config.config.connectors[i];
+                svc.sync(c, SyncKind::Full, Arc::default(), cancel).await
+            }));
+        }
+        let mut reports = Vec::new();
+        for t in tasks {
+            match t.await {
+                Ok(r) => reports.push(r),
+                Err(e) => tracing::error!("a sync task panicked: {e}"),
+            }
+        }
+        reports
+    }
+
+    /// `inlet run`: each connector syncs on its cron schedules; one without any schedule gets
+    /// one full sync at start. Returns when `cancel` is set.
+    pub async fn run_forever(self: &Arc<Self>, cancel: Arc<AtomicBool>) {
+        let limit = Arc::new(Semaphore::new(
+            self.config
+                .config
+                .service
+                .max_concurrent_content_syncs
+                .max(1),
+        ));
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..self.config.config.connectors.len() {
+            let svc = self.clone();
+            let limit = limit.clone();
+            let cancel = cancel.clone();
+            tasks.spawn(async move { svc.connector_loop(i, limit, cancel).await });
+        }
+        while tasks.join_next().await.is_some() {}
+    }
+
+    async fn connector_loop(&self, i: usize, limit: Arc<Semaphore>, cancel: Arc<AtomicBool>) {
+        let c = &self.config.config.connectors[i];
+        let schedules: Vec<(SyncKind, &config::Cron)> = [
+            (SyncKind::Full, c.schedule.full.as_ref()),
+            (SyncKind::Incremental, c.schedule.incremental.as_ref()),
+            (SyncKind::AccessControl, c.schedule.access_control.as_ref()),
+        ]
+        .into_iter()
+        .filter_map(|(k, s)| s.map(|s| (k, s)))
+        .collect();
+        let tick = Duration::from_millis(200);
+        if schedules.is_empty() {
+            let _permit = limit.acquire().await;
+            self.sync(c, SyncKind::Full, Arc::default(), cancel.clone())
+                .await;
+            return;
+        }
+        let mut last = chrono::Utc::now();
+        while !cancel.load(std::sync::atomic::Ordering::Relaxed) {
+            tokio::time::sleep(tick).await;
+            let now = chrono::Utc::now();
+            for (kind, cron) in &schedules {
+                // Fire if a scheduled instant fell in (last, now].
+                if cron.schedule.after(&last).next().is_some_and(|t| t <= now) {
+                    let _permit = limit.acquire().await;
+                    tracing::info!(connector_id = %c.connector_id, schedule = %cron.expression, "scheduled sync due");
+                    self.sync(c, *kind, Arc::default(), cancel.clone()).await;
+                }
+            }
+            last = now;
+        }
+    }
+}
+
+fn load_one(
+    runtime: &Runtime,
+    found: &BTreeMap<String, Discovered>,
+    c: &Connector,
+) -> Result<Arc<Plugin>, PluginError> {
+    let d = found
+        .get(&c.service_type)
+        .ok_or_else(|| PluginError::Unknown(c.service_type.clone()))?;
+    plugin::load(
+        runtime,
+        &d.component_path(),
+        Some(d.manifest.clone()),
+        c.sha256.as_deref(),
+    )
+}

@@ -1,0 +1,194 @@
+//! The embedded sink: with no cluster configured, documents land on disk as NDJSON in `_bulk`
+//! form, one file per index (`<data_dir>/sink/<index>.ndjson`), appended sync after sync. A user
+//! can read it, or replay it into a cluster:
+//! `curl -H 'Content-Type: application/x-ndjson' --data-binary @search-x.ndjson host/_bulk`.
+//!
+//! Which documents an index holds is kept in the state store's ledger, so stale deletion after
+//! a full sync pages through ids on disk instead of holding them all in memory.
+
+use std::collections::HashMap;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use super::{Action, Op, SinkError, SinkStats, Target};
+use crate::store::StateStore;
+
+/// Ids per page when walking the ledger for stale documents.
+const STALE_PAGE: usize = 1000;
+
+pub struct EmbeddedSink {
+    dir: PathBuf,
+    store: Arc<StateStore>,
+    files: Mutex<HashMap<String, Arc<Mutex<BufWriter<std::fs::File>>>>>,
+}
+
+impl EmbeddedSink {
+    pub fn open(dir: &Path, store: Arc<StateStore>) -> std::io::Result<Self> {
+        std::fs::create_dir_all(dir)?;
+        Ok(EmbeddedSink {
+            dir: dir.to_path_buf(),
+            store,
+            files: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The NDJSON file of an index.
+    pub fn index_path(&self, index: &str) -> PathBuf {
+        self.dir.join(format!("{index}.ndjson"))
+    }
+
+    fn file(&self, index: &str) -> Result<Arc<Mutex<BufWriter<std::fs::File>>>, SinkError> {
+        let mut files = self
+            .files
+            .lock()
+            .map_err(|_| SinkError::Embedded("file table lock poisoned".into()))?;
+        if let Some(f) = files.get(index) {
+            return Ok(f.clone());
+        }
+        let path = self.index_path(index);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| SinkError::Embedded(format!("cannot open {}: {e}", path.display())))?;
+        let f = Arc::new(Mutex::new(BufWriter::with_capacity(1 << 20, file)));
+        files.insert(index.to_owned(), f.clone());
+        Ok(f)
+    }
+
+    pub fn begin(self: &Arc<Self>, target: Target) -> Writer {
+        Writer {
+            sink: self.clone(),
+            target: Arc::new(target),
+            stats: SinkStats::default(),
+        }
+    }
+}
+
+pub struct Writer {
+    sink: Arc<EmbeddedSink>,
+    target: Arc<Target>,
+    stats: SinkStats,
+}
+
+fn write_actions(out: &mut impl Write, index: &str, actions: &[Action]) -> std::io::Result<()> {
+    let index = serde_json::to_string(index)?;
+    for a in actions {
+        let id = serde_json::to_string(&a.id)?;
+        match (a.op, &a.source) {
+            (Op::Index, Some(source)) => {
+                writeln!(out, "{{\"index\":{{\"_index\":{index},\"_id\":{id}}}}}")?;
+                out.write_all(source.as_bytes())?;
+                out.write_all(b"\n")?;
+            }
+            _ => writeln!(out, "{{\"delete\":{{\"_index\":{index},\"_id\":{id}}}}}")?,
+        }
+    }
+    out.flush()
+}
+
+impl Writer {
+    pub async fn send_batch(&mut self, actions: Vec<Action>) -> Result<(), SinkError> {
+        if actions.is_empty() {
+            return Ok(());
+        }
+        let sink = self.sink.clone();
+        let target = self.target.clone();
+        // File and ledger writes are blocking I/O: keep them off the async workers.
+        let actions = tokio::task::spawn_blocking(move || -> Result<Vec<Action>, SinkError> {
+            let file = sink.file(&target.index)?;
+            {
+                let mut out = file
+                    .lock()
+                    .map_err(|_| SinkError::Embedded("index file lock poisoned".into()))?;
+                write_actions(&mut *out, &target.index, &actions).map_err(|e| {
+                    SinkError::Embedded(format!(
+                        "cannot write {}: {e}",
+                        sink.index_path(&target.index).display()
+                    ))
+                })?;
+            }
+            sink.store
+                .ledger_apply(
+                    &target.index,
+                    &target.sync_id,
+                    actions.iter().map(|a| (a.id.as_str(), a.op == Op::Index)),
+                )
+                .map_err(|e| SinkError::Embedded(e.to_string()))?;
+            Ok(actions)
+        })
+        .await
+        .map_err(|e| SinkError::Embedded(format!("writer task failed: {e}")))??;
+        for a in &actions {
+            self.stats.bytes += a.bytes();
+            match a.op {
+                Op::Index => self.stats.indexed += 1,
+                Op::Delete => self.stats.deleted += 1,
+            }
+        }
+        Ok(())
+    }
+
+    pub fn stats(&self) -> SinkStats {
+        self.stats.clone()
+    }
+
+    pub async fn finish(mut self, succeeded: bool) -> Result<SinkStats, SinkError> {
+        if succeeded && self.target.stale_deletion {
+            self.delete_stale().await?;
+        }
+        let sink = self.sink.clone();
+        let index = self.target.index.clone();
+        tokio::task::spawn_blocking(move || -> Result<(), SinkError> {
+            let file = sink.file(&index)?;
+            let mut out = file
+                .lock()
+                .map_err(|_| SinkError::Embedded("index file lock poisoned".into()))?;
+            out.flush()
+                .and_then(|_| out.get_ref().sync_data())
+                .map_err(|e| SinkError::Embedded(format!("cannot flush {index}: {e}")))
+        })
+        .await
+        .map_err(|e| SinkError::Embedded(format!("flush task failed: {e}")))??;
+        Ok(self.stats)
+    }
+
+    /// Deletes, page by page, every document of the index this sync did not write.
+    async fn delete_stale(&mut self) -> Result<(), SinkError> {
+        let mut after: Option<String> = None;
+        loop {
+            let store = self.sink.store.clone();
+            let target = self.target.clone();
+            let from = after.clone();
+            let page = tokio::task::spawn_blocking(move || {
+                store.ledger_stale_page(&target.index, &target.sync_id, from.as_deref(), STALE_PAGE)
+            })
+            .await
+            .map_err(|e| SinkError::Embedded(format!("ledger task failed: {e}")))?
+            .map_err(|e| SinkError::Embedded(e.to_string()))?;
+            if page.is_empty() {
+                return Ok(());
+            }
+            let n = page.len() as u64;
+            after = page.last().cloned();
+            let actions = page
+                .into_iter()
+                .map(|id| Action {
+                    id,
+                    op: Op::Delete,
+                    source: None,
+                })
+                .collect();
+            let before = self.stats.deleted;
+            self.send_batch(actions).await?;
+            // Stale deletions are reported apart from deletions the plugin asked for.
+            self.stats.deleted = before;
+            self.stats.stale_deleted += n;
+        }
+    }
+}

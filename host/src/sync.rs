@@ -1,0 +1,507 @@
+//! One sync, start to end: a fresh plugin instance, configuration checked against the plugin's
+//! schema, batches pulled at the sink's pace, every document counted, stale documents removed
+//! only after success, the cursor saved only after success.
+
+pub mod configuration;
+pub mod document;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::config::{Connector, Limits};
+use crate::plugin::Plugin;
+use crate::runtime::{CallError, InstanceOptions, PluginInstance, Runtime, SyncKind, types};
+use crate::sink::dead_letter::{DeadLetters, Entry, ErrorInfo};
+use crate::sink::{Sink, Target, Writer};
+use crate::store::{JobRecord, StateStore};
+
+/// Largest cursor kept between syncs (Elastic's unbounded cursors broke claims with 413s).
+pub const MAX_CURSOR_BYTES: usize = 64 * 1024;
+
+/// What every sync in this process shares.
+pub struct SyncEnv {
+    pub runtime: Arc<Runtime>,
+    pub store: Arc<StateStore>,
+    pub sink: Sink,
+    pub dead_letters: Arc<DeadLetters>,
+    pub caps: Limits,
+}
+
+/// Live counters of a running sync, readable from another task (progress bars, stats).
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub extracted: AtomicU64,
+    pub invalid: AtomicU64,
+    pub indexed: AtomicU64,
+    pub deleted: AtomicU64,
+    pub bytes: AtomicU64,
+    pub batches: AtomicU64,
+}
+
+/// Exact counts of a finished sync. `extracted = indexed + deleted + dead_lettered`;
+/// `stale_deleted` counts documents removed because the full sync did not see them.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct SyncStats {
+    pub extracted: u64,
+    pub indexed: u64,
+    pub deleted: u64,
+    pub dead_lettered: u64,
+    /// Of the dead-lettered: refused by the host's document checks.
+    pub invalid: u64,
+    pub stale_deleted: u64,
+    pub bytes: u64,
+    pub batches: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Completed,
+    Error,
+    Canceled,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SyncReport {
+    pub job_id: String,
+    pub connector_id: String,
+    pub job_type: &'static str,
+    pub status: Status,
+    pub error: Option<String>,
+    /// `config`, `trap`, `deadline`, `memory`, … (see [`CallError::class`]).
+    pub error_class: Option<&'static str>,
+    pub stats: SyncStats,
+    pub index: String,
+    pub elapsed_ms: u64,
+    pub peak_memory_bytes: u64,
+}
+
+/// A sync to run.
+pub struct SyncJob<'a> {
+    pub job_id: String,
+    pub connector: &'a Connector,
+    pub plugin: Arc<Plugin>,
+    pub kind: SyncKind,
+    pub cancel: Arc<AtomicBool>,
+}
+
+pub fn job_type_name(kind: SyncKind) -> &'static str {
+    match kind {
+        SyncKind::Full => "full",
+        SyncKind::Incremental => "incremental",
+        SyncKind::AccessControl => "access_control",
+    }
+}
+
+/// A new job id: sortable by time, unique within the process.
+pub fn new_job_id() -> String {
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{}-{}-{}",
+        chrono::Utc::now().format("%Y%m%dT%H%M%S%3f"),
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Why a sync stopped early.
+#[derive(Debug, thiserror::Error)]
+enum Failure {
+    #[error(transparent)]
+    Call(#[from] CallError),
+    #[error("{0}")]
+    Host(String),
+    #[error("configuration: {0}")]
+    Config(String),
+}
+
+impl Failure {
+    fn class(&self) -> &'static str {
+        match self {
+            Failure::Call(e) => e.class(),
+            Failure::Host(_) => "host",
+            Failure::Config(_) => "config",
+        }
+    }
+}
+
+/// Runs one sync to completion and records it in the job history. Never panics on plugin
+/// misbehaviour: every failure ends up in the report.
+pub async fn run(env: &SyncEnv, job: SyncJob<'_>, progress: Arc<Progress>) -> SyncReport {
+    let started = Instant::now();
+    let started_at = chrono::Utc::now().to_rfc3339();
+    let connector = job.connector;
+    let content_index = connector.index_name();
+    let index = match job.kind {
+        SyncKind::AccessControl => format!(".search-acl-filter-{content_index}"),
+        _ => content_index,
+    };
+    let mut record = JobRecord {
+        job_id: job.job_id.clone(),
+        connector_id: connector.connector_id.clone(),
+        job_type: job_type_name(job.kind).into(),
+        status: "in_progress".into(),
+        started_at,
+        completed_at: None,
+        error: None,
+        stats: serde_json::Value::Null,
+    };
+    if let Err(e) = env.store.record_job(&record) {
+        tracing::warn!(error = %e, "cannot record the job start");
+    }
+    tracing::info!(
+        connector_id = %connector.connector_id,
+        sync_job_id = %job.job_id,
+        service_type = %connector.service_type,
+        index = %index,
+        job_type = job_type_name(job.kind),
+        "sync started"
+    );
+
+    let mut runner = Runner {
+        env,
+        job: &job,
+        index: index.clone(),
+        progress,
+        stats: SyncStats::default(),
+        peak_memory: 0,
+    };
+    let outcome = runner.run().await;
+    let cancelled = job.cancel.load(Ordering::Relaxed);
+    let (status, error, class) = match &outcome {
+        Ok(()) => (Status::Completed, None, None),
+        Err(_) if cancelled => (
+            Status::Canceled,
+            Some("the sync was cancelled".into()),
+            Some("cancelled"),
+        ),
+        Err(e) => (Status::Error, Some(e.to_string()), Some(e.class())),
+    };
+    let report = SyncReport {
+        job_id: job.job_id.clone(),
+        connector_id: connector.connector_id.clone(),
+        job_type: job_type_name(job.kind),
+        status,
+        error,
+        error_class: class,
+        stats: runner.stats.clone(),
+        index,
+        elapsed_ms: started.elapsed().as_millis() as u64,
+        peak_memory_bytes: runner.peak_memory as u64,
+    };
+    record.status = match status {
+        Status::Completed => "completed",
+        Status::Error => "error",
+        Status::Canceled => "canceled",
+    }
+    .into();
+    record.completed_at = Some(chrono::Utc::now().to_rfc3339());
+    record.error = report.error.clone();
+    record.stats = serde_json::to_value(&report.stats).unwrap_or_default();
+    if let Err(e) = env.store.record_job(&record) {
+        tracing::warn!(error = %e, "cannot record the job result");
+    }
+    match &report.error {
+        None => tracing::info!(
+            connector_id = %report.connector_id,
+            sync_job_id = %report.job_id,
+            index = %report.index,
+            extracted = report.stats.extracted,
+            indexed = report.stats.indexed,
+            deleted = report.stats.deleted,
+            stale_deleted = report.stats.stale_deleted,
+            dead_lettered = report.stats.dead_lettered,
+            elapsed_ms = report.elapsed_ms,
+            "sync completed"
+        ),
+        Some(error) => tracing::error!(
+            connector_id = %report.connector_id,
+            sync_job_id = %report.job_id,
+            index = %report.index,
+            error_class = report.error_class.unwrap_or("unknown"),
+            extracted = report.stats.extracted,
+            indexed = report.stats.indexed,
+            "sync failed: {error}"
+        ),
+    }
+    report
+}
+
+struct Runner<'a> {
+    env: &'a SyncEnv,
+    job: &'a SyncJob<'a>,
+    index: String,
+    progress: Arc<Progress>,
+    stats: SyncStats,
+    peak_memory: usize,
+}
+
+impl Runner<'_> {
+    async fn run(&mut self) -> Result<(), Failure> {
+        let connector = self.job.connector;
+        let limits = connector.limits.within(&self.env.caps);
+        let mut instance = self.instantiate(&limits).await?;
+        let result = self.drive(&mut instance, &limits).await;
+        self.peak_memory = instance.peak_memory();
+        result
+    }
+
+    async fn instantiate(&self, limits: &Limits) -> Result<PluginInstance, Failure> {
+        let connector = self.job.connector;
+        let wants_files = self
+            .job
+            .plugin
+            .manifest
+            .as_ref()
+            .is_some_and(|m| m.permissions.files);
+        // Two-sided: a directory is mounted only if the plugin asks for files AND the
+        // operator granted the directory.
+        let read_only_dirs = if wants_files {
+            connector.grants.files.clone()
+        } else {
+            if !connector.grants.files.is_empty() {
+                tracing::warn!(
+                    connector_id = %connector.connector_id,
+                    "grants.files is set, but the plugin does not declare `files = true`; nothing is mounted"
+                );
+            }
+            Vec::new()
+        };
+        let opts = InstanceOptions {
+            connector_id: connector.connector_id.clone(),
+            memory_limit_bytes: (limits.memory_mib as usize).saturating_mul(1024 * 1024),
+            call_timeout: Duration::from_secs(limits.call_timeout_secs),
+            read_only_dirs,
+            state: Some(self.env.store.clone()),
+            cancel: self.job.cancel.clone(),
+        };
+        Ok(self
+            .env
+            .runtime
+            .instantiate(&self.job.plugin.component, opts)
+            .await?)
+    }
+
+    async fn drive(
+        &mut self,
+        instance: &mut PluginInstance,
+        limits: &Limits,
+    ) -> Result<(), Failure> {
+        let connector = self.job.connector;
+        let meta = instance.metadata().await?;
+        if meta.service_type != connector.service_type {
+            return Err(Failure::Host(format!(
+                "the plugin reports service type `{}`, but connector `{}` is `{}`",
+                meta.service_type, connector.connector_id, connector.service_type
+            )));
+        }
+        match self.job.kind {
+            SyncKind::Incremental if !meta.features.incremental_sync => {
+                return Err(Failure::Host(format!(
+                    "`{}` does not support incremental syncs; run a full sync",
+                    meta.service_type
+                )));
+            }
+            SyncKind::AccessControl if !meta.features.document_level_security => {
+                return Err(Failure::Host(format!(
+                    "`{}` does not support access-control syncs (document-level security)",
+                    meta.service_type
+                )));
+            }
+            _ => {}
+        }
+        let schema = instance.configuration_schema().await?;
+        let (configuration, unknown) = configuration::resolve(&schema, &connector.configuration)
+            .map_err(|e| Failure::Config(e.to_string()))?;
+        if !unknown.is_empty() {
+            tracing::warn!(
+                connector_id = %connector.connector_id,
+                keys = ?unknown,
+                "configuration keys the plugin does not know; ignored"
+            );
+        }
+        instance.validate_config(&configuration).await?;
+
+        let cursor = match self.job.kind {
+            SyncKind::Incremental => self
+                .env
+                .store
+                .cursor(&connector.connector_id)
+                .map_err(|e| Failure::Host(e.to_string()))?,
+            _ => None,
+        };
+        let request = types::SyncRequest {
+            configuration,
+            advanced_rules: None,
+            cursor,
+        };
+        let sync = instance.start_sync(self.job.kind, &request).await?;
+
+        let target = Target {
+            connector_id: connector.connector_id.clone(),
+            sync_id: self.job.job_id.clone(),
+            index: self.index.clone(),
+            stale_deletion: matches!(self.job.kind, SyncKind::Full | SyncKind::AccessControl),
+        };
+        let mut writer = self
+            .env
+            .sink
+            .begin(target)
+            .await
+            .map_err(|e| Failure::Host(e.to_string()))?;
+        let pulled = self.pull(instance, sync, &mut writer, limits).await;
+        let cursor = match pulled {
+            Ok(()) => match instance.cursor(sync).await {
+                Ok(Some(c)) if c.len() > MAX_CURSOR_BYTES => Err(Failure::Host(format!(
+                    "the plugin's cursor is {} bytes, over the {MAX_CURSOR_BYTES}-byte limit",
+                    c.len()
+                ))),
+                Ok(c) => Ok(c),
+                Err(e) => Err(e.into()),
+            },
+            Err(e) => Err(e),
+        };
+        if cursor.is_ok() {
+            // A failed destructor is the plugin's bug, not a reason to fail a complete sync.
+            if let Err(e) = instance.end_sync(sync).await {
+                tracing::warn!(connector_id = %connector.connector_id, error = %e, "plugin failed to release its sync");
+            }
+        }
+        let succeeded = cursor.is_ok() && !self.job.cancel.load(Ordering::Relaxed);
+        let sink_stats = writer
+            .finish(succeeded)
+            .await
+            .map_err(|e| Failure::Host(e.to_string()))?;
+        self.stats.indexed = sink_stats.indexed;
+        self.stats.deleted = sink_stats.deleted;
+        self.stats.stale_deleted = sink_stats.stale_deleted;
+        self.stats.dead_lettered += sink_stats.dead_lettered;
+        self.stats.bytes = sink_stats.bytes;
+        let cursor = cursor?;
+        if self.job.cancel.load(Ordering::Relaxed) {
+            return Err(Failure::Call(CallError::Cancelled { call: "sync" }));
+        }
+        if matches!(self.job.kind, SyncKind::Full | SyncKind::Incremental) {
+            self.env
+                .store
+                .set_cursor(&connector.connector_id, cursor.as_deref())
+                .map_err(|e| Failure::Host(e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    /// Pulls batches until the plugin says the sync is complete.
+    async fn pull(
+        &mut self,
+        instance: &mut PluginInstance,
+        sync: wasmtime::component::ResourceAny,
+        writer: &mut Writer,
+        limits: &Limits,
+    ) -> Result<(), Failure> {
+        let connector = self.job.connector;
+        let doc_limits = document::DocLimits {
+            max_body_bytes: limits.max_document_bytes,
+        };
+        loop {
+            if self.job.cancel.load(Ordering::Relaxed) {
+                return Err(CallError::Cancelled { call: "next-batch" }.into());
+            }
+            let Some(batch) = instance.next_batch(sync).await? else {
+                return Ok(());
+            };
+            if batch.len() > limits.max_batch_docs {
+                return Err(Failure::Host(format!(
+                    "the plugin returned {} documents in one batch; the limit is {} (limits.max_batch_docs)",
+                    batch.len(),
+                    limits.max_batch_docs
+                )));
+            }
+            let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+            let mut actions = Vec::with_capacity(batch.len());
+            let mut rejected = Vec::new();
+            self.stats.extracted += batch.len() as u64;
+            self.stats.batches += 1;
+            for doc in batch {
+                let id = doc.id.clone();
+                let raw = (doc.op == types::Operation::Index).then(|| doc.body.clone());
+                match document::prepare(doc, &now, &doc_limits) {
+                    Ok(action) => actions.push(action),
+                    Err(e) => rejected.push((id, raw.unwrap_or_default(), e)),
+                }
+            }
+            if !rejected.is_empty() {
+                self.dead_letter(&rejected)?;
+            }
+            writer
+                .send_batch(actions)
+                .await
+                .map_err(|e| Failure::Host(e.to_string()))?;
+            let live = writer.stats();
+            let p = &self.progress;
+            p.extracted.store(self.stats.extracted, Ordering::Relaxed);
+            p.invalid.store(self.stats.invalid, Ordering::Relaxed);
+            p.indexed.store(live.indexed, Ordering::Relaxed);
+            p.deleted.store(live.deleted, Ordering::Relaxed);
+            p.bytes.store(live.bytes, Ordering::Relaxed);
+            p.batches.store(self.stats.batches, Ordering::Relaxed);
+            tracing::trace!(connector_id = %connector.connector_id, extracted = self.stats.extracted, "batch written");
+        }
+    }
+
+    fn dead_letter(
+        &mut self,
+        rejected: &[(String, String, document::DocError)],
+    ) -> Result<(), Failure> {
+        let connector = self.job.connector;
+        let time = chrono::Utc::now().to_rfc3339();
+        let bodies: Vec<Box<serde_json::value::RawValue>> = rejected
+            .iter()
+            .map(|(_, body, _)| {
+                serde_json::value::RawValue::from_string(body.clone())
+                    .or_else(|_| serde_json::value::to_raw_value(body))
+                    .unwrap_or_default()
+            })
+            .collect();
+        let reasons: Vec<String> = rejected.iter().map(|(_, _, e)| e.to_string()).collect();
+        let entries: Vec<Entry<'_>> = rejected
+            .iter()
+            .zip(&bodies)
+            .zip(&reasons)
+            .map(|(((id, _, e), body), reason)| Entry {
+                time: time.clone(),
+                connector_id: &connector.connector_id,
+                sync_id: &self.job.job_id,
+                index: &self.index,
+                id,
+                op: "index",
+                status: None,
+                error: ErrorInfo {
+                    kind: e.kind(),
+                    reason,
+                },
+                document: body,
+            })
+            .collect();
+        self.env.dead_letters.write(&entries).map_err(|e| {
+            Failure::Host(format!(
+                "cannot write the dead-letter file {}: {e}",
+                self.env
+                    .dead_letters
+                    .path_for(&connector.connector_id)
+                    .display()
+            ))
+        })?;
+        for (id, _, e) in rejected.iter().take(10) {
+            tracing::warn!(connector_id = %connector.connector_id, document_id = %id, "document refused: {e}");
+        }
+        if rejected.len() > 10 {
+            tracing::warn!(connector_id = %connector.connector_id, more = rejected.len() - 10, "more documents refused in this batch");
+        }
+        self.stats.invalid += rejected.len() as u64;
+        self.stats.dead_lettered += rejected.len() as u64;
+        Ok(())
+    }
+}
