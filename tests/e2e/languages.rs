@@ -35,6 +35,7 @@ fn check_language(connector: &str, service_type: &str) -> (serde_json::Value, se
             "loadgen-py",
             &plugins,
         ),
+        "loadgen_go" => build(&mut Command::new("sdk/go/build.sh"), "loadgen-go", &plugins),
         _ => build(
             Command::new("node").arg("sdk/js/build.mjs"),
             "loadgen-js",
@@ -96,5 +97,11 @@ fn python_connector_syncs_fully_and_incrementally() {
 #[test]
 fn javascript_connector_syncs_fully_and_incrementally() {
     let (full, _) = check_language("js", "loadgen_js");
+    assert_eq!(full["stats"]["indexed"], 3000);
+}
+
+#[test]
+fn go_connector_syncs_fully_and_incrementally() {
+    let (full, _) = check_language("go", "loadgen_go");
     assert_eq!(full["stats"]["indexed"], 3000);
 }

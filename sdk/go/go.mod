@@ -1,0 +1,3 @@
+module inlet.dev/sdk
+
+go 1.24
