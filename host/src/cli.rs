@@ -59,11 +59,29 @@ pub enum Command {
         #[command(subcommand)]
         command: PluginsCommand,
     },
+    /// Create a connector project from a template.
+    New {
+        /// Project (and connector) name.
+        name: String,
+        #[arg(long, value_enum)]
+        lang: NewLang,
+        /// Where to create it (default: ./NAME).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     /// Check a configuration file.
     Config {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum NewLang {
+    Rust,
+    Python,
+    Js,
+    Go,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -11,10 +11,11 @@ use anyhow::Context as _;
 use inlet::config;
 use inlet::plugin::{self, Manifest};
 use inlet::runtime::{EngineSettings, InstanceOptions, Runtime, SyncKind, types};
+use inlet::scaffold;
 use inlet::service::{self, Service};
 use inlet::sync::{self, Progress, SyncReport};
 
-use crate::cli::{Command, ConfigCommand, JobType, PluginsCommand};
+use crate::cli::{Command, ConfigCommand, JobType, NewLang, PluginsCommand};
 
 pub async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     match command {
@@ -44,7 +45,22 @@ pub async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Config {
             command: ConfigCommand::Check { config, plugins },
         } => check_config(&config, plugins).await,
+        Command::New { name, lang, dir } => new_project(&name, lang, dir),
     }
+}
+
+fn new_project(name: &str, lang: NewLang, dir: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let lang = match lang {
+        NewLang::Rust => scaffold::Lang::Rust,
+        NewLang::Python => scaffold::Lang::Python,
+        NewLang::Js => scaffold::Lang::Js,
+        NewLang::Go => scaffold::Lang::Go,
+    };
+    let dest = dir.unwrap_or_else(|| PathBuf::from(name));
+    scaffold::create(lang, name, &dest)?;
+    let service_type = name.replace('-', "_").to_lowercase();
+    println!("{}", scaffold::next_steps(lang, &dest, &service_type));
+    Ok(ExitCode::SUCCESS)
 }
 
 fn load_config(path: &Path) -> anyhow::Result<config::Loaded> {

@@ -8,11 +8,13 @@
 //! - [`sync`]: one sync from start to end, with exact counts;
 //! - [`sink`]: where documents go;
 //! - [`store`]: the embedded state store (cursors, plugin state, job history);
-//! - [`service`]: the run loop (schedules, `--once`).
+//! - [`service`]: the run loop (schedules, `--once`);
+//! - [`scaffold`]: `inlet new`, connector projects from templates.
 
 pub mod config;
 pub mod plugin;
 pub mod runtime;
+pub mod scaffold;
 pub mod service;
 pub mod sink;
 pub mod store;
