@@ -12,7 +12,7 @@ use inlet::config;
 use inlet::plugin::{self, Manifest};
 use inlet::runtime::{EngineSettings, InstanceOptions, Runtime, SyncKind, types};
 use inlet::scaffold;
-use inlet::service::{self, Service};
+use inlet::service::Service;
 use inlet::sync::{self, Progress, SyncReport};
 
 use crate::cli::{Command, ConfigCommand, JobType, NewLang, PluginsCommand};
@@ -100,7 +100,13 @@ fn cancel_on_signal() -> Arc<AtomicBool> {
 
 async fn run(config: &Path, plugins: Option<PathBuf>, once: bool) -> anyhow::Result<ExitCode> {
     let loaded = load_config(config)?;
-    let svc = Arc::new(Service::open(loaded, plugins)?);
+    let ready = Arc::new(AtomicBool::new(false));
+    if let Some(listen) = loaded.config.service.metrics.listen {
+        let handle = inlet::metrics::install()?;
+        inlet::admin_server::serve(listen, handle, ready.clone()).await?;
+    }
+    let svc = Arc::new(Service::open(loaded, plugins).await?);
+    ready.store(true, Ordering::Relaxed);
     if svc.config.config.connectors.is_empty() {
         anyhow::bail!(
             "{} configures no connectors; add one under `connectors:` (see config.yml.example)",
@@ -108,8 +114,21 @@ async fn run(config: &Path, plugins: Option<PathBuf>, once: bool) -> anyhow::Res
         );
     }
     let cancel = cancel_on_signal();
+    if svc.config.config.protocol() == config::ProtocolMode::Kibana {
+        if once {
+            anyhow::bail!(
+                "--once runs config.yml's connectors, but this config serves Kibana (inlet.protocol: kibana); \
+                 start syncs from Kibana, or set `inlet.protocol: standalone`"
+            );
+        }
+        let sink = svc.env.sink.clone();
+        inlet::protocol::run(svc, cancel).await?;
+        sink.shutdown().await?;
+        return Ok(ExitCode::SUCCESS);
+    }
     if once {
         let reports = svc.run_once(cancel).await;
+        svc.env.sink.shutdown().await?;
         let failed = reports.iter().filter(|r| r.error.is_some()).count();
         for r in &reports {
             print_summary(r);
@@ -122,6 +141,7 @@ async fn run(config: &Path, plugins: Option<PathBuf>, once: bool) -> anyhow::Res
         });
     }
     svc.run_forever(cancel).await;
+    svc.env.sink.shutdown().await?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -133,7 +153,7 @@ async fn sync_one(
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let loaded = load_config(config)?;
-    let svc = Arc::new(Service::open(loaded, plugins)?);
+    let svc = Arc::new(Service::open(loaded, plugins).await?);
     let c = svc.connector(connector)?;
     let kind = match job_type {
         JobType::Full => SyncKind::Full,
@@ -143,6 +163,7 @@ async fn sync_one(
     let progress = Arc::new(Progress::default());
     let ticker = tokio::spawn(show_progress(progress.clone()));
     let report = svc.sync(c, kind, progress, cancel_on_signal()).await;
+    svc.env.sink.shutdown().await?;
     ticker.abort();
     let _ = ticker.await;
     if json {
@@ -197,6 +218,7 @@ fn print_summary(r: &SyncReport) {
         sync::Status::Completed => "completed",
         sync::Status::Error => "FAILED",
         sync::Status::Canceled => "canceled",
+        sync::Status::Suspended => "suspended",
     };
     println!(
         "{connector} {job} sync {status} in {secs:.2}s → {index}: {extracted} extracted, {indexed} indexed, {deleted} deleted, {stale} stale deleted, {dead} dead-lettered ({invalid} refused by checks)",
@@ -333,6 +355,7 @@ async fn inspect(file: &Path, cache_dir: Option<PathBuf>, json: bool) -> anyhow:
                 read_only_dirs: vec![],
                 state: None,
                 cancel: Arc::default(),
+                network: None,
             };
             match runtime.instantiate(&p.component, opts).await {
                 Err(e) => out.problems.push(format!("cannot instantiate: {e}")),
@@ -467,7 +490,7 @@ fn print_inspection(i: &Inspection) {
 
 async fn check_config(config: &Path, plugins: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let loaded = load_config(config)?;
-    let svc = Service::open(loaded, plugins)?;
+    let svc = Service::open(loaded, plugins).await?;
     let mut bad = 0;
     for c in &svc.config.config.connectors {
         match check_connector(&svc, c).await {
@@ -489,46 +512,5 @@ async fn check_config(config: &Path, plugins: Option<PathBuf>) -> anyhow::Result
 }
 
 async fn check_connector(svc: &Service, c: &config::Connector) -> anyhow::Result<()> {
-    let (found, _) = plugin::by_service_type(plugin::discover(&svc.plugins_dir)?);
-    let d = found
-        .get(&c.service_type)
-        .ok_or_else(|| plugin::PluginError::Unknown(c.service_type.clone()))?;
-    let p = plugin::load(
-        &svc.env.runtime,
-        &d.component_path(),
-        Some(d.manifest.clone()),
-        c.sha256.as_deref(),
-    )?;
-    let limits = c.limits.within(&svc.config.config.inlet.limits);
-    let mut instance = svc
-        .env
-        .runtime
-        .instantiate(
-            &p.component,
-            InstanceOptions {
-                connector_id: c.connector_id.clone(),
-                memory_limit_bytes: (limits.memory_mib as usize) << 20,
-                call_timeout: Duration::from_secs(limits.call_timeout_secs),
-                read_only_dirs: if d.manifest.permissions.files {
-                    c.grants.files.clone()
-                } else {
-                    vec![]
-                },
-                state: None,
-                cancel: Arc::default(),
-            },
-        )
-        .await?;
-    let schema = instance.configuration_schema().await?;
-    let (values, unknown) = inlet::sync::configuration::resolve(&schema, &c.configuration)?;
-    if !unknown.is_empty() {
-        println!(
-            "{}: warning: configuration keys the plugin does not know: {}",
-            c.connector_id,
-            unknown.join(", ")
-        );
-    }
-    instance.validate_config(&values).await?;
-    let _ = service::plugins_dir;
-    Ok(())
+    svc.check(c).await.map_err(|e| anyhow::anyhow!(e))
 }

@@ -5,6 +5,7 @@
 //! [`Config`]. Every error names the key path; unknown keys are collected as warnings because
 //! Elastic's file has sections Inlet does not use (`sources`, `extraction_service`).
 
+pub mod credentials;
 mod interpolate;
 mod model;
 

@@ -2,6 +2,7 @@
 //!
 //! Data flows `plugin → sync engine → sink` (the embedded NDJSON sink, or a cluster through the
 //! bulk indexer). Modules, one job each:
+//! - [`broker`]: brokered network access and credentials (the only way out of the sandbox);
 //! - [`config`]: `config.yml`, Elastic's keys plus Inlet's standalone sections;
 //! - [`plugin`]: plugin discovery, manifests, verification and loading;
 //! - [`runtime`]: the wasmtime sandbox (limits, deadlines, cache, bindings);
@@ -9,10 +10,17 @@
 //! - [`sink`]: where documents go;
 //! - [`store`]: the embedded state store (cursors, plugin state, job history);
 //! - [`service`]: the run loop (schedules, `--once`);
-//! - [`scaffold`]: `inlet new`, connector projects from templates.
+//! - [`protocol`]: Kibana's connector protocol (the `_connector` API), the service loop of
+//!   `inlet run` when a cluster is configured;
+//! - [`scaffold`]: `inlet new`, connector projects from templates;
+//! - [`metrics`], [`admin_server`]: Prometheus metrics, health and readiness.
 
+pub mod admin_server;
+pub mod broker;
 pub mod config;
+pub mod metrics;
 pub mod plugin;
+pub mod protocol;
 pub mod runtime;
 pub mod scaffold;
 pub mod service;

@@ -149,6 +149,13 @@ pub fn load(
             path: path.to_path_buf(),
             source,
         })?;
+    crate::metrics::record_plugin_load(
+        manifest
+            .as_ref()
+            .map_or("unknown", |m| m.service_type.as_str()),
+        component.cache,
+        component.load_time.as_secs_f64(),
+    );
     tracing::info!(
         plugin = %path.display(),
         cache = ?component.cache,

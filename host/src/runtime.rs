@@ -65,6 +65,8 @@ pub struct InstanceOptions {
     pub read_only_dirs: Vec<PathBuf>,
     pub state: Option<Arc<StateStore>>,
     pub cancel: Arc<AtomicBool>,
+    /// Brokered HTTP for this connector; `None` refuses every request.
+    pub network: Option<Arc<crate::broker::ConnectorNetwork>>,
 }
 
 pub struct Runtime {
@@ -82,6 +84,10 @@ impl Runtime {
         // WASI is linked whole so components from every toolchain load; what it can reach is
         // decided per store by the deny-by-default `WasiCtx` below.
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(anyhow::Error::from)?;
+        // `wasi:http` too, so ordinary HTTP clients work; every request goes through the
+        // broker's policy (`broker::HttpHooks`), never straight out.
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
+            .map_err(anyhow::Error::from)?;
         since_v0_1::Connector::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
             .map_err(anyhow::Error::from)?;
         let cache = cache::CompileCache::new(cache_dir, &engine).map_err(|e| {
@@ -180,6 +186,8 @@ impl Runtime {
             cancel: opts.cancel,
             log,
             state: opts.state.map(|s| (s, opts.connector_id.clone())),
+            http: wasmtime_wasi_http::WasiHttpCtx::new(),
+            http_hooks: crate::broker::HttpHooks::new(&opts.connector_id, opts.network),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);

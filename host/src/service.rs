@@ -17,6 +17,9 @@ use crate::sink::{Sink, dead_letter::DeadLetters, embedded::EmbeddedSink};
 use crate::store::StateStore;
 use crate::sync::{self, Progress, SyncEnv, SyncJob, SyncReport};
 
+mod cluster;
+mod plugin_calls;
+
 /// Everything a running `inlet` holds.
 pub struct Service {
     pub config: config::Loaded,
@@ -27,6 +30,9 @@ pub struct Service {
     plugins: BTreeMap<String, Arc<Plugin>>,
     /// Plugins that could not be loaded, by service type, with the reason.
     broken: BTreeMap<String, String>,
+    /// Syncs a crash or a shutdown interrupted: (connector id, job type), run first by
+    /// `inlet run`.
+    resume: Vec<(String, String)>,
 }
 
 /// Where the plugin directory is: `--plugins`, else `inlet.plugins_dir` relative to the file.
@@ -54,45 +60,73 @@ pub fn runtime_for(loaded: &config::Loaded) -> anyhow::Result<Arc<Runtime>> {
 }
 
 impl Service {
-    pub fn open(loaded: config::Loaded, plugins_flag: Option<PathBuf>) -> anyhow::Result<Self> {
+    pub async fn open(
+        loaded: config::Loaded,
+        plugins_flag: Option<PathBuf>,
+    ) -> anyhow::Result<Self> {
         for key in &loaded.unknown_keys {
             tracing::warn!(key = %key, "{}: unknown key, ignored", loaded.path.display());
-        }
-        if loaded.config.uses_cluster() {
-            anyhow::bail!(
-                "{}: elasticsearch.host is set, but this build of inlet only writes to the embedded sink; \
-                 remove the `elasticsearch` section to run standalone",
-                loaded.path.display()
-            );
         }
         let data_dir = loaded.resolve(&loaded.config.inlet.data_dir);
         std::fs::create_dir_all(&data_dir)
             .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
         let store = Arc::new(StateStore::open(&data_dir.join("state.redb"))?);
+        let mut resume = Vec::new();
         for job in store.unfinished_jobs()? {
             tracing::warn!(
                 connector_id = %job.connector_id,
                 sync_job_id = %job.job_id,
-                "a sync was interrupted (process stopped mid-sync); marking it as error"
+                "a sync was interrupted (the process died mid-sync); it runs again now"
             );
             let mut job = job;
             job.status = "error".into();
-            job.error = Some("interrupted: the process stopped during the sync".into());
+            job.error = Some("interrupted: the process died during the sync".into());
             job.completed_at = Some(chrono::Utc::now().to_rfc3339());
             store.record_job(&job)?;
+            resume.push((job.connector_id, job.job_type));
         }
-        let sink =
-            EmbeddedSink::open(&data_dir.join("sink"), store.clone()).with_context(|| {
-                format!("cannot open the embedded sink under {}", data_dir.display())
-            })?;
+        for c in &loaded.config.connectors {
+            let last = store.jobs(&c.connector_id)?.pop();
+            if let Some(job) = last.filter(|j| j.status == "suspended") {
+                resume.push((job.connector_id, job.job_type));
+            }
+        }
+        let sink = match loaded
+            .config
+            .elasticsearch
+            .as_ref()
+            .filter(|_| loaded.config.uses_cluster())
+        {
+            Some(es) => {
+                let cfg = cluster::indexer_config(&loaded, es, &data_dir);
+                let indexer = inlet_indexer::Indexer::connect(cfg)
+                    .await
+                    .with_context(|| {
+                        format!(
+                            "cannot use the cluster configured in {} (elasticsearch.host)",
+                            loaded.path.display()
+                        )
+                    })?;
+                Sink::Cluster(indexer)
+            }
+            None => Sink::Embedded(Arc::new(
+                EmbeddedSink::open(&data_dir.join("sink"), store.clone()).with_context(|| {
+                    format!("cannot open the embedded sink under {}", data_dir.display())
+                })?,
+            )),
+        };
         let runtime = runtime_for(&loaded)?;
         let plugins_dir = plugins_dir(&loaded, plugins_flag);
         let env = Arc::new(SyncEnv {
             runtime,
             store,
-            sink: Sink::Embedded(Arc::new(sink)),
+            sink,
             dead_letters: Arc::new(DeadLetters::new(&data_dir.join("dead-letter"))),
             caps: loaded.config.inlet.limits.clone(),
+            broker: Arc::new(crate::broker::Broker::new(
+                &loaded.config,
+                &loaded.base_dir(),
+            )?),
         });
         let mut service = Service {
             config: loaded,
@@ -101,6 +135,7 @@ impl Service {
             data_dir,
             plugins: BTreeMap::new(),
             broken: BTreeMap::new(),
+            resume,
         };
         service.load_plugins()?;
         Ok(service)
@@ -165,7 +200,7 @@ impl Service {
             })
     }
 
-    /// Runs one sync of one connector.
+    /// Runs one sync of one connector; standalone mode keeps the cursor in the embedded store.
     pub async fn sync(
         &self,
         connector: &Connector,
@@ -173,28 +208,74 @@ impl Service {
         progress: Arc<Progress>,
         cancel: Arc<AtomicBool>,
     ) -> SyncReport {
+        let cursor = match kind {
+            SyncKind::Incremental => match self.env.store.cursor(&connector.connector_id) {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(connector_id = %connector.connector_id, error = %e, "cannot read the cursor; syncing from the start");
+                    None
+                }
+            },
+            _ => None,
+        };
+        let report = self
+            .sync_from(connector, kind, progress, cancel, cursor)
+            .await;
+        // Cursors are saved only after success.
+        if report.status == sync::Status::Completed
+            && matches!(kind, SyncKind::Full | SyncKind::Incremental)
+            && let Err(e) = self
+                .env
+                .store
+                .set_cursor(&connector.connector_id, report.cursor.as_deref())
+        {
+            tracing::error!(connector_id = %connector.connector_id, error = %e, "cannot save the cursor");
+        }
+        report
+    }
+
+    /// Runs one sync starting from `cursor`, storing nothing: for callers that keep cursors
+    /// elsewhere (Kibana's connector document). The new cursor is in the report.
+    pub async fn sync_from(
+        &self,
+        connector: &Connector,
+        kind: SyncKind,
+        progress: Arc<Progress>,
+        cancel: Arc<AtomicBool>,
+        cursor: Option<String>,
+    ) -> SyncReport {
+        self.sync_job(connector, kind, progress, cancel, cursor, false)
+            .await
+    }
+
+    async fn sync_job(
+        &self,
+        connector: &Connector,
+        kind: SyncKind,
+        progress: Arc<Progress>,
+        cancel: Arc<AtomicBool>,
+        cursor: Option<String>,
+        cancel_is_shutdown: bool,
+    ) -> SyncReport {
         let job_id = sync::new_job_id();
-        let Some(plugin) = self.plugins.get(&connector.service_type).cloned() else {
-            let reason = self
-                .broken
-                .get(&connector.service_type)
-                .cloned()
-                .unwrap_or_else(|| {
-                    PluginError::Unknown(connector.service_type.clone()).to_string()
-                });
-            tracing::error!(connector_id = %connector.connector_id, "sync not started: {reason}");
-            return SyncReport {
-                job_id,
-                connector_id: connector.connector_id.clone(),
-                job_type: sync::job_type_name(kind),
-                status: sync::Status::Error,
-                error: Some(reason),
-                error_class: Some("plugin"),
-                stats: Default::default(),
-                index: connector.index_name(),
-                elapsed_ms: 0,
-                peak_memory_bytes: 0,
-            };
+        let plugin = match self.plugin_for(connector) {
+            Ok(p) => p,
+            Err(reason) => {
+                tracing::error!(connector_id = %connector.connector_id, "sync not started: {reason}");
+                return SyncReport {
+                    job_id,
+                    connector_id: connector.connector_id.clone(),
+                    job_type: sync::job_type_name(kind),
+                    status: sync::Status::Error,
+                    error: Some(reason),
+                    error_class: Some("plugin"),
+                    stats: Default::default(),
+                    index: connector.index_name(),
+                    elapsed_ms: 0,
+                    peak_memory_bytes: 0,
+                    cursor: None,
+                };
+            }
         };
         let job = SyncJob {
             job_id,
@@ -202,8 +283,25 @@ impl Service {
             plugin,
             kind,
             cancel,
+            cursor,
+            cancel_is_shutdown,
         };
         sync::run(&self.env, job, progress).await
+    }
+
+    /// The loaded plugin of a connector's service type, or why there is none.
+    pub fn plugin_for(&self, connector: &Connector) -> Result<Arc<Plugin>, String> {
+        self.plugins
+            .get(&connector.service_type)
+            .cloned()
+            .ok_or_else(|| {
+                self.broken
+                    .get(&connector.service_type)
+                    .cloned()
+                    .unwrap_or_else(|| {
+                        PluginError::Unknown(connector.service_type.clone()).to_string()
+                    })
+            })
     }
 
     /// `inlet run --once`: a full sync of every connector, concurrently up to the configured
@@ -268,7 +366,22 @@ impl Service {
         .filter_map(|(k, s)| s.map(|s| (k, s)))
         .collect();
         let tick = Duration::from_millis(200);
+        let mut resumed_full = false;
+        for (_, job_type) in self.resume.iter().filter(|(id, _)| *id == c.connector_id) {
+            let kind = match job_type.as_str() {
+                "incremental" => SyncKind::Incremental,
+                "access_control" => SyncKind::AccessControl,
+                _ => SyncKind::Full,
+            };
+            let _permit = limit.acquire().await;
+            tracing::info!(connector_id = %c.connector_id, job_type = %job_type, "resuming an interrupted sync");
+            self.sync(c, kind, Arc::default(), cancel.clone()).await;
+            resumed_full |= kind == SyncKind::Full;
+        }
         if schedules.is_empty() {
+            if resumed_full {
+                return;
+            }
             let _permit = limit.acquire().await;
             self.sync(c, SyncKind::Full, Arc::default(), cancel.clone())
                 .await;

@@ -4,26 +4,15 @@
 pub mod dead_letter;
 pub mod embedded;
 
-/// What to do with one document.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Op {
-    Index,
-    Delete,
-}
+use std::sync::Arc;
 
-/// One bulk action. `source` is a JSON object in text, validated and never re-encoded.
-#[derive(Debug, Clone)]
-pub struct Action {
-    pub id: String,
-    pub op: Op,
-    pub source: Option<String>,
-}
+/// One bulk action (`source`: a JSON object in text, validated and never re-encoded). The
+/// embedded sink and the cluster indexer take the same type.
+pub use inlet_indexer::{Action, Op};
 
-impl Action {
-    /// Serialized size, for byte accounting.
-    pub fn bytes(&self) -> u64 {
-        (self.id.len() + self.source.as_ref().map_or(0, String::len)) as u64
-    }
+/// Serialized size of an action, for byte accounting.
+pub fn action_bytes(a: &Action) -> u64 {
+    (a.id.len() + a.source.as_ref().map_or(0, String::len)) as u64
 }
 
 /// Which index a sync writes and how.
@@ -34,6 +23,10 @@ pub struct Target {
     pub index: String,
     /// Full syncs: documents not written by this sync are removed when it succeeds.
     pub stale_deletion: bool,
+    /// Elastic semantics: the connector's own API key, used for writes to its index.
+    pub api_key: Option<secrecy::SecretString>,
+    /// Ingest pipeline for the documents (`_bulk?pipeline=`).
+    pub pipeline: Option<String>,
 }
 
 /// Counts a sink reports for one sync.
@@ -50,25 +43,57 @@ pub struct SinkStats {
 pub enum SinkError {
     #[error("embedded sink: {0}")]
     Embedded(String),
+    #[error(transparent)]
+    Cluster(#[from] inlet_indexer::IndexerError),
 }
 
 /// The sink of this process.
 #[derive(Clone)]
 pub enum Sink {
-    Embedded(std::sync::Arc<embedded::EmbeddedSink>),
+    Embedded(Arc<embedded::EmbeddedSink>),
+    /// Elasticsearch or OpenSearch, through the shared bulk indexer.
+    Cluster(inlet_indexer::Indexer),
 }
 
 impl Sink {
     pub async fn begin(&self, target: Target) -> Result<Writer, SinkError> {
         match self {
             Sink::Embedded(s) => Ok(Writer::Embedded(s.begin(target))),
+            Sink::Cluster(indexer) => {
+                use secrecy::ExposeSecret;
+                let writer = indexer
+                    .begin_sync(inlet_indexer::SyncTarget {
+                        connector_id: target.connector_id,
+                        sync_id: target.sync_id,
+                        index: target.index,
+                        api_key: target.api_key.map(|k| k.expose_secret().to_owned()),
+                        pipeline: target.pipeline,
+                        index_settings: None,
+                        index_mappings: None,
+                        stale_deletion: target.stale_deletion,
+                    })
+                    .await?;
+                Ok(Writer::Cluster(writer))
+            }
         }
     }
 
-    /// Human description for logs ("embedded sink at …", "cluster at …").
+    /// Human description for logs ("embedded sink at …", "opensearch 2.19.6 at …").
     pub fn describe(&self) -> String {
         match self {
             Sink::Embedded(s) => format!("embedded sink at {}", s.dir().display()),
+            Sink::Cluster(ix) => {
+                let info = ix.flavour();
+                format!("{:?} {} at {}", info.distribution, info.version, info.url).to_lowercase()
+            }
+        }
+    }
+
+    /// Flushes what is queued or in flight; call once, at the end of the process.
+    pub async fn shutdown(&self) -> Result<(), SinkError> {
+        match self {
+            Sink::Embedded(_) => Ok(()),
+            Sink::Cluster(ix) => Ok(ix.clone().shutdown().await?),
         }
     }
 }
@@ -76,6 +101,17 @@ impl Sink {
 /// The writing side of one sync.
 pub enum Writer {
     Embedded(embedded::Writer),
+    Cluster(inlet_indexer::SyncWriter),
+}
+
+fn from_indexer(s: inlet_indexer::SyncStats) -> SinkStats {
+    SinkStats {
+        indexed: s.indexed,
+        deleted: s.deleted,
+        dead_lettered: s.dead_lettered,
+        stale_deleted: s.stale_deleted,
+        bytes: s.bytes,
+    }
 }
 
 impl Writer {
@@ -83,19 +119,30 @@ impl Writer {
     pub async fn send_batch(&mut self, actions: Vec<Action>) -> Result<(), SinkError> {
         match self {
             Writer::Embedded(w) => w.send_batch(actions).await,
+            Writer::Cluster(w) => Ok(w.send_batch(actions).await?),
         }
     }
 
     pub fn stats(&self) -> SinkStats {
         match self {
             Writer::Embedded(w) => w.stats(),
+            Writer::Cluster(w) => from_indexer(w.stats()),
         }
     }
 
-    /// Ends the sync. Stale documents are removed only when `succeeded` (never after an error).
+    /// Ends the sync once every document is acknowledged (indexed, deleted or dead-lettered).
+    /// Stale documents are removed only when `succeeded` (never after an error).
     pub async fn finish(self, succeeded: bool) -> Result<SinkStats, SinkError> {
         match self {
             Writer::Embedded(w) => w.finish(succeeded).await,
+            Writer::Cluster(w) => {
+                let outcome = if succeeded {
+                    inlet_indexer::SyncOutcome::Succeeded
+                } else {
+                    inlet_indexer::SyncOutcome::Failed
+                };
+                Ok(from_indexer(w.finish(outcome).await?))
+            }
         }
     }
 }

@@ -12,6 +12,9 @@ const JOBS: TableDefinition<&str, &str> = TableDefinition::new("jobs");
 /// (index, document id) → id of the sync that last wrote it. Stale deletion in the embedded
 /// sink walks this table in pages, so memory stays flat whatever the index size.
 const SINK_DOCS: TableDefinition<(&str, &str), &str> = TableDefinition::new("sink_docs");
+/// index → bytes of its NDJSON file that belong to committed batches. Anything past that was
+/// being written when the process died, and is cut off at the next start.
+const SINK_FILES: TableDefinition<&str, u64> = TableDefinition::new("sink_files");
 
 #[derive(Debug, thiserror::Error)]
 #[error("state store: {0}")]
@@ -64,6 +67,7 @@ impl StateStore {
         txn.open_table(PLUGIN_STATE)?;
         txn.open_table(JOBS)?;
         txn.open_table(SINK_DOCS)?;
+        txn.open_table(SINK_FILES)?;
         txn.commit()?;
         Ok(StateStore { db })
     }
@@ -161,12 +165,21 @@ impl StateStore {
         Ok(out)
     }
 
-    /// Records which sync last wrote these documents (index ops) or forgets them (deletes).
+    /// Bytes of an index's sink file known to hold whole batches.
+    pub fn committed_len(&self, index: &str) -> Result<Option<u64>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(SINK_FILES)?;
+        Ok(table.get(index)?.map(|v| v.value()))
+    }
+
+    /// Records which sync last wrote these documents (index ops) or forgets them (deletes),
+    /// and the sink file's length once they are written, in one transaction.
     pub fn ledger_apply<'a>(
         &self,
         index: &str,
         sync_id: &str,
         ops: impl Iterator<Item = (&'a str, bool)>,
+        file_len: u64,
     ) -> Result<(), StoreError> {
         let mut txn = self.db.begin_write()?;
         // The NDJSON sink file is the record of truth; the ledger can be rebuilt from it, so
@@ -181,6 +194,7 @@ impl StateStore {
                     table.remove((index, id))?;
                 }
             }
+            txn.open_table(SINK_FILES)?.insert(index, file_len)?;
         }
         txn.commit()?;
         Ok(())
@@ -243,10 +257,10 @@ mod tests {
         let store = StateStore::open(&dir.path().join("s.redb")).expect("open");
         let ids: Vec<String> = (0..25).map(|i| format!("d{i:02}")).collect();
         store
-            .ledger_apply("idx", "old", ids.iter().map(|s| (s.as_str(), true)))
+            .ledger_apply("idx", "old", ids.iter().map(|s| (s.as_str(), true)), 1)
             .expect("apply");
         store
-            .ledger_apply("other", "old", [("x", true)].into_iter())
+            .ledger_apply("other", "old", [("x", true)].into_iter(), 1)
             .expect("apply");
         // The new sync rewrote the even ones.
         store
@@ -254,6 +268,7 @@ mod tests {
                 "idx",
                 "new",
                 ids.iter().step_by(2).map(|s| (s.as_str(), true)),
+                2,
             )
             .expect("apply");
         let mut stale = Vec::new();
@@ -272,6 +287,7 @@ mod tests {
         assert_eq!(stale, expected);
         assert_eq!(store.ledger_count("idx").expect("count"), 25);
         assert_eq!(store.ledger_count("other").expect("count"), 1);
+        assert_eq!(store.committed_len("idx").expect("len"), Some(2));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 pub mod configuration;
 pub mod document;
+pub mod rules;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -28,6 +29,8 @@ pub struct SyncEnv {
     pub sink: Sink,
     pub dead_letters: Arc<DeadLetters>,
     pub caps: Limits,
+    /// Brokered network access and credentials.
+    pub broker: Arc<crate::broker::Broker>,
 }
 
 /// Live counters of a running sync, readable from another task (progress bars, stats).
@@ -39,9 +42,10 @@ pub struct Progress {
     pub deleted: AtomicU64,
     pub bytes: AtomicU64,
     pub batches: AtomicU64,
+    pub filtered: AtomicU64,
 }
 
-/// Exact counts of a finished sync. `extracted = indexed + deleted + dead_lettered`;
+/// Exact counts of a finished sync. `extracted = indexed + deleted + dead_lettered + filtered`;
 /// `stale_deleted` counts documents removed because the full sync did not see them.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct SyncStats {
@@ -51,6 +55,8 @@ pub struct SyncStats {
     pub dead_lettered: u64,
     /// Of the dead-lettered: refused by the host's document checks.
     pub invalid: u64,
+    /// Excluded by basic sync rules.
+    pub filtered: u64,
     pub stale_deleted: u64,
     pub bytes: u64,
     pub batches: u64,
@@ -62,6 +68,8 @@ pub enum Status {
     Completed,
     Error,
     Canceled,
+    /// Stopped by a process shutdown; the next start runs it again.
+    Suspended,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -77,6 +85,9 @@ pub struct SyncReport {
     pub index: String,
     pub elapsed_ms: u64,
     pub peak_memory_bytes: u64,
+    /// The plugin's cursor for the next incremental sync; set only when the sync completed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
 }
 
 /// A sync to run.
@@ -86,6 +97,11 @@ pub struct SyncJob<'a> {
     pub plugin: Arc<Plugin>,
     pub kind: SyncKind,
     pub cancel: Arc<AtomicBool>,
+    /// Where an incremental sync starts (the previous successful sync's cursor).
+    pub cursor: Option<String>,
+    /// `cancel` is the process's shutdown signal: a stopped sync is `suspended` (resumed at
+    /// the next start), not `canceled`.
+    pub cancel_is_shutdown: bool,
 }
 
 pub fn job_type_name(kind: SyncKind) -> &'static str {
@@ -109,7 +125,7 @@ pub fn new_job_id() -> String {
 
 /// Why a sync stopped early.
 #[derive(Debug, thiserror::Error)]
-enum Failure {
+pub(crate) enum Failure {
     #[error(transparent)]
     Call(#[from] CallError),
     #[error("{0}")]
@@ -168,6 +184,7 @@ pub async fn run(env: &SyncEnv, job: SyncJob<'_>, progress: Arc<Progress>) -> Sy
         progress,
         stats: SyncStats::default(),
         peak_memory: 0,
+        cursor: None,
     };
     let outcome = runner.run().await;
     let cancelled = job.cancel.load(Ordering::Relaxed);
@@ -191,11 +208,17 @@ pub async fn run(env: &SyncEnv, job: SyncJob<'_>, progress: Arc<Progress>) -> Sy
         index,
         elapsed_ms: started.elapsed().as_millis() as u64,
         peak_memory_bytes: runner.peak_memory as u64,
+        cursor: if status == Status::Completed {
+            runner.cursor.take()
+        } else {
+            None
+        },
     };
     record.status = match status {
         Status::Completed => "completed",
         Status::Error => "error",
         Status::Canceled => "canceled",
+        Status::Suspended => "suspended",
     }
     .into();
     record.completed_at = Some(chrono::Utc::now().to_rfc3339());
@@ -204,6 +227,7 @@ pub async fn run(env: &SyncEnv, job: SyncJob<'_>, progress: Arc<Progress>) -> Sy
     if let Err(e) = env.store.record_job(&record) {
         tracing::warn!(error = %e, "cannot record the job result");
     }
+    crate::metrics::record_sync(&report, &connector.service_type);
     match &report.error {
         None => tracing::info!(
             connector_id = %report.connector_id,
@@ -237,6 +261,7 @@ struct Runner<'a> {
     progress: Arc<Progress>,
     stats: SyncStats,
     peak_memory: usize,
+    cursor: Option<String>,
 }
 
 impl Runner<'_> {
@@ -250,39 +275,15 @@ impl Runner<'_> {
     }
 
     async fn instantiate(&self, limits: &Limits) -> Result<PluginInstance, Failure> {
-        let connector = self.job.connector;
-        let wants_files = self
-            .job
-            .plugin
-            .manifest
-            .as_ref()
-            .is_some_and(|m| m.permissions.files);
-        // Two-sided: a directory is mounted only if the plugin asks for files AND the
-        // operator granted the directory.
-        let read_only_dirs = if wants_files {
-            connector.grants.files.clone()
-        } else {
-            if !connector.grants.files.is_empty() {
-                tracing::warn!(
-                    connector_id = %connector.connector_id,
-                    "grants.files is set, but the plugin does not declare `files = true`; nothing is mounted"
-                );
-            }
-            Vec::new()
-        };
-        let opts = InstanceOptions {
-            connector_id: connector.connector_id.clone(),
-            memory_limit_bytes: (limits.memory_mib as usize).saturating_mul(1024 * 1024),
-            call_timeout: Duration::from_secs(limits.call_timeout_secs),
-            read_only_dirs,
-            state: Some(self.env.store.clone()),
-            cancel: self.job.cancel.clone(),
-        };
-        Ok(self
-            .env
-            .runtime
-            .instantiate(&self.job.plugin.component, opts)
-            .await?)
+        instantiate(
+            self.env,
+            self.job.connector,
+            &self.job.plugin,
+            limits,
+            self.job.cancel.clone(),
+            true,
+        )
+        .await
     }
 
     async fn drive(
@@ -324,19 +325,20 @@ impl Runner<'_> {
             );
         }
         instance.validate_config(&configuration).await?;
+        let rules = rules::RuleSet::new(connector.sync_rules.basic.clone())
+            .map_err(|e| Failure::Config(e.to_string()))?;
 
-        let cursor = match self.job.kind {
-            SyncKind::Incremental => self
-                .env
-                .store
-                .cursor(&connector.connector_id)
-                .map_err(|e| Failure::Host(e.to_string()))?,
-            _ => None,
-        };
         let request = types::SyncRequest {
             configuration,
-            advanced_rules: None,
-            cursor,
+            advanced_rules: connector
+                .sync_rules
+                .advanced
+                .as_ref()
+                .map(|v| v.to_string()),
+            cursor: match self.job.kind {
+                SyncKind::Incremental => self.job.cursor.clone(),
+                _ => None,
+            },
         };
         let sync = instance.start_sync(self.job.kind, &request).await?;
 
@@ -345,6 +347,8 @@ impl Runner<'_> {
             sync_id: self.job.job_id.clone(),
             index: self.index.clone(),
             stale_deletion: matches!(self.job.kind, SyncKind::Full | SyncKind::AccessControl),
+            api_key: connector.api_key.clone(),
+            pipeline: connector.pipeline.as_ref().map(|p| p.name.clone()),
         };
         let mut writer = self
             .env
@@ -352,7 +356,7 @@ impl Runner<'_> {
             .begin(target)
             .await
             .map_err(|e| Failure::Host(e.to_string()))?;
-        let pulled = self.pull(instance, sync, &mut writer, limits).await;
+        let pulled = self.pull(instance, sync, &mut writer, limits, &rules).await;
         let cursor = match pulled {
             Ok(()) => match instance.cursor(sync).await {
                 Ok(Some(c)) if c.len() > MAX_CURSOR_BYTES => Err(Failure::Host(format!(
@@ -380,15 +384,9 @@ impl Runner<'_> {
         self.stats.stale_deleted = sink_stats.stale_deleted;
         self.stats.dead_lettered += sink_stats.dead_lettered;
         self.stats.bytes = sink_stats.bytes;
-        let cursor = cursor?;
+        self.cursor = cursor?;
         if self.job.cancel.load(Ordering::Relaxed) {
             return Err(Failure::Call(CallError::Cancelled { call: "sync" }));
-        }
-        if matches!(self.job.kind, SyncKind::Full | SyncKind::Incremental) {
-            self.env
-                .store
-                .set_cursor(&connector.connector_id, cursor.as_deref())
-                .map_err(|e| Failure::Host(e.to_string()))?;
         }
         Ok(())
     }
@@ -400,10 +398,12 @@ impl Runner<'_> {
         sync: wasmtime::component::ResourceAny,
         writer: &mut Writer,
         limits: &Limits,
+        rules: &rules::RuleSet,
     ) -> Result<(), Failure> {
         let connector = self.job.connector;
         let doc_limits = document::DocLimits {
             max_body_bytes: limits.max_document_bytes,
+            pipeline: connector.pipeline.as_ref(),
         };
         loop {
             if self.job.cancel.load(Ordering::Relaxed) {
@@ -428,6 +428,9 @@ impl Runner<'_> {
                 let id = doc.id.clone();
                 let raw = (doc.op == types::Operation::Index).then(|| doc.body.clone());
                 match document::prepare(doc, &now, &doc_limits) {
+                    Ok(action) if !rules.is_empty() && !passes(rules, &action) => {
+                        self.stats.filtered += 1;
+                    }
                     Ok(action) => actions.push(action),
                     Err(e) => rejected.push((id, raw.unwrap_or_default(), e)),
                 }
@@ -447,6 +450,7 @@ impl Runner<'_> {
             p.deleted.store(live.deleted, Ordering::Relaxed);
             p.bytes.store(live.bytes, Ordering::Relaxed);
             p.batches.store(self.stats.batches, Ordering::Relaxed);
+            p.filtered.store(self.stats.filtered, Ordering::Relaxed);
             tracing::trace!(connector_id = %connector.connector_id, extracted = self.stats.extracted, "batch written");
         }
     }
@@ -504,4 +508,59 @@ impl Runner<'_> {
         self.stats.dead_lettered += rejected.len() as u64;
         Ok(())
     }
+}
+
+/// Whether basic rules let a document through. Deletions always pass.
+fn passes(rules: &rules::RuleSet, action: &crate::sink::Action) -> bool {
+    match action.source.as_deref() {
+        None => true,
+        // The source was validated as a JSON object moments ago.
+        Some(src) => serde_json::from_str::<serde_json::Value>(src)
+            .map(|v| rules.includes(&v))
+            .unwrap_or(true),
+    }
+}
+
+/// A fresh instance of `plugin` for `connector`, with exactly what the operator granted it:
+/// directories, network, credentials, limits. `with_state` gives it the state store (syncs do;
+/// inspections and checks do not).
+pub(crate) async fn instantiate(
+    env: &SyncEnv,
+    connector: &Connector,
+    plugin: &Plugin,
+    limits: &Limits,
+    cancel: Arc<AtomicBool>,
+    with_state: bool,
+) -> Result<PluginInstance, Failure> {
+    let wants_files = plugin
+        .manifest
+        .as_ref()
+        .is_some_and(|m| m.permissions.files);
+    // Two-sided: a directory is mounted only if the plugin asks for files AND the
+    // operator granted the directory.
+    let read_only_dirs = if wants_files {
+        connector.grants.files.clone()
+    } else {
+        if !connector.grants.files.is_empty() {
+            tracing::warn!(
+                connector_id = %connector.connector_id,
+                "grants.files is set, but the plugin does not declare `files = true`; nothing is mounted"
+            );
+        }
+        Vec::new()
+    };
+    let network = env
+        .broker
+        .network_for(connector, plugin.manifest.as_ref())
+        .map_err(|e| Failure::Config(e.to_string()))?;
+    let opts = InstanceOptions {
+        connector_id: connector.connector_id.clone(),
+        memory_limit_bytes: (limits.memory_mib as usize).saturating_mul(1024 * 1024),
+        call_timeout: Duration::from_secs(limits.call_timeout_secs),
+        read_only_dirs,
+        state: with_state.then(|| env.store.clone()),
+        cancel,
+        network: Some(network),
+    };
+    Ok(env.runtime.instantiate(&plugin.component, opts).await?)
 }

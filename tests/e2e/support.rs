@@ -33,6 +33,11 @@ const GUESTS: &[(&str, &str, &str)] = &[
         "unknown_import",
         "tests/plugins/test-unknown-import",
     ),
+    (
+        "test-http-probe",
+        "http_probe",
+        "tests/plugins/test-http-probe",
+    ),
 ];
 
 /// Builds all guest crates for wasm32-wasip2 once per test process (cargo makes the second
@@ -144,6 +149,27 @@ pub fn replay(path: &Path) -> std::collections::BTreeMap<String, serde_json::Val
     docs
 }
 
+/// Like [`replay`], for a file another process may be writing: `None` while its last line is
+/// still incomplete.
+pub fn try_replay(path: &Path) -> Option<std::collections::BTreeMap<String, serde_json::Value>> {
+    let text = std::fs::read_to_string(path).ok()?;
+    if !text.ends_with('\n') && !text.is_empty() {
+        return None;
+    }
+    let mut docs = std::collections::BTreeMap::new();
+    let mut lines = text.lines();
+    while let Some(action) = lines.next() {
+        let action: serde_json::Value = serde_json::from_str(action).ok()?;
+        if let Some(meta) = action.get("index") {
+            let source = serde_json::from_str(lines.next()?).ok()?;
+            docs.insert(meta["_id"].as_str()?.to_owned(), source);
+        } else {
+            docs.remove(action.get("delete")?["_id"].as_str()?);
+        }
+    }
+    Some(docs)
+}
+
 /// Counts the `index` and `delete` actions in an NDJSON sink file.
 pub fn action_counts(path: &Path) -> (usize, usize) {
     let text = std::fs::read_to_string(path).unwrap_or_default();
@@ -159,4 +185,85 @@ pub fn action_counts(path: &Path) -> (usize, usize) {
         }
     }
     (index, delete)
+}
+
+/// The real OpenSearch node for this test run: `INLET_TEST_OPENSEARCH` if set (scripts/test
+/// starts one), else started here with tests/opensearch/start (idempotent; left running for
+/// the other tests, stopped by scripts/test).
+pub fn opensearch() -> String {
+    static URL: OnceLock<String> = OnceLock::new();
+    URL.get_or_init(|| {
+        if let Ok(url) = std::env::var("INLET_TEST_OPENSEARCH") {
+            return url;
+        }
+        let out = Command::new(root().join("tests/opensearch/start"))
+            .output()
+            .expect("run tests/opensearch/start");
+        assert!(
+            out.status.success(),
+            "cannot start the OpenSearch test node:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    })
+    .clone()
+}
+
+/// A minimal HTTP/1.1 client for talking to test servers: returns status and body.
+pub fn http(method: &str, url: &str, body: Option<&str>) -> (u16, String) {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").expect("http:// URL");
+    let (authority, path) = rest
+        .split_once('/')
+        .map_or((rest, "/".to_owned()), |(a, p)| (a, format!("/{p}")));
+    let mut s = std::net::TcpStream::connect(authority).expect("connect");
+    s.set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .expect("timeout");
+    let body = body.unwrap_or("");
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("send");
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).expect("read");
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_owned()
+    };
+    (status, body)
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        body = rest[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+/// `_count` of an index after a refresh.
+pub fn count(url: &str, index: &str) -> u64 {
+    http("POST", &format!("{url}/{index}/_refresh"), None);
+    let (status, body) = http("GET", &format!("{url}/{index}/_count"), None);
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    v["count"].as_u64().expect("count")
 }

@@ -1,7 +1,7 @@
 //! The typed configuration. Field names follow Elastic's `config.yml` where Elastic has the key;
 //! Inlet's own keys live under `inlet:` and in each connector entry.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::str::FromStr;
 
@@ -21,6 +21,10 @@ pub struct Config {
     pub connectors: Vec<Connector>,
     #[serde(default)]
     pub inlet: Inlet,
+    /// Secrets the host injects into plugins' HTTP requests, by name (see
+    /// [`super::credentials`]); a connector uses one only if `grants.credentials` names it.
+    #[serde(default)]
+    pub credentials: BTreeMap<String, super::credentials::CredentialSpec>,
 }
 
 /// Elastic's `elasticsearch.*` keys.
@@ -104,6 +108,16 @@ pub struct Service {
     pub worker_mode: Option<bool>,
     pub service_types: Option<Vec<String>>,
     pub fips_mode: Option<bool>,
+    /// Inlet: the metrics and health endpoint; off unless `listen` is set.
+    #[serde(default)]
+    pub metrics: MetricsEndpoint,
+}
+
+/// `service.metrics`.
+#[derive(Debug, Default, Deserialize)]
+pub struct MetricsEndpoint {
+    /// `host:port` to serve `/metrics`, `/healthz` and `/readyz` on, e.g. `127.0.0.1:9464`.
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 impl Default for Service {
@@ -124,6 +138,7 @@ impl Default for Service {
             worker_mode: None,
             service_types: None,
             fips_mode: None,
+            metrics: MetricsEndpoint::default(),
         }
     }
 }
@@ -142,6 +157,13 @@ pub struct Inlet {
     /// The operator's caps; a connector may ask for less, never more.
     #[serde(default)]
     pub limits: Limits,
+    /// `kibana` serves Kibana's connector protocol (connectors, schedules and sync jobs come from
+    /// the `_connector` API); `standalone` runs config.yml's connectors. Default: `kibana` when
+    /// `elasticsearch.host` or `cloud_id` is set, else `standalone` (see [`Config::protocol`]).
+    pub protocol: Option<ProtocolMode>,
+    /// Timings of the Kibana protocol that Elastic hard-codes.
+    #[serde(default)]
+    pub kibana: KibanaTimings,
 }
 
 impl Default for Inlet {
@@ -151,8 +173,48 @@ impl Default for Inlet {
             plugins_dir: default_plugins_dir(),
             cache_dir: None,
             limits: Limits::default(),
+            protocol: None,
+            kibana: KibanaTimings::default(),
         }
     }
+}
+
+/// How `inlet run` gets its work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProtocolMode {
+    Kibana,
+    Standalone,
+}
+
+/// Kibana-mode timings, in seconds. Elastic's service uses 10 s (stats), 5 s (cancellation
+/// checks) and 300 s (idle jobs); Inlet checks cancellation at every stats report.
+#[derive(Debug, Clone, Deserialize)]
+pub struct KibanaTimings {
+    /// How often a running job reports `_stats` (which is also its heartbeat) and checks for
+    /// cancellation.
+    #[serde(default = "default_report_interval")]
+    pub report_interval_secs: u64,
+    /// A job `in_progress` or `canceling` whose `last_seen` is older than this is marked `error`
+    /// by the cleanup (its worker vanished).
+    #[serde(default = "default_idle_job_timeout")]
+    pub idle_job_timeout_secs: u64,
+}
+
+impl Default for KibanaTimings {
+    fn default() -> Self {
+        KibanaTimings {
+            report_interval_secs: default_report_interval(),
+            idle_job_timeout_secs: default_idle_job_timeout(),
+        }
+    }
+}
+
+fn default_report_interval() -> u64 {
+    5
+}
+fn default_idle_job_timeout() -> u64 {
+    300
 }
 
 /// Sandbox limits. Used both as the operator's caps (`inlet.limits`) and as per-connector
@@ -233,7 +295,7 @@ impl LimitOverrides {
 }
 
 /// One entry of `connectors:`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct Connector {
     pub connector_id: String,
     pub service_type: String,
@@ -256,6 +318,51 @@ pub struct Connector {
     pub grants: Grants,
     /// Pin of the plugin component's sha256 (hex); a mismatch refuses to load it.
     pub sha256: Option<String>,
+    /// Standalone: Elastic's sync rules (`basic` applied by the host, `advanced` given to the
+    /// plugin).
+    #[serde(default)]
+    pub sync_rules: SyncRules,
+    /// Elastic's ingest pipeline settings. When set, documents go through that pipeline
+    /// (`_bulk?pipeline=`) and carry its `_extract_binary_content`, `_reduce_whitespace` and
+    /// `_run_ml_inference` flags, as Elastic's service does; unset (standalone default), none.
+    pub pipeline: Option<Pipeline>,
+}
+
+/// Sync rules, as Kibana stores them in the connector's active filtering.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct SyncRules {
+    #[serde(default)]
+    pub basic: Vec<crate::sync::rules::BasicRule>,
+    /// Advanced rules (any JSON); validated by the plugin.
+    pub advanced: Option<serde_json::Value>,
+}
+
+/// Elastic's `pipeline` settings of a connector.
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
+pub struct Pipeline {
+    #[serde(default = "default_pipeline_name")]
+    pub name: String,
+    #[serde(default = "yes")]
+    pub extract_binary_content: bool,
+    #[serde(default = "yes")]
+    pub reduce_whitespace: bool,
+    #[serde(default = "yes")]
+    pub run_ml_inference: bool,
+}
+
+impl Default for Pipeline {
+    fn default() -> Self {
+        Pipeline {
+            name: default_pipeline_name(),
+            extract_binary_content: true,
+            reduce_whitespace: true,
+            run_ml_inference: true,
+        }
+    }
+}
+
+fn default_pipeline_name() -> String {
+    "search-default-ingestion".into()
 }
 
 impl Connector {
@@ -266,7 +373,7 @@ impl Connector {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct Schedule {
     pub full: Option<Cron>,
     pub incremental: Option<Cron>,
@@ -298,11 +405,21 @@ impl<'de> Deserialize<'de> for Cron {
 
 /// The operator's side of the two-sided permission model: a plugin gets what it declares in its
 /// manifest AND is granted here.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct Grants {
     /// Host directories the plugin may read (read-only, mounted at the same path).
     #[serde(default)]
     pub files: Vec<PathBuf>,
+    /// Origins (`scheme://host[:port]`, `*.` wildcards) the plugin may reach; it also has to
+    /// declare them in its manifest.
+    #[serde(default)]
+    pub http: Vec<String>,
+    /// Names from the top-level `credentials:` the host injects into this connector's requests.
+    #[serde(default)]
+    pub credentials: Vec<String>,
+    /// Timeouts, response size, concurrency and rate of brokered HTTP.
+    #[serde(default)]
+    pub http_limits: super::credentials::HttpLimits,
 }
 
 impl Config {
@@ -311,6 +428,15 @@ impl Config {
         self.elasticsearch
             .as_ref()
             .is_some_and(|es| es.host.is_some() || es.cloud_id.is_some())
+    }
+
+    /// The mode `inlet run` serves: `inlet.protocol`, else `kibana` when a cluster is configured.
+    pub fn protocol(&self) -> ProtocolMode {
+        self.inlet.protocol.unwrap_or(if self.uses_cluster() {
+            ProtocolMode::Kibana
+        } else {
+            ProtocolMode::Standalone
+        })
     }
 
     /// Checks what types alone cannot; returns the key path and the reason.
@@ -345,9 +471,18 @@ impl Config {
             {
                 return Err((at("sha256"), "expected 64 hexadecimal characters".into()));
             }
+            crate::sync::rules::RuleSet::new(c.sync_rules.basic.clone())
+                .map_err(|e| (at("sync_rules.basic"), e.to_string()))?;
             c.limits
                 .check(&self.inlet.limits)
                 .map_err(|(k, m)| (at(&format!("limits.{k}")), m))?;
+            super::credentials::validate_grants(
+                &c.grants.http,
+                &c.grants.credentials,
+                &c.grants.http_limits,
+                &self.credentials,
+                &at,
+            )?;
             for (j, dir) in c.grants.files.iter().enumerate() {
                 if !dir.is_absolute() {
                     return Err((
@@ -357,6 +492,7 @@ impl Config {
                 }
             }
         }
+        super::credentials::validate(&self.credentials)?;
         if self.inlet.limits.memory_mib == 0 || self.inlet.limits.call_timeout_secs == 0 {
             return Err((
                 "inlet.limits".into(),

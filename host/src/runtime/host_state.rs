@@ -1,5 +1,6 @@
-//! What a plugin's store holds: its WASI context (deny-by-default), resource limits, deadline,
-//! log pipe and state handle; and the host side of the `log` and `state` imports.
+//! What a plugin's store holds: its WASI context (deny-by-default), its `wasi:http` context with
+//! the broker's hooks, resource limits, deadline, log pipe and state handle; and the host side
+//! of the `log` and `state` imports.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -101,6 +102,8 @@ pub struct HostState {
     pub(super) cancel: Arc<AtomicBool>,
     pub(super) log: GuestLog,
     pub(super) state: Option<(Arc<StateStore>, String)>,
+    pub(super) http: wasmtime_wasi_http::WasiHttpCtx,
+    pub(super) http_hooks: crate::broker::HttpHooks,
 }
 
 impl HostState {
@@ -122,6 +125,16 @@ impl WasiView for HostState {
         WasiCtxView {
             ctx: &mut self.wasi,
             table: &mut self.table,
+        }
+    }
+}
+
+impl wasmtime_wasi_http::WasiHttpView for HostState {
+    fn http(&mut self) -> wasmtime_wasi_http::WasiHttpCtxView<'_> {
+        wasmtime_wasi_http::WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.http_hooks,
         }
     }
 }

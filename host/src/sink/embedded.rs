@@ -11,7 +11,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use super::{Action, Op, SinkError, SinkStats, Target};
+use super::{Action, Op, SinkError, SinkStats, Target, action_bytes};
 use crate::store::StateStore;
 
 /// Ids per page when walking the ledger for stale documents.
@@ -56,9 +56,46 @@ impl EmbeddedSink {
             .append(true)
             .open(&path)
             .map_err(|e| SinkError::Embedded(format!("cannot open {}: {e}", path.display())))?;
+        self.cut_interrupted_write(index, &path, &file)?;
         let f = Arc::new(Mutex::new(BufWriter::with_capacity(1 << 20, file)));
         files.insert(index.to_owned(), f.clone());
         Ok(f)
+    }
+
+    /// A process that died mid-batch may have left part of a batch at the end of the file:
+    /// the ledger records how far whole batches go; cut the rest. Those documents were never
+    /// acknowledged, and the interrupted sync runs again.
+    fn cut_interrupted_write(
+        &self,
+        index: &str,
+        path: &Path,
+        file: &std::fs::File,
+    ) -> Result<(), SinkError> {
+        let committed = self
+            .store
+            .committed_len(index)
+            .map_err(|e| SinkError::Embedded(e.to_string()))?
+            .unwrap_or(0);
+        let len = file
+            .metadata()
+            .map_err(|e| SinkError::Embedded(format!("cannot stat {}: {e}", path.display())))?
+            .len();
+        if len > committed {
+            tracing::warn!(
+                file = %path.display(),
+                bytes = len - committed,
+                "discarding the tail of a batch that was being written when the process stopped"
+            );
+            file.set_len(committed).map_err(|e| {
+                SinkError::Embedded(format!("cannot truncate {}: {e}", path.display()))
+            })?;
+        } else if len < committed {
+            tracing::warn!(
+                file = %path.display(),
+                "the sink file is shorter than recorded (edited or truncated by hand?)"
+            );
+        }
+        Ok(())
     }
 
     pub fn begin(self: &Arc<Self>, target: Target) -> Writer {
@@ -102,30 +139,34 @@ impl Writer {
         // File and ledger writes are blocking I/O: keep them off the async workers.
         let actions = tokio::task::spawn_blocking(move || -> Result<Vec<Action>, SinkError> {
             let file = sink.file(&target.index)?;
-            {
-                let mut out = file
-                    .lock()
-                    .map_err(|_| SinkError::Embedded("index file lock poisoned".into()))?;
-                write_actions(&mut *out, &target.index, &actions).map_err(|e| {
-                    SinkError::Embedded(format!(
-                        "cannot write {}: {e}",
-                        sink.index_path(&target.index).display()
-                    ))
-                })?;
-            }
+            // The lock spans the write and the ledger update, so the recorded length always
+            // ends at a batch boundary even with several syncs writing one index.
+            let mut out = file
+                .lock()
+                .map_err(|_| SinkError::Embedded("index file lock poisoned".into()))?;
+            let io_err = |e: std::io::Error| {
+                SinkError::Embedded(format!(
+                    "cannot write {}: {e}",
+                    sink.index_path(&target.index).display()
+                ))
+            };
+            write_actions(&mut *out, &target.index, &actions).map_err(io_err)?;
+            let len = out.get_ref().metadata().map_err(io_err)?.len();
             sink.store
                 .ledger_apply(
                     &target.index,
                     &target.sync_id,
                     actions.iter().map(|a| (a.id.as_str(), a.op == Op::Index)),
+                    len,
                 )
                 .map_err(|e| SinkError::Embedded(e.to_string()))?;
+            drop(out);
             Ok(actions)
         })
         .await
         .map_err(|e| SinkError::Embedded(format!("writer task failed: {e}")))??;
         for a in &actions {
-            self.stats.bytes += a.bytes();
+            self.stats.bytes += action_bytes(a);
             match a.op {
                 Op::Index => self.stats.indexed += 1,
                 Op::Delete => self.stats.deleted += 1,

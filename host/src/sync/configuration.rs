@@ -32,7 +32,19 @@ pub fn resolve(
         }
         let given = values.get(&field.key).filter(|v| !is_empty(v));
         let value = match (given, &field.default_value) {
-            (Some(v), _) => coerce(field.type_, v).map_err(err)?,
+            // A sensitive value never goes into the message: it is logged and reported.
+            (Some(v), _) => coerce(field.type_, v)
+                .map_err(|m| {
+                    if field.sensitive {
+                        format!(
+                            "expected {} (the value is sensitive and not shown)",
+                            type_name(field.type_)
+                        )
+                    } else {
+                        m
+                    }
+                })
+                .map_err(err)?,
             (None, Some(default)) => serde_json::from_str(default)
                 .map_err(|e| err(format!("the plugin's default {default:?} is not JSON: {e}")))?,
             (None, None) if field.required => {
@@ -162,6 +174,21 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.key, "depth");
+    }
+
+    #[test]
+    fn sensitive_values_stay_out_of_errors() {
+        let mut pin = field("pin", FieldType::Int, None, true);
+        pin.sensitive = true;
+        let err = resolve(
+            &[pin],
+            serde_json::json!({"pin": "s3cr3t-pin"})
+                .as_object()
+                .expect("object"),
+        )
+        .unwrap_err();
+        assert!(!err.to_string().contains("s3cr3t"), "{err}");
+        assert!(err.to_string().contains("sensitive"), "{err}");
     }
 
     #[test]

@@ -99,16 +99,24 @@ fn inspect(body: &str) -> Result<TopLevel, DocError> {
     Ok(top)
 }
 
-/// Limits applied to each document.
-pub struct DocLimits {
+/// Limits and settings applied to each document.
+pub struct DocLimits<'a> {
     pub max_body_bytes: usize,
+    /// Elastic's pipeline settings: each document carries them as `_extract_binary_content`,
+    /// `_reduce_whitespace` and `_run_ml_inference` for the ingest pipeline, and binary
+    /// attachments are sent only when extraction is on.
+    pub pipeline: Option<&'a crate::config::Pipeline>,
 }
 
 /// Validates a plugin's document and builds the bulk action for it.
 ///
 /// `now` (RFC 3339) is used as `_timestamp` when neither the document nor its body has one. The
 /// `id` field is added (Elastic's connectors carry it) unless the body has its own.
-pub fn prepare(doc: types::Document, now: &str, limits: &DocLimits) -> Result<Action, DocError> {
+pub fn prepare(
+    doc: types::Document,
+    now: &str,
+    limits: &DocLimits<'_>,
+) -> Result<Action, DocError> {
     if doc.id.is_empty() {
         return Err(DocError::EmptyId);
     }
@@ -153,13 +161,22 @@ pub fn prepare(doc: types::Document, now: &str, limits: &DocLimits) -> Result<Ac
         (None, false) => fields.push(("_timestamp", json_string(now))),
         (_, true) => {}
     }
+    let extract = limits.pipeline.is_none_or(|p| p.extract_binary_content);
     match &doc.attachment {
-        Some(types::Attachment::Bytes(b)) => fields.push((
+        Some(types::Attachment::Bytes(b)) if extract => fields.push((
             "_attachment",
             json_string(&base64::engine::general_purpose::STANDARD.encode(b)),
         )),
         Some(types::Attachment::Text(t)) => fields.push(("body", json_string(t))),
-        None => {}
+        _ => {}
+    }
+    if let Some(p) = limits.pipeline {
+        fields.push((
+            "_extract_binary_content",
+            p.extract_binary_content.to_string(),
+        ));
+        fields.push(("_reduce_whitespace", p.reduce_whitespace.to_string()));
+        fields.push(("_run_ml_inference", p.run_ml_inference.to_string()));
     }
     Ok(Action {
         id,
@@ -220,8 +237,9 @@ mod tests {
         }
     }
 
-    const LIMITS: DocLimits = DocLimits {
+    const LIMITS: DocLimits<'static> = DocLimits {
         max_body_bytes: 1024,
+        pipeline: None,
     };
 
     #[test]

@@ -1,0 +1,550 @@
+//! Credentials the host holds and injects: loaded from `credentials:` into `SecretString`s,
+//! applied only to requests whose origin the credential is bound to, and never shown to a
+//! plugin, a log line or an error message (`Debug` prints the name, type and hosts only).
+//!
+//! OAuth2 client-credentials tokens are fetched by the host, cached until shortly before they
+//! expire, and refreshed when they expire or when the source answers 401 with them.
+
+use std::fmt;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use http::{HeaderName, HeaderValue};
+use secrecy::{ExposeSecret, SecretString};
+
+use super::http::{OriginPattern, Target};
+use super::send;
+use crate::config::credentials::{ClientAuth, CredentialKind, CredentialSpec, SecretSource};
+
+/// Why a credential could not be loaded. Names the key path and never the secret.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialError {
+    #[error("`credentials.{name}.{field}`: cannot read the secret file {path}: {source}")]
+    File {
+        name: String,
+        field: &'static str,
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("`credentials.{name}.{field}`: the secret is empty")]
+    Empty { name: String, field: &'static str },
+    #[error(
+        "`credentials.{name}.{field}`: the secret contains characters not allowed in an HTTP header"
+    )]
+    NotHeaderSafe { name: String, field: &'static str },
+    #[error("`credentials.{name}`: {message}")]
+    Invalid { name: String, message: String },
+}
+
+/// A token could not be obtained from an OAuth2 token endpoint.
+#[derive(Debug, thiserror::Error)]
+#[error("credential `{name}`: {reason}")]
+pub struct TokenError {
+    pub name: String,
+    pub reason: String,
+}
+
+/// What a credential adds to a request.
+enum Secret {
+    /// A complete header value: basic, bearer, API-key header.
+    Header {
+        name: HeaderName,
+        value: SecretString,
+    },
+    Query {
+        param: String,
+        value: SecretString,
+    },
+    OAuth2(OAuth2),
+}
+
+pub struct Credential {
+    name: String,
+    kind: CredentialKind,
+    hosts: Vec<OriginPattern>,
+    secret: Secret,
+}
+
+impl fmt::Debug for Credential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credential")
+            .field("name", &self.name)
+            .field("type", &self.kind.name())
+            .field(
+                "hosts",
+                &self.hosts.iter().map(|h| h.as_str()).collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+/// What to do to one request, decided before it is sent.
+pub enum Injection<'a> {
+    Header(HeaderName, HeaderValue),
+    Query(&'a str, &'a SecretString),
+    /// A bearer token from this client; `generation` identifies the token for a 401 refresh.
+    OAuth2 {
+        client: &'a OAuth2,
+        header: HeaderValue,
+        generation: u64,
+    },
+}
+
+impl Credential {
+    /// Reads the secret sources (files relative to `base_dir`) and checks the values.
+    pub fn load(
+        name: &str,
+        spec: &CredentialSpec,
+        base_dir: &Path,
+    ) -> Result<Self, CredentialError> {
+        let read = |field: &'static str,
+                    src: &Option<SecretSource>|
+         -> Result<SecretString, CredentialError> {
+            let src = src.as_ref().ok_or_else(|| CredentialError::Invalid {
+                name: name.to_owned(),
+                message: format!("`{field}` is required for type {}", spec.kind.name()),
+            })?;
+            let secret = match src {
+                SecretSource::Value(v) => v.clone(),
+                SecretSource::File(p) => {
+                    let path = if p.is_absolute() {
+                        p.clone()
+                    } else {
+                        base_dir.join(p)
+                    };
+                    let text =
+                        std::fs::read_to_string(&path).map_err(|source| CredentialError::File {
+                            name: name.to_owned(),
+                            field,
+                            path: path.display().to_string(),
+                            source,
+                        })?;
+                    // Secret files conventionally end with a newline that is not part of it.
+                    SecretString::from(text.trim_end_matches(['\r', '\n']).to_owned())
+                }
+            };
+            if secret.expose_secret().is_empty() {
+                return Err(CredentialError::Empty {
+                    name: name.to_owned(),
+                    field,
+                });
+            }
+            Ok(secret)
+        };
+        let header_safe = |field: &'static str, s: &SecretString| {
+            if HeaderValue::from_str(s.expose_secret()).is_ok() {
+                Ok(())
+            } else {
+                Err(CredentialError::NotHeaderSafe {
+                    name: name.to_owned(),
+                    field,
+                })
+            }
+        };
+        let invalid = |message: String| CredentialError::Invalid {
+            name: name.to_owned(),
+            message,
+        };
+        let hosts = spec
+            .hosts
+            .iter()
+            .map(|h| OriginPattern::parse(h).map_err(|e| invalid(e.to_string())))
+            .collect::<Result<Vec<_>, _>>()?;
+        let secret = match spec.kind {
+            CredentialKind::Basic => {
+                let user = spec.username.clone().unwrap_or_default();
+                let password = read("password", &spec.password)?;
+                let encoded = base64::engine::general_purpose::STANDARD
+                    .encode(format!("{user}:{}", password.expose_secret()));
+                Secret::Header {
+                    name: http::header::AUTHORIZATION,
+                    value: SecretString::from(format!("Basic {encoded}")),
+                }
+            }
+            CredentialKind::Bearer => {
+                let token = read("token", &spec.token)?;
+                header_safe("token", &token)?;
+                Secret::Header {
+                    name: http::header::AUTHORIZATION,
+                    value: SecretString::from(format!("Bearer {}", token.expose_secret())),
+                }
+            }
+            CredentialKind::ApiKeyHeader => {
+                let value = read("value", &spec.value)?;
+                header_safe("value", &value)?;
+                let header = spec.header.as_deref().unwrap_or_default();
+                Secret::Header {
+                    name: HeaderName::from_bytes(header.as_bytes())
+                        .map_err(|_| invalid(format!("{header:?} is not a header name")))?,
+                    value,
+                }
+            }
+            CredentialKind::ApiKeyQuery => Secret::Query {
+                param: spec.param.clone().unwrap_or_default(),
+                value: read("value", &spec.value)?,
+            },
+            CredentialKind::Oauth2ClientCredentials => {
+                let url = spec.token_url.as_deref().unwrap_or_default();
+                Secret::OAuth2(OAuth2 {
+                    credential: name.to_owned(),
+                    token_url: url
+                        .parse()
+                        .map_err(|e| invalid(format!("token_url {url:?}: {e}")))?,
+                    client_id: spec.client_id.clone().unwrap_or_default(),
+                    client_secret: read("client_secret", &spec.client_secret)?,
+                    scopes: spec.scopes.clone(),
+                    client_auth: spec.client_auth,
+                    cache: tokio::sync::Mutex::new(TokenState::default()),
+                    fetches: AtomicU64::new(0),
+                })
+            }
+        };
+        Ok(Credential {
+            name: name.to_owned(),
+            kind: spec.kind,
+            hosts,
+            secret,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn hosts(&self) -> &[OriginPattern] {
+        &self.hosts
+    }
+
+    /// True when this credential is bound to the request's origin.
+    pub fn applies_to(&self, target: &Target) -> bool {
+        self.hosts.iter().any(|h| h.matches(target))
+    }
+
+    /// The header this credential sets, which the plugin therefore may not set itself.
+    pub fn header_name(&self) -> Option<HeaderName> {
+        match &self.secret {
+            Secret::Header { name, .. } => Some(name.clone()),
+            Secret::OAuth2(_) => Some(http::header::AUTHORIZATION),
+            Secret::Query { .. } => None,
+        }
+    }
+
+    pub fn is_oauth2(&self) -> bool {
+        matches!(self.secret, Secret::OAuth2(_))
+    }
+
+    /// The query parameter this credential sets.
+    pub fn query_param(&self) -> Option<&str> {
+        match &self.secret {
+            Secret::Query { param, .. } => Some(param),
+            _ => None,
+        }
+    }
+
+    /// OAuth2 tokens fetched so far (for metrics).
+    pub fn token_fetches(&self) -> u64 {
+        match &self.secret {
+            Secret::OAuth2(o) => o.fetches.load(Ordering::Relaxed),
+            _ => 0,
+        }
+    }
+
+    /// What to add to a request, fetching an OAuth2 token if none is cached.
+    pub async fn injection(&self, net: &send::Connect) -> Result<Injection<'_>, TokenError> {
+        let named = |e: TokenError| TokenError {
+            name: self.name.clone(),
+            reason: e.reason,
+        };
+        Ok(match &self.secret {
+            Secret::Header { name, value } => Injection::Header(
+                name.clone(),
+                sensitive_header(value.expose_secret()).map_err(named)?,
+            ),
+            Secret::Query { param, value } => Injection::Query(param, value),
+            Secret::OAuth2(client) => {
+                let (token, generation) = client.token(net).await?;
+                Injection::OAuth2 {
+                    client,
+                    header: sensitive_header(&format!("Bearer {}", token.expose_secret()))
+                        .map_err(named)?,
+                    generation,
+                }
+            }
+        })
+    }
+}
+
+/// A header value marked sensitive (kept out of HPACK tables and `Debug` output).
+fn sensitive_header(value: &str) -> Result<HeaderValue, TokenError> {
+    let mut v = HeaderValue::from_str(value).map_err(|_| TokenError {
+        name: String::new(),
+        reason: "the secret cannot be sent in an HTTP header".into(),
+    })?;
+    v.set_sensitive(true);
+    Ok(v)
+}
+
+/// An OAuth2 client-credentials client with its token cache.
+pub struct OAuth2 {
+    credential: String,
+    token_url: http::Uri,
+    client_id: String,
+    client_secret: SecretString,
+    scopes: Vec<String>,
+    client_auth: ClientAuth,
+    /// Held across a fetch so concurrent requests wait for one token instead of each fetching.
+    cache: tokio::sync::Mutex<TokenState>,
+    fetches: AtomicU64,
+}
+
+#[derive(Default)]
+struct TokenState {
+    current: Option<CachedToken>,
+    generation: u64,
+}
+
+struct CachedToken {
+    value: SecretString,
+    refresh_at: Instant,
+    generation: u64,
+}
+
+/// A token is refreshed this long before the endpoint says it expires (capped at a tenth of its
+/// lifetime, so short-lived tokens are still reused).
+const EXPIRY_SKEW: Duration = Duration::from_secs(30);
+/// Lifetime assumed when the endpoint gives no `expires_in`.
+const DEFAULT_LIFETIME: Duration = Duration::from_secs(3600);
+/// Largest token endpoint response read.
+const MAX_TOKEN_RESPONSE: u64 = 64 * 1024;
+
+/// When a token fetched at `now` with `expires_in` should be replaced.
+pub(crate) fn refresh_at(now: Instant, expires_in: Option<Duration>) -> Instant {
+    let lifetime = expires_in.unwrap_or(DEFAULT_LIFETIME);
+    now + lifetime - EXPIRY_SKEW.min(lifetime / 10)
+}
+
+impl TokenState {
+    fn fresh(&self, now: Instant) -> Option<(SecretString, u64)> {
+        self.current
+            .as_ref()
+            .filter(|t| now < t.refresh_at)
+            .map(|t| (t.value.clone(), t.generation))
+    }
+}
+
+impl OAuth2 {
+    /// A valid token: the cached one, or a new one from the token endpoint.
+    pub async fn token(&self, net: &send::Connect) -> Result<(SecretString, u64), TokenError> {
+        let mut state = self.cache.lock().await;
+        if let Some(t) = state.fresh(Instant::now()) {
+            return Ok(t);
+        }
+        let fetched_at = Instant::now();
+        let (value, expires_in) = self.fetch(net).await?;
+        state.generation += 1;
+        let generation = state.generation;
+        state.current = Some(CachedToken {
+            value: value.clone(),
+            refresh_at: refresh_at(fetched_at, expires_in),
+            generation,
+        });
+        tracing::debug!(credential = %self.credential, generation, expires_in = ?expires_in, "OAuth2 token fetched");
+        Ok((value, generation))
+    }
+
+    /// Drops the token the source refused with a 401, unless another request already replaced
+    /// it.
+    pub async fn invalidate(&self, generation: u64) {
+        let mut state = self.cache.lock().await;
+        if state
+            .current
+            .as_ref()
+            .is_some_and(|t| t.generation == generation)
+        {
+            state.current = None;
+        }
+    }
+
+    async fn fetch(
+        &self,
+        net: &send::Connect,
+    ) -> Result<(SecretString, Option<Duration>), TokenError> {
+        let fail = |reason: String| TokenError {
+            name: self.credential.clone(),
+            reason,
+        };
+        self.fetches.fetch_add(1, Ordering::Relaxed);
+        let endpoint = format!(
+            "{}://{}{}",
+            self.token_url.scheme_str().unwrap_or("https"),
+            self.token_url.authority().map(|a| a.as_str()).unwrap_or(""),
+            self.token_url.path()
+        );
+        let mut pairs: Vec<(&str, &str)> = vec![("grant_type", "client_credentials")];
+        let scope = self.scopes.join(" ");
+        if !scope.is_empty() {
+            pairs.push(("scope", &scope));
+        }
+        let mut builder = http::Request::post(self.token_url.clone())
+            .header(
+                http::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .header(http::header::ACCEPT, "application/json");
+        match self.client_auth {
+            ClientAuth::Basic => {
+                // RFC 6749 §2.3.1: form-encode id and secret before joining them.
+                let enc =
+                    |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+                let pair = format!(
+                    "{}:{}",
+                    enc(&self.client_id),
+                    enc(self.client_secret.expose_secret())
+                );
+                let value = format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(pair)
+                );
+                builder = builder.header(
+                    http::header::AUTHORIZATION,
+                    sensitive_header(&value).map_err(|e| fail(e.reason))?,
+                );
+            }
+            ClientAuth::Body => {
+                pairs.push(("client_id", &self.client_id));
+                pairs.push(("client_secret", self.client_secret.expose_secret()));
+            }
+        }
+        let form = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish();
+        let request = builder
+            .body(bytes::Bytes::from(form))
+            .map_err(|e| fail(format!("cannot build the token request: {e}")))?;
+        let (status, body) = net
+            .fetch_small(request, MAX_TOKEN_RESPONSE)
+            .await
+            .map_err(|e| fail(format!("token endpoint {endpoint}: {e}")))?;
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        if !status.is_success() {
+            // The OAuth2 error code is safe to show; the rest of the body is not read.
+            let code = json
+                .get("error")
+                .and_then(|e| e.as_str())
+                .map(|e| format!(" (error: {})", e.chars().take(64).collect::<String>()))
+                .unwrap_or_default();
+            return Err(fail(format!(
+                "token endpoint {endpoint} answered {status}{code}"
+            )));
+        }
+        let token = json
+            .get("access_token")
+            .and_then(|t| t.as_str())
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                fail(format!(
+                    "token endpoint {endpoint} returned no access_token"
+                ))
+            })?;
+        let expires_in = match json.get("expires_in") {
+            Some(serde_json::Value::Number(n)) => n.as_u64(),
+            // Some providers send it as a string.
+            Some(serde_json::Value::String(s)) => s.parse().ok(),
+            _ => None,
+        }
+        .map(Duration::from_secs);
+        Ok((SecretString::from(token.to_owned()), expires_in))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(yaml: &str) -> CredentialSpec {
+        serde_yaml_ng::from_str(yaml).expect("spec")
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug_or_errors() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("pw"), "hunter2-file\n").expect("write");
+        let c = Credential::load(
+            "db",
+            &spec(
+                "{type: basic, username: u, password: {file: pw}, hosts: [\"https://x.example\"]}",
+            ),
+            dir.path(),
+        )
+        .expect("loads");
+        let debug = format!("{c:?}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+        assert!(debug.contains("db") && debug.contains("basic"), "{debug}");
+        match &c.secret {
+            Secret::Header { value, .. } => {
+                let expected = base64::engine::general_purpose::STANDARD.encode("u:hunter2-file");
+                assert_eq!(value.expose_secret(), format!("Basic {expected}"));
+                assert!(!format!("{value:?}").contains("Basic"));
+            }
+            _ => panic!("basic is a header"),
+        }
+        let err = Credential::load(
+            "db",
+            &spec("{type: bearer, token: {file: missing}, hosts: [\"https://x.example\"]}"),
+            dir.path(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("credentials.db.token"), "{err}");
+        let err = Credential::load(
+            "db",
+            &spec("{type: bearer, token: \"bad\\nvalue-s3cret\", hosts: [\"https://x.example\"]}"),
+            dir.path(),
+        )
+        .unwrap_err();
+        assert!(!err.to_string().contains("s3cret"), "{err}");
+        let mut header = sensitive_header("Bearer abc").expect("header");
+        assert!(!format!("{header:?}").contains("abc"));
+        header.set_sensitive(false);
+    }
+
+    #[test]
+    fn bound_hosts_and_header_names() {
+        let c = Credential::load(
+            "k",
+            &spec("{type: api_key_header, header: X-Api-Key, value: v, hosts: [\"https://*.example.com\"]}"),
+            Path::new("."),
+        )
+        .expect("loads");
+        let t = |u: &str| Target::from_uri(&u.parse().expect("uri")).expect("target");
+        assert!(c.applies_to(&t("https://a.example.com/x")));
+        assert!(!c.applies_to(&t("https://a.example.org/x")));
+        assert!(!c.applies_to(&t("http://a.example.com/x")));
+        assert_eq!(c.header_name(), Some(HeaderName::from_static("x-api-key")));
+    }
+
+    #[test]
+    fn token_refresh_times_and_cache_freshness() {
+        let now = Instant::now();
+        // Long-lived tokens are refreshed 30 s early, short ones a tenth of their lifetime early.
+        assert_eq!(
+            refresh_at(now, Some(Duration::from_secs(3600))),
+            now + Duration::from_secs(3570)
+        );
+        assert_eq!(
+            refresh_at(now, Some(Duration::from_secs(2))),
+            now + Duration::from_millis(1800)
+        );
+        assert_eq!(refresh_at(now, None), now + Duration::from_secs(3570));
+        let mut state = TokenState::default();
+        assert!(state.fresh(now).is_none());
+        state.current = Some(CachedToken {
+            value: SecretString::from("t1"),
+            refresh_at: now + Duration::from_secs(10),
+            generation: 1,
+        });
+        assert_eq!(state.fresh(now).map(|(_, g)| g), Some(1));
+        assert!(state.fresh(now + Duration::from_secs(10)).is_none());
+    }
+}

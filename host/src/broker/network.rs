@@ -1,0 +1,649 @@
+//! One connector's request pipeline, the single policy path every plugin request takes:
+//! URL → allowlist → credential rules → concurrency and rate limits → DNS → address check →
+//! credential injection → send → (OAuth2: one retry with a fresh token after a 401) →
+//! response limits.
+
+use std::collections::{HashSet, VecDeque};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::HeaderName;
+use http_body::{Body, Frame, SizeHint};
+use http_body_util::BodyExt;
+use wasmtime_wasi_http::{Error, RequestOptions, WasiBody};
+
+use super::credentials::{Credential, Injection};
+use super::http::{Denial, DenyRule, Policy, Target};
+use super::metrics::HttpMetrics;
+use super::send::{self, BodyWatch, Connect, LimitedBody, Timeouts};
+use crate::config::credentials::HttpLimits;
+
+/// Request bodies up to this size are kept so a request can be sent again after an OAuth2
+/// token refresh; a larger body is streamed and a 401 goes back to the plugin.
+const REPLAY_BUFFER: usize = 1024 * 1024;
+
+/// The limits in force for one connector.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub timeouts: Timeouts,
+    pub max_response_bytes: u64,
+    pub max_concurrent_requests: u32,
+    pub requests_per_second: Option<f64>,
+}
+
+impl Limits {
+    pub fn from_config(c: &HttpLimits) -> Self {
+        Limits {
+            timeouts: Timeouts {
+                connect: Duration::from_secs(c.connect_timeout_secs.unwrap_or(10)),
+                first_byte: Duration::from_secs(c.first_byte_timeout_secs.unwrap_or(60)),
+                between_bytes: Duration::from_secs(c.between_bytes_timeout_secs.unwrap_or(60)),
+            },
+            max_response_bytes: c.max_response_bytes.unwrap_or(100 * 1024 * 1024),
+            max_concurrent_requests: c.max_concurrent_requests.unwrap_or(16),
+            requests_per_second: c.requests_per_second,
+        }
+    }
+}
+
+/// What a connector's syncs share: counters, the concurrency limit and the rate limiter.
+pub struct Shared {
+    pub metrics: Arc<HttpMetrics>,
+    concurrency: Arc<tokio::sync::Semaphore>,
+    rate: Option<RateLimiter>,
+}
+
+impl Shared {
+    pub fn new(limits: &Limits) -> Self {
+        Shared {
+            metrics: Arc::default(),
+            concurrency: Arc::new(tokio::sync::Semaphore::new(
+                limits.max_concurrent_requests as usize,
+            )),
+            rate: limits.requests_per_second.map(|rps| RateLimiter {
+                interval: Duration::from_secs_f64(1.0 / rps),
+                next: Mutex::new(tokio::time::Instant::now()),
+            }),
+        }
+    }
+}
+
+/// Spaces request starts evenly; a request over the rate waits (the plugin sees latency, not
+/// an error).
+struct RateLimiter {
+    interval: Duration,
+    next: Mutex<tokio::time::Instant>,
+}
+
+impl RateLimiter {
+    async fn wait(&self) {
+        let slot = {
+            let mut next = self
+                .next
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let now = tokio::time::Instant::now();
+            let slot = (*next).max(now);
+            *next = slot + self.interval;
+            slot
+        };
+        tokio::time::sleep_until(slot).await;
+    }
+}
+
+pub struct ConnectorNetwork {
+    connector_id: String,
+    policy: Policy,
+    credentials: Vec<Arc<Credential>>,
+    limits: Limits,
+    limits_key: String,
+    shared: Arc<Shared>,
+    /// Denials already logged at WARN (rule + origin); repeats go to DEBUG so a plugin in a
+    /// loop cannot flood the log.
+    warned: Mutex<HashSet<(DenyRule, String)>>,
+}
+
+impl ConnectorNetwork {
+    pub(super) fn new(
+        connector_id: String,
+        policy: Policy,
+        credentials: Vec<Arc<Credential>>,
+        limits: Limits,
+        limits_key: String,
+        shared: Arc<Shared>,
+    ) -> Self {
+        ConnectorNetwork {
+            connector_id,
+            policy,
+            credentials,
+            limits,
+            limits_key,
+            shared,
+            warned: Mutex::new(HashSet::new()),
+        }
+    }
+
+    pub fn metrics(&self) -> &Arc<HttpMetrics> {
+        &self.shared.metrics
+    }
+
+    /// Headers the plugin may not set (nor see in responses): wasi-http's defaults, plus every
+    /// header a granted credential injects.
+    pub fn forbidden_headers(&self) -> HashSet<HeaderName> {
+        let mut set: HashSet<HeaderName> = wasmtime_wasi_http::DEFAULT_FORBIDDEN_HEADERS
+            .iter()
+            .cloned()
+            .collect();
+        set.extend(self.credentials.iter().filter_map(|c| c.header_name()));
+        set
+    }
+
+    /// Counts, logs (once per rule and origin at WARN) and turns a denial into the plugin's
+    /// error.
+    pub fn deny(&self, denial: Denial) -> Error {
+        self.shared.metrics.add_denied(denial.rule);
+        let first = self
+            .warned
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert((denial.rule, denial.message.clone()));
+        if first {
+            tracing::warn!(connector_id = %self.connector_id, rule = denial.rule.as_str(), "{}", denial.message);
+        } else {
+            tracing::debug!(connector_id = %self.connector_id, rule = denial.rule.as_str(), "{}", denial.message);
+        }
+        Error::HttpRequestDenied
+    }
+
+    /// Timeouts: the connector's, shortened (never lengthened) by the plugin's request options.
+    fn timeouts(&self, options: Option<RequestOptions>) -> Timeouts {
+        let ours = self.limits.timeouts;
+        let pick = |mine: Duration, theirs: Option<Duration>| match theirs {
+            Some(t) if t < mine => t.max(Duration::from_millis(1)),
+            _ => mine,
+        };
+        let o = options.unwrap_or_default();
+        Timeouts {
+            connect: pick(ours.connect, o.connect_timeout),
+            first_byte: pick(ours.first_byte, o.first_byte_timeout),
+            between_bytes: pick(ours.between_bytes, o.between_bytes_timeout),
+        }
+    }
+
+    /// Sends one plugin request through the policy.
+    pub async fn handle(
+        self: Arc<Self>,
+        req: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+    ) -> Result<http::Response<WasiBody>, Error> {
+        let Some(target) = Target::from_uri(req.uri()) else {
+            return Err(self.deny(Denial {
+                rule: DenyRule::BadUrl,
+                message: format!(
+                    "request refused (rule: bad_url): scheme `{}` is not brokered; only http and https",
+                    req.uri().scheme_str().unwrap_or("(none)")
+                ),
+            }));
+        };
+        let matched = self.policy.check(&target).map_err(|d| self.deny(d))?;
+        let bound: Vec<&Arc<Credential>> = self
+            .credentials
+            .iter()
+            .filter(|c| c.applies_to(&target))
+            .collect();
+        if let Some(c) = bound.iter().find(|c| {
+            c.query_param()
+                .is_some_and(|p| has_query_param(req.uri(), p))
+        }) {
+            return Err(self.deny(Denial {
+                rule: DenyRule::CredentialParam,
+                message: format!(
+                    "request to {} refused (rule: credential_param): the plugin set the query parameter `{}` that credential `{}` injects",
+                    target.origin(),
+                    c.query_param().unwrap_or_default(),
+                    c.name()
+                ),
+            }));
+        }
+        let permit = self
+            .shared
+            .concurrency
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| Error::InternalError(Some("the connector's network is closed".into())))?;
+        if let Some(rate) = &self.shared.rate {
+            rate.wait().await;
+        }
+        let timeouts = self.timeouts(options);
+        let metrics = self.shared.metrics.clone();
+        let addrs = send::resolve(&target, timeouts.connect)
+            .await
+            .inspect_err(|e| self.wire_error(&target, e))?;
+        let addrs = self
+            .policy
+            .check_addresses(&target, &matched, &addrs)
+            .map_err(|d| self.deny(d))?;
+        metrics.add_allowed();
+
+        let connect = Connect { timeouts };
+        let wants_replay = bound.iter().any(|c| c.is_oauth2());
+        let (parts, body) = req.into_parts();
+        let mut body = Outgoing::prepare(body, wants_replay).await?;
+        let started = Instant::now();
+        let mut retried = false;
+        loop {
+            let mut req = http::Request::builder()
+                .method(parts.method.clone())
+                .uri(parts.uri.clone())
+                .version(parts.version)
+                .body(body.take(&metrics))
+                .map_err(|_| Error::HttpRequestUriInvalid)?;
+            *req.headers_mut() = parts.headers.clone();
+            let token = self.inject(&mut req, &bound, &connect, &target).await?;
+            let res = connect
+                .send(&target, &addrs, req)
+                .await
+                .inspect_err(|e| self.wire_error(&target, e))?;
+            if res.status() == http::StatusCode::UNAUTHORIZED
+                && !retried
+                && body.replayable()
+                && let Some((client, generation)) = token
+            {
+                // The token may have been revoked before its expiry: fetch a new one and send
+                // the request once more. A second 401 goes to the plugin.
+                tracing::debug!(connector_id = %self.connector_id, origin = %target.origin(), "401 with an OAuth2 token; refreshing it and retrying once");
+                client.invalidate(generation).await;
+                metrics.add_auth_retry();
+                retried = true;
+                drop(res);
+                continue;
+            }
+            return self.respond(res, &target, &parts, started, permit);
+        }
+    }
+
+    /// Adds every bound credential; the first credential (in grant order) claiming a header
+    /// wins. Returns the OAuth2 token used, for a refresh after a 401.
+    async fn inject<'a>(
+        &'a self,
+        req: &mut http::Request<WasiBody>,
+        bound: &[&'a Arc<Credential>],
+        connect: &Connect,
+        target: &Target,
+    ) -> Result<Option<(&'a super::credentials::OAuth2, u64)>, Error> {
+        let mut claimed: HashSet<HeaderName> = HashSet::new();
+        let mut token = None;
+        for &c in bound {
+            let injection = c.injection(connect).await.map_err(|e| {
+                tracing::warn!(connector_id = %self.connector_id, origin = %target.origin(), "{e}; the request fails");
+                self.shared.metrics.add_failed();
+                Error::InternalError(Some(format!(
+                    "the host could not obtain credential `{}` (see the inlet log)",
+                    c.name()
+                )))
+            })?;
+            match injection {
+                Injection::Header(name, value) => {
+                    if claimed.insert(name.clone()) {
+                        req.headers_mut().insert(name, value);
+                    }
+                }
+                Injection::OAuth2 {
+                    client,
+                    header,
+                    generation,
+                } => {
+                    if claimed.insert(http::header::AUTHORIZATION) {
+                        req.headers_mut()
+                            .insert(http::header::AUTHORIZATION, header);
+                        token = Some((client, generation));
+                    }
+                }
+                Injection::Query(param, value) => {
+                    let uri = with_query_param(req.uri(), param, value)?;
+                    *req.uri_mut() = uri;
+                }
+            }
+            self.shared.metrics.add_injection();
+        }
+        Ok(token)
+    }
+
+    fn respond(
+        &self,
+        res: http::Response<hyper::body::Incoming>,
+        target: &Target,
+        parts: &http::request::Parts,
+        started: Instant,
+        permit: tokio::sync::OwnedSemaphorePermit,
+    ) -> Result<http::Response<WasiBody>, Error> {
+        let elapsed = started.elapsed();
+        let metrics = &self.shared.metrics;
+        metrics.add_response(elapsed);
+        // The path only: a query may carry an injected API key.
+        tracing::debug!(
+            connector_id = %self.connector_id,
+            method = %parts.method,
+            origin = %target.origin(),
+            path = %parts.uri.path(),
+            status = res.status().as_u16(),
+            elapsed_ms = elapsed.as_secs_f64() * 1e3,
+            "brokered request"
+        );
+        let limit = self.limits.max_response_bytes;
+        let declared = res
+            .headers()
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if let Some(len) = declared.filter(|&len| len > limit) {
+            metrics.add_oversized();
+            tracing::warn!(
+                connector_id = %self.connector_id,
+                origin = %target.origin(),
+                "response from {} declares {len} bytes, over the {limit}-byte limit; refused (raise {}.max_response_bytes if the source needs more)",
+                target.origin(),
+                self.limits_key
+            );
+            return Err(Error::HttpResponseBodySize(Some(len)));
+        }
+        let watch = BodyWatch {
+            metrics: metrics.clone(),
+            connector_id: self.connector_id.clone(),
+            origin: target.origin(),
+            limit_key: format!("{}.max_response_bytes", self.limits_key),
+            _permit: Some(permit),
+        };
+        let between = self.limits.timeouts.between_bytes;
+        Ok(res.map(|b| LimitedBody::new(b, limit, between, Some(watch)).boxed_unsync()))
+    }
+
+    fn wire_error(&self, target: &Target, e: &Error) {
+        self.shared.metrics.add_failed();
+        tracing::debug!(connector_id = %self.connector_id, origin = %target.origin(), error = %e, "brokered request failed");
+    }
+}
+
+fn has_query_param(uri: &http::Uri, param: &str) -> bool {
+    uri.query()
+        .is_some_and(|q| form_urlencoded::parse(q.as_bytes()).any(|(k, _)| k == param))
+}
+
+fn with_query_param(
+    uri: &http::Uri,
+    param: &str,
+    value: &secrecy::SecretString,
+) -> Result<http::Uri, Error> {
+    use secrecy::ExposeSecret;
+    let mut pair = form_urlencoded::Serializer::new(String::new());
+    pair.append_pair(param, value.expose_secret());
+    let pair = pair.finish();
+    let path = uri.path();
+    let pq = match uri.query() {
+        Some(q) if !q.is_empty() => format!("{path}?{q}&{pair}"),
+        _ => format!("{path}?{pair}"),
+    };
+    let mut parts = uri.clone().into_parts();
+    parts.path_and_query = Some(pq.parse().map_err(|_| Error::HttpRequestUriInvalid)?);
+    http::Uri::from_parts(parts).map_err(|_| Error::HttpRequestUriInvalid)
+}
+
+/// The plugin's request body: kept whole (for a replay) when small and asked for, else
+/// streamed once.
+enum Outgoing {
+    Whole(Bytes),
+    Stream(Option<Prefixed>),
+}
+
+impl Outgoing {
+    async fn prepare(mut body: WasiBody, replay: bool) -> Result<Self, Error> {
+        if !replay {
+            return Ok(Outgoing::Stream(Some(Prefixed {
+                prefix: VecDeque::new(),
+                rest: Some(body),
+            })));
+        }
+        let mut prefix: VecDeque<Frame<Bytes>> = VecDeque::new();
+        let mut size = 0;
+        loop {
+            match body.frame().await {
+                None => {
+                    let mut whole = bytes::BytesMut::with_capacity(size);
+                    for f in prefix {
+                        if let Ok(d) = Frame::into_data(f) {
+                            whole.extend_from_slice(&d);
+                        }
+                    }
+                    return Ok(Outgoing::Whole(whole.freeze()));
+                }
+                Some(Err(e)) => return Err(e),
+                Some(Ok(frame)) => {
+                    let data = frame.is_data();
+                    size += frame.data_ref().map_or(0, |d| d.len());
+                    prefix.push_back(frame);
+                    // Trailers or a big body: stream it, no replay.
+                    if !data || size > REPLAY_BUFFER {
+                        return Ok(Outgoing::Stream(Some(Prefixed {
+                            prefix,
+                            rest: Some(body),
+                        })));
+                    }
+                }
+            }
+        }
+    }
+
+    fn replayable(&self) -> bool {
+        matches!(self, Outgoing::Whole(_))
+    }
+
+    fn take(&mut self, metrics: &Arc<HttpMetrics>) -> WasiBody {
+        let inner = match self {
+            Outgoing::Whole(b) => Prefixed {
+                prefix: VecDeque::from([Frame::data(b.clone())]),
+                rest: None,
+            },
+            Outgoing::Stream(s) => s.take().unwrap_or(Prefixed {
+                prefix: VecDeque::new(),
+                rest: None,
+            }),
+        };
+        Counted {
+            inner,
+            metrics: metrics.clone(),
+        }
+        .boxed_unsync()
+    }
+}
+
+/// Frames already read, then the rest of the body.
+struct Prefixed {
+    prefix: VecDeque<Frame<Bytes>>,
+    rest: Option<WasiBody>,
+}
+
+impl Body for Prefixed {
+    type Data = Bytes;
+    type Error = Error;
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
+        if let Some(f) = self.prefix.pop_front() {
+            return Poll::Ready(Some(Ok(f)));
+        }
+        match self.rest.as_mut() {
+            Some(rest) => Pin::new(rest).poll_frame(cx),
+            None => Poll::Ready(None),
+        }
+    }
+    fn is_end_stream(&self) -> bool {
+        self.prefix.is_empty() && self.rest.as_ref().is_none_or(|r| r.is_end_stream())
+    }
+    fn size_hint(&self) -> SizeHint {
+        let buffered: u64 = self
+            .prefix
+            .iter()
+            .map(|f| f.data_ref().map_or(0, |d| d.len() as u64))
+            .sum();
+        match &self.rest {
+            None => SizeHint::with_exact(buffered),
+            Some(r) => {
+                let h = r.size_hint();
+                let mut out = SizeHint::new();
+                out.set_lower(h.lower() + buffered);
+                if let Some(u) = h.upper() {
+                    out.set_upper(u + buffered);
+                }
+                out
+            }
+        }
+    }
+}
+
+/// Counts request bytes as they go out.
+struct Counted {
+    inner: Prefixed,
+    metrics: Arc<HttpMetrics>,
+}
+
+impl Body for Counted {
+    type Data = Bytes;
+    type Error = Error;
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(f))) = &polled
+            && let Some(d) = f.data_ref()
+        {
+            self.metrics.add_bytes_out(d.len() as u64);
+        }
+        polled
+    }
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_param_injection_appends_and_detects() {
+        let uri: http::Uri = "http://x.example/a?b=1".parse().expect("uri");
+        let secret = secrecy::SecretString::from("k y&z");
+        let out = with_query_param(&uri, "api_key", &secret).expect("uri");
+        assert_eq!(out.to_string(), "http://x.example/a?b=1&api_key=k+y%26z");
+        assert!(has_query_param(&out, "api_key"));
+        assert!(!has_query_param(&uri, "api_key"));
+        let bare: http::Uri = "http://x.example/".parse().expect("uri");
+        assert_eq!(
+            with_query_param(&bare, "k", &secret)
+                .expect("uri")
+                .to_string(),
+            "http://x.example/?k=k+y%26z"
+        );
+    }
+
+    #[test]
+    fn plugin_options_only_shorten_timeouts() {
+        let limits = Limits::from_config(&HttpLimits::default());
+        let net = ConnectorNetwork::new(
+            "c".into(),
+            Policy {
+                declared: vec![],
+                granted: vec![],
+                grant_key: String::new(),
+                plugin: String::new(),
+            },
+            vec![],
+            limits.clone(),
+            String::new(),
+            Arc::new(Shared::new(&limits)),
+        );
+        let t = net.timeouts(Some(RequestOptions {
+            connect_timeout: Some(Duration::from_secs(1)),
+            first_byte_timeout: Some(Duration::from_secs(3600)),
+            between_bytes_timeout: None,
+        }));
+        assert_eq!(t.connect, Duration::from_secs(1));
+        assert_eq!(t.first_byte, Duration::from_secs(60));
+        assert_eq!(t.between_bytes, Duration::from_secs(60));
+        // Authorization is not forbidden without a credential that injects it.
+        assert!(
+            !net.forbidden_headers()
+                .contains(&http::header::AUTHORIZATION)
+        );
+        assert!(net.forbidden_headers().contains(&http::header::HOST));
+    }
+}
+
+#[cfg(test)]
+mod overhead {
+    //! `cargo test -p inlet --lib policy_path_overhead -- --ignored --nocapture`: the CPU cost
+    //! of the policy path per request (allowlist, credential binding, address check, header
+    //! injection), without DNS or the network.
+    use std::net::IpAddr;
+
+    use super::super::http::OriginPattern;
+    use super::*;
+
+    #[test]
+    #[ignore = "a measurement, not a check"]
+    fn policy_path_overhead() {
+        let policy = Policy {
+            declared: vec![OriginPattern::parse("https://*:*").expect("pattern")],
+            granted: [
+                "https://a.example",
+                "https://*.b.example",
+                "http://127.0.0.1:8080",
+            ]
+            .iter()
+            .map(|s| OriginPattern::parse(s).expect("pattern"))
+            .collect(),
+            grant_key: "connectors[0].grants.http".into(),
+            plugin: "p".into(),
+        };
+        let spec: crate::config::credentials::CredentialSpec =
+            serde_yaml_ng::from_str("{type: bearer, token: t0k, hosts: [\"https://*.b.example\"]}")
+                .expect("spec");
+        let cred = Credential::load("c", &spec, std::path::Path::new(".")).expect("credential");
+        let uri: http::Uri = "https://api.b.example/v1/items?page=2"
+            .parse()
+            .expect("uri");
+        let addrs: Vec<IpAddr> = vec!["93.184.216.34".parse().expect("ip")];
+        let connect = Connect {
+            timeouts: Limits::from_config(&HttpLimits::default()).timeouts,
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        let n = 200_000;
+        let started = Instant::now();
+        rt.block_on(async {
+            for _ in 0..n {
+                let target = Target::from_uri(&uri).expect("target");
+                let matched = policy.check(&target).expect("granted");
+                let ok = policy
+                    .check_addresses(&target, &matched, &addrs)
+                    .expect("public");
+                assert_eq!(ok.len(), 1);
+                assert!(cred.applies_to(&target));
+                let injection = cred.injection(&connect).await.expect("header");
+                std::hint::black_box(injection);
+            }
+        });
+        let per = started.elapsed() / n;
+        println!("policy path: {per:?} per request");
+    }
+}

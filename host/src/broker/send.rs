@@ -1,0 +1,340 @@
+//! The wire: DNS, TCP to an address the policy already checked (never a second lookup, so a
+//! name cannot re-resolve somewhere else between check and connect), TLS with rustls on the
+//! platform's roots, HTTP/1.1 with hyper, and the response body limits (size, pause between
+//! chunks) enforced while it streams.
+//!
+//! Redirects are not followed here: a 3xx goes back to the plugin as it is, and whatever the
+//! plugin's client requests next passes the policy again.
+
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use wasmtime_wasi_http::Error;
+use wasmtime_wasi_http::io::TokioIo;
+
+use super::http::{Host, Scheme, Target};
+use super::metrics::HttpMetrics;
+
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// DNS + TCP + TLS + HTTP handshake.
+    pub connect: Duration,
+    /// Request sent → response head.
+    pub first_byte: Duration,
+    /// Longest pause between body chunks.
+    pub between_bytes: Duration,
+}
+
+trait Io: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Io for T {}
+
+/// Connection settings shared by the plugin requests of one connector and by the host's own
+/// token requests.
+#[derive(Clone)]
+pub struct Connect {
+    pub timeouts: Timeouts,
+}
+
+/// The TLS client configuration, built once: loading the platform's roots is not free.
+fn tls_config() -> Result<Arc<rustls::ClientConfig>, Error> {
+    static CONFIG: OnceLock<Result<Arc<rustls::ClientConfig>, String>> = OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            use rustls_platform_verifier::BuilderVerifierExt as _;
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let mut config = rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .map_err(|e| e.to_string())?
+                .with_platform_verifier()
+                .map_err(|e| e.to_string())?
+                .with_no_client_auth();
+            config.alpn_protocols = vec![b"http/1.1".to_vec()];
+            Ok(Arc::new(config))
+        })
+        .clone()
+        .map_err(|e| {
+            tracing::error!("cannot set up TLS (system CA certificates): {e}");
+            Error::TlsCertificateError
+        })
+}
+
+/// Resolves the target's host (an IP literal resolves to itself).
+pub async fn resolve(target: &Target, timeout: Duration) -> Result<Vec<IpAddr>, Error> {
+    let name = match &target.host {
+        Host::Ip(ip) => return Ok(vec![*ip]),
+        Host::Name(n) => n.clone(),
+    };
+    let lookup = tokio::net::lookup_host((name.as_str(), target.port));
+    match tokio::time::timeout(timeout, lookup).await {
+        Err(_) => Err(Error::DnsTimeout),
+        Ok(Err(_)) => Err(Error::DnsError {
+            rcode: Some("name not resolved".into()),
+            info_code: None,
+        }),
+        Ok(Ok(addrs)) => {
+            let mut out: Vec<IpAddr> = Vec::new();
+            for a in addrs {
+                let ip = a.ip().to_canonical();
+                if !out.contains(&ip) {
+                    out.push(ip);
+                }
+            }
+            if out.is_empty() {
+                Err(Error::DestinationNotFound)
+            } else {
+                Ok(out)
+            }
+        }
+    }
+}
+
+impl Connect {
+    /// Opens a connection to one of `addrs` (in order) and sends `req` on it. `req` keeps its
+    /// absolute URI; it is rewritten to origin form here.
+    pub async fn send<B>(
+        &self,
+        target: &Target,
+        addrs: &[IpAddr],
+        mut req: http::Request<B>,
+    ) -> Result<http::Response<Incoming>, Error>
+    where
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let io = tokio::time::timeout(self.timeouts.connect, connect(target, addrs))
+            .await
+            .map_err(|_| Error::ConnectionTimeout)??;
+        let (mut sender, conn) = tokio::time::timeout(
+            self.timeouts.connect,
+            hyper::client::conn::http1::Builder::new().handshake::<_, B>(TokioIo::new(io)),
+        )
+        .await
+        .map_err(|_| Error::ConnectionTimeout)?
+        .map_err(|_| Error::HttpProtocolError)?;
+        // The connection task ends once the response body is read or dropped.
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "brokered connection ended with an error");
+            }
+        });
+        let path = req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str().to_owned())
+            .unwrap_or_else(|| "/".into());
+        *req.uri_mut() = path.parse().map_err(|_| Error::HttpRequestUriInvalid)?;
+        tokio::time::timeout(self.timeouts.first_byte, sender.send_request(req))
+            .await
+            .map_err(|_| Error::HttpResponseTimeout)?
+            .map_err(|e| {
+                if e.is_timeout() {
+                    Error::HttpResponseTimeout
+                } else if e.is_canceled() || e.is_closed() || e.is_incomplete_message() {
+                    Error::ConnectionTerminated
+                } else {
+                    Error::HttpProtocolError
+                }
+            })
+    }
+
+    /// A small request the host makes for itself (OAuth2 token endpoint): resolved without
+    /// the plugin policy (the operator configured the URL), body read up to `max` bytes.
+    pub async fn fetch_small(
+        &self,
+        req: http::Request<Bytes>,
+        max: u64,
+    ) -> Result<(http::StatusCode, Bytes), Error> {
+        let target = Target::from_uri(req.uri()).ok_or(Error::HttpRequestUriInvalid)?;
+        let addrs = resolve(&target, self.timeouts.connect).await?;
+        let mut req = req.map(http_body_util::Full::new);
+        if let Ok(host) = http::HeaderValue::from_str(&target.origin_authority()) {
+            req.headers_mut().insert(http::header::HOST, host);
+        }
+        let res = self.send(&target, &addrs, req).await?;
+        let status = res.status();
+        let body = LimitedBody::new(res.into_body(), max, self.timeouts.between_bytes, None);
+        let bytes = body.collect().await?.to_bytes();
+        Ok((status, bytes))
+    }
+}
+
+impl Target {
+    /// `host[:port]` as the `Host` header carries it.
+    pub fn origin_authority(&self) -> String {
+        let origin = self.origin();
+        origin
+            .split_once("://")
+            .map(|(_, a)| a.to_owned())
+            .unwrap_or(origin)
+    }
+}
+
+async fn connect(target: &Target, addrs: &[IpAddr]) -> Result<Box<dyn Io>, Error> {
+    let mut last = Error::DestinationUnavailable;
+    for &ip in addrs {
+        match TcpStream::connect(SocketAddr::new(ip, target.port)).await {
+            Ok(tcp) => {
+                let _ = tcp.set_nodelay(true);
+                return match target.scheme {
+                    Scheme::Http => Ok(Box::new(tcp)),
+                    Scheme::Https => tls(target, tcp).await,
+                };
+            }
+            Err(e) => {
+                last = match e.kind() {
+                    std::io::ErrorKind::ConnectionRefused => Error::ConnectionRefused,
+                    std::io::ErrorKind::TimedOut => Error::ConnectionTimeout,
+                    _ => Error::DestinationUnavailable,
+                }
+            }
+        }
+    }
+    Err(last)
+}
+
+async fn tls(target: &Target, tcp: TcpStream) -> Result<Box<dyn Io>, Error> {
+    use rustls::pki_types::ServerName;
+    // The certificate is checked against the name in the URL, not the address connected to.
+    let name = match &target.host {
+        Host::Ip(ip) => ServerName::IpAddress((*ip).into()),
+        Host::Name(n) => {
+            ServerName::try_from(n.clone()).map_err(|_| Error::HttpRequestUriInvalid)?
+        }
+    };
+    let connector = tokio_rustls::TlsConnector::from(tls_config()?);
+    match connector.connect(name, tcp).await {
+        Ok(stream) => Ok(Box::new(stream)),
+        Err(e) => Err(
+            match e.get_ref().and_then(|r| r.downcast_ref::<rustls::Error>()) {
+                Some(rustls::Error::InvalidCertificate(_)) => Error::TlsCertificateError,
+                Some(rustls::Error::AlertReceived(alert)) => Error::TlsAlertReceived {
+                    alert_id: Some(u8::from(*alert)),
+                    alert_message: Some(format!("{alert:?}")),
+                },
+                _ => Error::TlsProtocolError,
+            },
+        ),
+    }
+}
+
+/// What the broker reports when a response body ends badly.
+pub(crate) struct BodyWatch {
+    pub metrics: Arc<HttpMetrics>,
+    pub connector_id: String,
+    pub origin: String,
+    pub limit_key: String,
+    /// Held until the body is done: the connector's concurrency limit counts it as in flight.
+    pub _permit: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+/// A response body with a size cap (checked on every chunk, so a source that lies about or
+/// omits `Content-Length` is still cut off) and a timeout between chunks.
+pub(crate) struct LimitedBody {
+    inner: Incoming,
+    remaining: u64,
+    limit: u64,
+    between: Duration,
+    sleep: Pin<Box<tokio::time::Sleep>>,
+    watch: Option<BodyWatch>,
+    failed: bool,
+}
+
+impl LimitedBody {
+    pub(crate) fn new(
+        inner: Incoming,
+        limit: u64,
+        between: Duration,
+        watch: Option<BodyWatch>,
+    ) -> Self {
+        LimitedBody {
+            inner,
+            remaining: limit,
+            limit,
+            between,
+            sleep: Box::pin(tokio::time::sleep(between)),
+            watch,
+            failed: false,
+        }
+    }
+}
+
+impl Body for LimitedBody {
+    type Data = Bytes;
+    type Error = Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
+        if self.failed {
+            return Poll::Ready(None);
+        }
+        let this = &mut *self;
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                let len = frame.data_ref().map_or(0, |d| d.len() as u64);
+                if let Some(w) = &this.watch {
+                    w.metrics.add_bytes_in(len);
+                }
+                if len > this.remaining {
+                    this.failed = true;
+                    if let Some(w) = &this.watch {
+                        w.metrics.add_oversized();
+                        tracing::warn!(
+                            connector_id = %w.connector_id,
+                            origin = %w.origin,
+                            "response body from {} exceeded {} bytes; the plugin got an error (raise {} if the source needs more)",
+                            w.origin, this.limit, w.limit_key
+                        );
+                    }
+                    this.watch = None;
+                    return Poll::Ready(Some(Err(Error::HttpResponseBodySize(Some(
+                        this.limit - this.remaining + len,
+                    )))));
+                }
+                this.remaining -= len;
+                let deadline = tokio::time::Instant::now() + this.between;
+                this.sleep.as_mut().reset(deadline);
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(e))) => {
+                this.failed = true;
+                this.watch = None;
+                Poll::Ready(Some(Err(if e.is_timeout() {
+                    Error::HttpResponseTimeout
+                } else {
+                    Error::HttpResponseIncomplete
+                })))
+            }
+            Poll::Ready(None) => {
+                this.watch = None;
+                Poll::Ready(None)
+            }
+            Poll::Pending => match this.sleep.as_mut().poll(cx) {
+                Poll::Ready(()) => {
+                    this.failed = true;
+                    this.watch = None;
+                    Poll::Ready(Some(Err(Error::ConnectionReadTimeout)))
+                }
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.failed || self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}

@@ -1,0 +1,451 @@
+//! The operator's side of brokered network access: the top-level `credentials:` map and a
+//! connector's network grants (`grants.http`, `grants.credentials`, `grants.http_limits`).
+//!
+//! ```yaml
+//! credentials:
+//!   crm:                                   # a name the connector grants refer to
+//!     type: bearer                         # basic | bearer | api_key_header | api_key_query
+//!     token: ${CRM_TOKEN}                  #   | oauth2_client_credentials
+//!     hosts: ["https://api.crm.example"]   # the only origins it is ever sent to
+//!   wiki:
+//!     type: oauth2_client_credentials
+//!     token_url: https://login.example/oauth2/token
+//!     client_id: inlet
+//!     client_secret: {file: /run/secrets/wiki}
+//!     scopes: [read]
+//!     hosts: ["https://*.wiki.example"]
+//! connectors:
+//!   - connector_id: crm
+//!     service_type: crm
+//!     grants:
+//!       http: ["https://api.crm.example"]
+//!       credentials: [crm]
+//!       http_limits: {max_response_bytes: 10485760, requests_per_second: 20}
+//! ```
+//!
+//! Secrets are `SecretString` from the moment they are parsed; a `{file: path}` source is read
+//! when the broker is built (see `broker::credentials`), never here.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use crate::broker::http::OriginPattern;
+
+/// Where a secret comes from: the value itself (after `${ENV}` interpolation) or a file whose
+/// content (without the trailing newline) is the secret.
+#[derive(Clone)]
+pub enum SecretSource {
+    Value(SecretString),
+    File(PathBuf),
+}
+
+impl fmt::Debug for SecretSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SecretSource::Value(_) => f.write_str("SecretSource::Value([REDACTED])"),
+            SecretSource::File(p) => write!(f, "SecretSource::File({})", p.display()),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for SecretSource {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = SecretSource;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(
+                    "a string (the secret, e.g. \"${MY_TOKEN}\") or {file: /path/to/secret}",
+                )
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(SecretSource::Value(SecretString::from(v)))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut file = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    if key == "file" {
+                        file = Some(map.next_value::<PathBuf>()?);
+                    } else {
+                        // The key is safe to name; its value may be a secret and is never read.
+                        return Err(serde::de::Error::custom(format!(
+                            "unknown key `{key}`: a secret is a string or {{file: /path}}"
+                        )));
+                    }
+                }
+                file.map(SecretSource::File)
+                    .ok_or_else(|| serde::de::Error::custom("expected {file: /path/to/secret}"))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CredentialKind {
+    /// `Authorization: Basic base64(username:password)`.
+    Basic,
+    /// `Authorization: Bearer <token>`.
+    Bearer,
+    /// `<header>: <value>`.
+    ApiKeyHeader,
+    /// `?<param>=<value>` appended to the query.
+    ApiKeyQuery,
+    /// `Authorization: Bearer <token>` with a token the host fetches from `token_url`.
+    Oauth2ClientCredentials,
+}
+
+impl CredentialKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            CredentialKind::Basic => "basic",
+            CredentialKind::Bearer => "bearer",
+            CredentialKind::ApiKeyHeader => "api_key_header",
+            CredentialKind::ApiKeyQuery => "api_key_query",
+            CredentialKind::Oauth2ClientCredentials => "oauth2_client_credentials",
+        }
+    }
+}
+
+/// How the OAuth2 client authenticates at the token endpoint (RFC 6749 §2.3.1).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuth {
+    /// HTTP Basic with client_id:client_secret (the RFC's recommendation).
+    #[default]
+    Basic,
+    /// `client_id` and `client_secret` in the form body.
+    Body,
+}
+
+/// One entry of the top-level `credentials:` map.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CredentialSpec {
+    #[serde(rename = "type")]
+    pub kind: CredentialKind,
+    /// Origins (`scheme://host[:port]`, wildcards allowed) the credential is sent to, and only
+    /// those.
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    /// basic
+    pub username: Option<String>,
+    /// basic
+    pub password: Option<SecretSource>,
+    /// bearer
+    pub token: Option<SecretSource>,
+    /// api_key_header, api_key_query
+    pub value: Option<SecretSource>,
+    /// api_key_header: the header name.
+    pub header: Option<String>,
+    /// api_key_query: the query parameter name.
+    pub param: Option<String>,
+    /// oauth2_client_credentials
+    pub token_url: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<SecretSource>,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// oauth2_client_credentials: `basic` (default) or `body`.
+    #[serde(default)]
+    pub client_auth: ClientAuth,
+}
+
+/// Per-connector limits of brokered HTTP (`grants.http_limits`); every field optional.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct HttpLimits {
+    /// DNS lookup + TCP connect + TLS handshake. Default 10.
+    pub connect_timeout_secs: Option<u64>,
+    /// From sending the request to the response head. Default 60.
+    pub first_byte_timeout_secs: Option<u64>,
+    /// Longest pause between two chunks of a response body. Default 60.
+    pub between_bytes_timeout_secs: Option<u64>,
+    /// Largest response body, in bytes, enforced while streaming. Default 100 MiB.
+    pub max_response_bytes: Option<u64>,
+    /// Requests in flight at once (a response counts until its body is read or dropped).
+    /// Default 16.
+    pub max_concurrent_requests: Option<u32>,
+    /// Requests started per second (evenly spaced); absent means no rate limit.
+    pub requests_per_second: Option<f64>,
+}
+
+/// The checks types alone cannot make on `credentials:`; returns the key path and the reason.
+/// Never puts a secret in the reason.
+pub fn validate(credentials: &BTreeMap<String, CredentialSpec>) -> Result<(), (String, String)> {
+    for (name, spec) in credentials {
+        let at = |k: &str| format!("credentials.{name}.{k}");
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        {
+            return Err((
+                format!("credentials.{name}"),
+                "a credential name uses letters, digits, `_`, `-` and `.`".into(),
+            ));
+        }
+        if spec.hosts.is_empty() {
+            return Err((
+                at("hosts"),
+                "list the origins this credential may be sent to, e.g. [\"https://api.example.com\"]"
+                    .into(),
+            ));
+        }
+        for (i, h) in spec.hosts.iter().enumerate() {
+            OriginPattern::parse(h).map_err(|e| (at(&format!("hosts[{i}]")), e.to_string()))?;
+        }
+        let kind = spec.kind;
+        let need = |field: &str, present: bool| {
+            if present {
+                Ok(())
+            } else {
+                Err((at(field), format!("required for type {}", kind.name())))
+            }
+        };
+        let unused = |field: &str, present: bool| {
+            if present {
+                Err((at(field), format!("not used by type {}", kind.name())))
+            } else {
+                Ok(())
+            }
+        };
+        let uses = |f: &str| -> bool {
+            matches!(
+                (kind, f),
+                (CredentialKind::Basic, "username" | "password")
+                    | (CredentialKind::Bearer, "token")
+                    | (CredentialKind::ApiKeyHeader, "value" | "header")
+                    | (CredentialKind::ApiKeyQuery, "value" | "param")
+                    | (
+                        CredentialKind::Oauth2ClientCredentials,
+                        "token_url" | "client_id" | "client_secret" | "scopes" | "client_auth"
+                    )
+            )
+        };
+        let fields: [(&str, bool); 9] = [
+            ("username", spec.username.is_some()),
+            ("password", spec.password.is_some()),
+            ("token", spec.token.is_some()),
+            ("value", spec.value.is_some()),
+            ("header", spec.header.is_some()),
+            ("param", spec.param.is_some()),
+            ("token_url", spec.token_url.is_some()),
+            ("client_id", spec.client_id.is_some()),
+            ("client_secret", spec.client_secret.is_some()),
+        ];
+        for (field, present) in fields {
+            if uses(field) {
+                need(field, present)?;
+            } else {
+                unused(field, present)?;
+            }
+        }
+        if !uses("scopes") {
+            unused("scopes", !spec.scopes.is_empty())?;
+        }
+        if let Some(header) = &spec.header {
+            check_header_name(header).map_err(|m| (at("header"), m))?;
+        }
+        if let Some(param) = &spec.param
+            && (param.is_empty() || param.contains(['&', '=', '#', ' ']))
+        {
+            return Err((
+                at("param"),
+                format!("{param:?} is not a query parameter name"),
+            ));
+        }
+        if let Some(url) = &spec.token_url {
+            check_token_url(url).map_err(|m| (at("token_url"), m))?;
+        }
+    }
+    Ok(())
+}
+
+/// Checks a connector's network grants against the `credentials:` map.
+pub fn validate_grants(
+    http: &[String],
+    granted_credentials: &[String],
+    limits: &HttpLimits,
+    credentials: &BTreeMap<String, CredentialSpec>,
+    at: &dyn Fn(&str) -> String,
+) -> Result<(), (String, String)> {
+    for (j, origin) in http.iter().enumerate() {
+        OriginPattern::parse(origin)
+            .map_err(|e| (at(&format!("grants.http[{j}]")), e.to_string()))?;
+    }
+    for (j, name) in granted_credentials.iter().enumerate() {
+        if !credentials.contains_key(name) {
+            let defined: Vec<&str> = credentials.keys().map(String::as_str).collect();
+            return Err((
+                at(&format!("grants.credentials[{j}]")),
+                format!(
+                    "no credential named {name:?} in the top-level `credentials:` (defined: {})",
+                    if defined.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        defined.join(", ")
+                    }
+                ),
+            ));
+        }
+    }
+    let positive = |k: &str, v: Option<u64>| match v {
+        Some(0) => Err((
+            at(&format!("grants.http_limits.{k}")),
+            "must be greater than 0".to_owned(),
+        )),
+        _ => Ok(()),
+    };
+    positive("connect_timeout_secs", limits.connect_timeout_secs)?;
+    positive("first_byte_timeout_secs", limits.first_byte_timeout_secs)?;
+    positive(
+        "between_bytes_timeout_secs",
+        limits.between_bytes_timeout_secs,
+    )?;
+    positive("max_response_bytes", limits.max_response_bytes)?;
+    positive(
+        "max_concurrent_requests",
+        limits.max_concurrent_requests.map(u64::from),
+    )?;
+    if let Some(r) = limits.requests_per_second
+        && !(r.is_finite() && r > 0.0)
+    {
+        return Err((
+            at("grants.http_limits.requests_per_second"),
+            "must be a number greater than 0 (leave it out for no rate limit)".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Header names the host manages itself and a credential may not claim.
+const RESERVED_HEADERS: &[&str] = &[
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "upgrade",
+    "te",
+    "trailer",
+    "keep-alive",
+    "proxy-authorization",
+    "proxy-connection",
+];
+
+fn check_header_name(name: &str) -> Result<(), String> {
+    let parsed = http::HeaderName::from_bytes(name.as_bytes())
+        .map_err(|_| format!("{name:?} is not a valid HTTP header name"))?;
+    if RESERVED_HEADERS.contains(&parsed.as_str()) {
+        return Err(format!(
+            "{name:?} is managed by the host and cannot carry a credential"
+        ));
+    }
+    Ok(())
+}
+
+fn check_token_url(url: &str) -> Result<(), String> {
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|e| format!("{url:?} is not a URL: {e}"))?;
+    match uri.scheme_str() {
+        Some("http" | "https") => {}
+        _ => return Err(format!("{url:?} must be an http:// or https:// URL")),
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return Err(format!("{url:?} has no host"));
+    }
+    if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
+        return Err(format!(
+            "{url:?}: put the client's id and secret in client_id and client_secret, not in the URL"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(yaml: &str) -> BTreeMap<String, CredentialSpec> {
+        serde_yaml_ng::from_str(yaml).expect("parses")
+    }
+
+    #[test]
+    fn secret_from_value_or_file_never_in_debug() {
+        let c = spec(
+            "a: {type: bearer, token: t0ps3cret, hosts: [\"https://x.example\"]}\n\
+             b: {type: bearer, token: {file: /run/s}, hosts: [\"https://x.example\"]}\n",
+        );
+        assert!(matches!(c["b"].token, Some(SecretSource::File(_))));
+        let debug = format!("{c:?}");
+        assert!(!debug.contains("t0ps3cret"), "{debug}");
+        assert!(debug.contains("/run/s"));
+        assert_eq!(validate(&c), Ok(()));
+    }
+
+    #[test]
+    fn kind_specific_fields_are_checked_by_key_path() {
+        let c = spec("a: {type: basic, username: u, hosts: [\"https://x.example\"]}\n");
+        assert_eq!(
+            validate(&c).unwrap_err().0,
+            "credentials.a.password".to_owned()
+        );
+        let c = spec("a: {type: bearer, token: t, value: v, hosts: [\"https://x.example\"]}\n");
+        let (key, msg) = validate(&c).unwrap_err();
+        assert_eq!(key, "credentials.a.value");
+        assert!(msg.contains("not used"), "{msg}");
+        let c = spec(
+            "a: {type: api_key_header, value: v, header: \"bad header\", hosts: [\"https://x.example\"]}\n",
+        );
+        assert_eq!(validate(&c).unwrap_err().0, "credentials.a.header");
+        let c = spec(
+            "a: {type: api_key_header, value: v, header: Host, hosts: [\"https://x.example\"]}\n",
+        );
+        assert_eq!(validate(&c).unwrap_err().0, "credentials.a.header");
+        let c = spec("a: {type: bearer, token: t, hosts: []}\n");
+        assert_eq!(validate(&c).unwrap_err().0, "credentials.a.hosts");
+        let c = spec("a: {type: bearer, token: t, hosts: [\"https://x.example/path\"]}\n");
+        assert_eq!(validate(&c).unwrap_err().0, "credentials.a.hosts[0]");
+        let c = spec(
+            "a: {type: oauth2_client_credentials, token_url: \"ftp://x\", client_id: i, client_secret: s, hosts: [\"https://x.example\"]}\n",
+        );
+        assert_eq!(validate(&c).unwrap_err().0, "credentials.a.token_url");
+    }
+
+    #[test]
+    fn grants_name_defined_credentials_and_positive_limits() {
+        let creds = spec("a: {type: bearer, token: t, hosts: [\"https://x.example\"]}\n");
+        let at = |k: &str| format!("connectors[0].{k}");
+        assert!(validate_grants(&[], &["a".into()], &HttpLimits::default(), &creds, &at).is_ok());
+        let (key, msg) =
+            validate_grants(&[], &["b".into()], &HttpLimits::default(), &creds, &at).unwrap_err();
+        assert_eq!(key, "connectors[0].grants.credentials[0]");
+        assert!(msg.contains("defined: a"), "{msg}");
+        let (key, _) = validate_grants(
+            &["https://ok.example".into(), "not an origin".into()],
+            &[],
+            &HttpLimits::default(),
+            &creds,
+            &at,
+        )
+        .unwrap_err();
+        assert_eq!(key, "connectors[0].grants.http[1]");
+        let limits = HttpLimits {
+            requests_per_second: Some(0.0),
+            ..Default::default()
+        };
+        assert_eq!(
+            validate_grants(&[], &[], &limits, &creds, &at)
+                .unwrap_err()
+                .0,
+            "connectors[0].grants.http_limits.requests_per_second"
+        );
+    }
+}

@@ -1,0 +1,98 @@
+//! What Inlet measures, under one naming scheme (`inlet_*`, Prometheus conventions), and the
+//! exporter that renders it. Recording is cheap and always on; rendering happens only when
+//! `service.metrics.listen` serves it (see [`crate::admin_server`]).
+
+use metrics::{counter, gauge, histogram};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+use crate::runtime::CacheOutcome;
+use crate::sync::{Status, SyncReport};
+
+/// Installs the process-wide recorder; returns the handle that renders the text format.
+pub fn install() -> anyhow::Result<PrometheusHandle> {
+    let handle = PrometheusBuilder::new()
+        .install_recorder()
+        .map_err(|e| anyhow::anyhow!("cannot install the metrics recorder: {e}"))?;
+    describe();
+    Ok(handle)
+}
+
+fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(
+        "inlet_syncs_total",
+        "Syncs by connector, job type and outcome"
+    );
+    describe_counter!(
+        "inlet_documents_total",
+        "Documents by connector and fate (extracted, indexed, deleted, stale_deleted, dead_lettered, filtered)"
+    );
+    describe_counter!(
+        "inlet_bytes_total",
+        "Document bytes written to the sink, by connector"
+    );
+    describe_counter!(
+        "inlet_plugin_failures_total",
+        "Failed syncs by connector and cause (trap, deadline, memory, config, network, ...)"
+    );
+    describe_histogram!(
+        "inlet_sync_duration_seconds",
+        "Wall-clock duration of syncs"
+    );
+    describe_gauge!(
+        "inlet_plugin_memory_peak_bytes",
+        "Peak linear memory of a connector's last sync"
+    );
+    describe_counter!(
+        "inlet_plugin_loads_total",
+        "Plugin loads by service type and cache outcome (hit, compiled)"
+    );
+    describe_histogram!(
+        "inlet_plugin_load_seconds",
+        "Time to load a plugin (from the cache or compiling)"
+    );
+}
+
+/// Records a finished sync.
+pub fn record_sync(report: &SyncReport, service_type: &str) {
+    let connector = report.connector_id.clone();
+    let outcome = match report.status {
+        Status::Completed => "completed",
+        Status::Error => "error",
+        Status::Canceled => "canceled",
+        Status::Suspended => "suspended",
+    };
+    counter!("inlet_syncs_total", "connector" => connector.clone(), "service_type" => service_type.to_owned(), "job_type" => report.job_type, "outcome" => outcome).increment(1);
+    let s = &report.stats;
+    for (fate, n) in [
+        ("extracted", s.extracted),
+        ("indexed", s.indexed),
+        ("deleted", s.deleted),
+        ("stale_deleted", s.stale_deleted),
+        ("dead_lettered", s.dead_lettered),
+        ("filtered", s.filtered),
+    ] {
+        counter!("inlet_documents_total", "connector" => connector.clone(), "fate" => fate)
+            .increment(n);
+    }
+    counter!("inlet_bytes_total", "connector" => connector.clone()).increment(s.bytes);
+    if let Some(class) = report.error_class {
+        counter!("inlet_plugin_failures_total", "connector" => connector.clone(), "cause" => class)
+            .increment(1);
+    }
+    histogram!("inlet_sync_duration_seconds", "connector" => connector.clone(), "job_type" => report.job_type)
+        .record(report.elapsed_ms as f64 / 1000.0);
+    gauge!("inlet_plugin_memory_peak_bytes", "connector" => connector)
+        .set(report.peak_memory_bytes as f64);
+}
+
+/// Records a plugin load.
+pub fn record_plugin_load(service_type: &str, outcome: CacheOutcome, seconds: f64) {
+    let outcome = match outcome {
+        CacheOutcome::Hit => "hit",
+        CacheOutcome::Compiled => "compiled",
+    };
+    counter!("inlet_plugin_loads_total", "service_type" => service_type.to_owned(), "cache" => outcome).increment(1);
+    histogram!("inlet_plugin_load_seconds", "service_type" => service_type.to_owned())
+        .record(seconds);
+}

@@ -1,0 +1,294 @@
+//! Kibana's connector protocol: Inlet serves the connectors of `config.yml` the way Elastic's
+//! connector service does, through Elasticsearch's `_connector` API. Kibana (or anyone using the
+//! API) writes configuration values, schedules, sync rules and sync jobs; Inlet polls, writes the
+//! configuration form and statuses, claims and runs jobs, and reports on them.
+//!
+//! Three loops share one [`Ctx`]:
+//! - [`scheduler`]: per connector, every `service.idling` seconds: describe the plugin into the
+//!   connector document, check in, check the configuration (→ `connected` / `error`), validate
+//!   sync-rule drafts, create `scheduled` jobs from cron schedules;
+//! - [`jobs`]: pick up `pending` and `suspended` jobs, claim them safely across processes, run
+//!   them (many at once), report `_stats`, honour cancellation, end them;
+//! - [`cleanup`]: jobs whose worker vanished (`last_seen` too old) end in `error`.
+//!
+//! Every write that two processes could race on is guarded by optimistic concurrency on the
+//! connector document (`if_seq_no`/`if_primary_term`), as in Elastic's service.
+
+pub mod api;
+mod cleanup;
+pub mod client;
+pub mod document;
+mod jobs;
+pub mod rules;
+pub mod schedule;
+mod scheduler;
+pub mod status;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use serde_json::Value;
+use tokio::sync::Semaphore;
+
+use crate::config;
+use crate::runtime::types;
+use crate::service::Service;
+
+pub use client::{EsClient, EsError, EsSettings};
+
+/// What a plugin tells Kibana about itself, computed once per service type.
+pub(crate) struct PluginInfo {
+    pub features: types::Features,
+    /// `features` in the connector document's shape.
+    pub features_doc: Value,
+    /// The configuration form in Kibana's shape, by field key.
+    pub schema: serde_json::Map<String, Value>,
+}
+
+/// What the loops share.
+pub(crate) struct Ctx {
+    pub service: Arc<Service>,
+    pub api: api::Api,
+    /// `worker_hostname` of the jobs this process claims.
+    pub hostname: String,
+    pub idling: Duration,
+    pub heartbeat: Duration,
+    pub report_interval: Duration,
+    pub idle_job_timeout: Duration,
+    pub cleanup_interval: Duration,
+    /// Set when the process is stopping.
+    pub shutdown: Arc<AtomicBool>,
+    /// Jobs running in this process.
+    pub running: Mutex<HashSet<String>>,
+    pub content_slots: Arc<Semaphore>,
+    pub access_control_slots: Arc<Semaphore>,
+    plugins: tokio::sync::Mutex<HashMap<String, Result<Arc<PluginInfo>, String>>>,
+    check_ins: Mutex<HashMap<String, Instant>>,
+}
+
+impl Ctx {
+    pub fn connectors(&self) -> &[config::Connector] {
+        &self.service.config.config.connectors
+    }
+
+    pub fn stopping(&self) -> bool {
+        self.shutdown.load(Ordering::Relaxed)
+    }
+
+    pub fn is_running(&self, job_id: &str) -> bool {
+        self.running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(job_id)
+    }
+
+    pub fn set_running(&self, job_id: &str, running: bool) {
+        let mut set = self.running.lock().unwrap_or_else(PoisonError::into_inner);
+        if running {
+            set.insert(job_id.to_owned());
+        } else {
+            set.remove(job_id);
+        }
+    }
+
+    /// Whether the connector is due a check-in (always on the first pass); records it if so.
+    pub fn check_in_due(&self, connector_id: &str) -> bool {
+        let mut map = self
+            .check_ins
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match map.get(connector_id) {
+            Some(t) if t.elapsed() < self.heartbeat => false,
+            _ => {
+                map.insert(connector_id.to_owned(), Instant::now());
+                true
+            }
+        }
+    }
+
+    /// The plugin's metadata and form, asked once per service type (a broken plugin stays
+    /// broken for the life of the process: plugins load at start).
+    pub async fn plugin_info(&self, entry: &config::Connector) -> Result<Arc<PluginInfo>, String> {
+        let mut cache = self.plugins.lock().await;
+        if let Some(known) = cache.get(&entry.service_type) {
+            return known.clone();
+        }
+        let info = self.service.describe(entry).await.map(|(meta, fields)| {
+            Arc::new(PluginInfo {
+                features_doc: document::features_doc(&meta.features),
+                features: meta.features,
+                schema: document::rcf_schema(&fields),
+            })
+        });
+        cache.insert(entry.service_type.clone(), info.clone());
+        info
+    }
+
+    /// Sleeps `d`, waking early when the process stops.
+    pub async fn pause(&self, d: Duration) {
+        let until = Instant::now() + d;
+        while !self.stopping() {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            tokio::time::sleep(left.min(Duration::from_millis(100))).await;
+        }
+    }
+}
+
+/// RFC 3339 "now", as the protocol's timestamps.
+pub(crate) fn now_iso() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Serves Kibana with the cluster of `elasticsearch.*` until `cancel` is set; running jobs are
+/// then handed back as `suspended`.
+pub async fn run(service: Arc<Service>, cancel: Arc<AtomicBool>) -> anyhow::Result<()> {
+    let es = service
+        .config
+        .config
+        .elasticsearch
+        .as_ref()
+        .with_context(|| {
+            format!(
+                "{}: serving Kibana needs elasticsearch.host (or cloud_id)",
+                service.config.path.display()
+            )
+        })?;
+    let settings = EsSettings::from_config(es)?;
+    serve(service, settings, cancel).await
+}
+
+/// [`run`] against the cluster `settings` names (tests use it to point at a fake cluster while
+/// documents go to the embedded sink).
+pub async fn serve(
+    service: Arc<Service>,
+    settings: EsSettings,
+    cancel: Arc<AtomicBool>,
+) -> anyhow::Result<()> {
+    let client = EsClient::new(&settings)?;
+    let api = api::Api::new(client);
+    if !wait_for_cluster(&api, &service, &cancel).await? {
+        return Ok(());
+    }
+    let cfg = &service.config.config;
+    let secs = |s: u64| Duration::from_secs(s.max(1));
+    let ctx = Arc::new(Ctx {
+        api,
+        hostname: hostname(),
+        idling: secs(cfg.service.idling),
+        heartbeat: secs(cfg.service.heartbeat),
+        report_interval: secs(cfg.inlet.kibana.report_interval_secs),
+        idle_job_timeout: secs(cfg.inlet.kibana.idle_job_timeout_secs),
+        cleanup_interval: secs(cfg.service.job_cleanup_interval.unwrap_or(300)),
+        shutdown: cancel,
+        running: Mutex::default(),
+        content_slots: Arc::new(Semaphore::new(
+            cfg.service.max_concurrent_content_syncs.max(1),
+        )),
+        access_control_slots: Arc::new(Semaphore::new(
+            cfg.service.max_concurrent_access_control_syncs.max(1),
+        )),
+        plugins: tokio::sync::Mutex::default(),
+        check_ins: Mutex::default(),
+        service,
+    });
+    tracing::info!(
+        cluster = %ctx.api.url(),
+        connectors = ctx.connectors().len(),
+        worker = %ctx.hostname,
+        "serving Kibana's connector protocol"
+    );
+    tokio::join!(
+        scheduler::run(ctx.clone()),
+        jobs::run(ctx.clone()),
+        cleanup::run(ctx.clone()),
+    );
+    tracing::info!("stopped serving Kibana");
+    Ok(())
+}
+
+/// Waits for the cluster like Elastic's preflight check (backoff up to
+/// `elasticsearch.max_wait_duration`, 240 s) and refuses one without the connector API.
+/// `false` when stopped meanwhile.
+async fn wait_for_cluster(
+    api: &api::Api,
+    service: &Service,
+    cancel: &AtomicBool,
+) -> anyhow::Result<bool> {
+    let es = service.config.config.elasticsearch.as_ref();
+    let max_wait = Duration::from_secs(es.and_then(|e| e.max_wait_duration).unwrap_or(240));
+    let started = Instant::now();
+    let mut backoff = Duration::from_secs(1);
+    let info = loop {
+        match api.info().await {
+            Ok(info) => break info,
+            Err(e) if started.elapsed() + backoff <= max_wait => {
+                tracing::warn!("waiting for Elasticsearch: {e}");
+            }
+            Err(e) => {
+                return Err(e).with_context(|| {
+                    format!(
+                        "Elasticsearch did not answer within {} s",
+                        max_wait.as_secs()
+                    )
+                });
+            }
+        }
+        let until = Instant::now() + backoff;
+        while Instant::now() < until {
+            if cancel.load(Ordering::Relaxed) {
+                return Ok(false);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(30));
+    };
+    let version = info["version"]["number"].as_str().unwrap_or("unknown");
+    if info["version"]["distribution"] == "opensearch" {
+        anyhow::bail!(
+            "{} is OpenSearch {version}, which has no connector API; set `inlet.protocol: standalone` to sync config.yml's connectors into it",
+            api.url()
+        );
+    }
+    let (major, minor) = parse_version(version);
+    if (major, minor) < (8, 13) {
+        anyhow::bail!(
+            "{} runs Elasticsearch {version}; Kibana's connector protocol needs 8.13 or later",
+            api.url()
+        );
+    }
+    tracing::info!(cluster = %api.url(), version, "Elasticsearch is up");
+    Ok(true)
+}
+
+fn parse_version(v: &str) -> (u32, u32) {
+    let mut parts = v.split(['.', '-']).map(|p| p.parse::<u32>().unwrap_or(0));
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
+}
+
+/// The machine's name for `worker_hostname`.
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "inlet".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions() {
+        assert_eq!(parse_version("8.15.0"), (8, 15));
+        assert_eq!(parse_version("9.1.0-SNAPSHOT"), (9, 1));
+        assert!(parse_version("8.12.2") < (8, 13));
+    }
+}

@@ -1,0 +1,438 @@
+//! A small JSON client for Elasticsearch: one pooled `reqwest` client, Elastic's auth options,
+//! TLS with rustls on ring (the indexer's build), and errors that name the request and status.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
+use secrecy::ExposeSecret as _;
+use serde_json::Value;
+
+use crate::config;
+
+/// Why a request to Elasticsearch failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EsError {
+    #[error("elasticsearch: {0}")]
+    Config(String),
+    #[error("{method} {url}: no answer from Elasticsearch ({reason})")]
+    Transport {
+        method: String,
+        url: String,
+        reason: String,
+    },
+    #[error("{method} {url}: HTTP {status}: {reason}")]
+    Status {
+        method: String,
+        url: String,
+        status: u16,
+        reason: String,
+    },
+    #[error("{method} {url}: the answer is not JSON ({reason})")]
+    Decode {
+        method: String,
+        url: String,
+        reason: String,
+    },
+}
+
+impl EsError {
+    /// The HTTP status, when Elasticsearch answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            EsError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// A version conflict: someone else changed the document since we read it.
+    pub fn is_conflict(&self) -> bool {
+        self.status() == Some(409)
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        self.status() == Some(404)
+    }
+}
+
+/// Where the cluster is and how to authenticate, from `elasticsearch.*`.
+#[derive(Clone)]
+pub struct EsSettings {
+    /// Base URL without a trailing slash.
+    pub url: String,
+    /// The `Authorization` header value, if any.
+    pub auth: Option<secrecy::SecretString>,
+    pub verify_certs: bool,
+    pub ca_certs: Option<std::path::PathBuf>,
+    pub request_timeout: Duration,
+}
+
+impl std::fmt::Debug for EsSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EsSettings")
+            .field("url", &self.url)
+            .field("auth", &self.auth.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+impl EsSettings {
+    /// Elastic's rules: `api_key` (encoded, or `id:key`) wins over `username`/`password`;
+    /// `cloud_id` stands for `host`.
+    pub fn from_config(es: &config::Elasticsearch) -> Result<Self, EsError> {
+        let url = match (&es.host, &es.cloud_id) {
+            (Some(host), _) => host.trim_end_matches('/').to_owned(),
+            (None, Some(cloud_id)) => cloud_url(cloud_id)?,
+            (None, None) => {
+                return Err(EsError::Config(
+                    "set elasticsearch.host (or cloud_id) to serve Kibana".into(),
+                ));
+            }
+        };
+        if !url.starts_with("http://") && !url.starts_with("https://") {
+            return Err(EsError::Config(format!(
+                "elasticsearch.host {url:?} must start with http:// or https://"
+            )));
+        }
+        let auth = if let Some(key) = &es.api_key {
+            Some(api_key_header(key.expose_secret()))
+        } else if let (Some(user), Some(password)) = (&es.username, &es.password) {
+            Some(format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD
+                    .encode(format!("{user}:{}", password.expose_secret()))
+            ))
+        } else {
+            None
+        };
+        Ok(EsSettings {
+            url,
+            auth: auth.map(secrecy::SecretString::from),
+            verify_certs: es.verify_certs,
+            ca_certs: es.ca_certs.clone(),
+            request_timeout: Duration::from_secs(es.request_timeout.max(1)),
+        })
+    }
+
+    /// Plain settings for a cluster without auth (tests, local clusters).
+    pub fn plain(url: &str) -> Self {
+        EsSettings {
+            url: url.trim_end_matches('/').to_owned(),
+            auth: None,
+            verify_certs: true,
+            ca_certs: None,
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// `ApiKey <base64(id:key)>`: Kibana hands out the encoded form, the security API returns `id`
+/// and `api_key` apart; a colon never appears in the encoded form, so it tells them apart.
+fn api_key_header(key: &str) -> String {
+    if key.contains(':') {
+        format!(
+            "ApiKey {}",
+            base64::engine::general_purpose::STANDARD.encode(key)
+        )
+    } else {
+        format!("ApiKey {key}")
+    }
+}
+
+/// Elastic Cloud's `cloud_id` is `name:base64(host[:port]$es_uuid$kibana_uuid)`.
+fn cloud_url(cloud_id: &str) -> Result<String, EsError> {
+    let bad = |why: &str| EsError::Config(format!("elasticsearch.cloud_id is not valid: {why}"));
+    let encoded = cloud_id.rsplit_once(':').map_or(cloud_id, |(_, e)| e);
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .map_err(|e| bad(&e.to_string()))?;
+    let decoded = String::from_utf8(decoded).map_err(|_| bad("not UTF-8"))?;
+    let mut parts = decoded.split('$');
+    let host = parts
+        .next()
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| bad("no host"))?;
+    let es_uuid = parts
+        .next()
+        .filter(|u| !u.is_empty())
+        .ok_or_else(|| bad("no cluster id"))?;
+    let (host, port) = host.split_once(':').unwrap_or((host, "443"));
+    Ok(format!("https://{es_uuid}.{host}:{port}"))
+}
+
+/// Percent-encodes one path segment (connector and job ids are user-chosen).
+pub fn segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A query string from pairs.
+pub fn query(pairs: &[(&str, &str)]) -> String {
+    let mut q = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        q.append_pair(k, v);
+    }
+    q.finish()
+}
+
+/// The client. Cheap to clone.
+#[derive(Clone)]
+pub struct EsClient {
+    http: reqwest::Client,
+    base: Arc<str>,
+    auth: Option<HeaderValue>,
+}
+
+impl EsClient {
+    pub fn new(settings: &EsSettings) -> Result<Self, EsError> {
+        let auth = settings
+            .auth
+            .as_ref()
+            .map(|a| {
+                let mut v = HeaderValue::from_str(a.expose_secret()).map_err(|_| {
+                    EsError::Config(
+                        "the credentials contain characters not allowed in a header".into(),
+                    )
+                })?;
+                v.set_sensitive(true);
+                Ok::<_, EsError>(v)
+            })
+            .transpose()?;
+        let http = reqwest::Client::builder()
+            .timeout(settings.request_timeout)
+            .connect_timeout(Duration::from_secs(10).min(settings.request_timeout))
+            .user_agent(concat!("inlet/", env!("CARGO_PKG_VERSION"), "/service"))
+            // reqwest built without a default crypto provider needs its TLS preconfigured, even
+            // for plain http.
+            .tls_backend_preconfigured(tls_config(settings)?)
+            .build()
+            .map_err(|e| EsError::Config(format!("cannot build the HTTP client: {e}")))?;
+        Ok(EsClient {
+            http,
+            base: settings.url.clone().into(),
+            auth,
+        })
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// Sends one request; `path` starts with `/` and may carry a query. A 2xx answer's JSON body
+    /// is returned (`null` when empty); anything else is an [`EsError`].
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, EsError> {
+        let url = format!("{}{path}", self.base);
+        let mut req = self
+            .http
+            .request(method.clone(), &url)
+            // Elastic's service identifies itself this way for its system indices.
+            .header("X-elastic-product-origin", "connectors");
+        if let Some(auth) = &self.auth {
+            req = req.header(AUTHORIZATION, auth.clone());
+        }
+        if let Some(body) = body {
+            req = req
+                .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+                .body(body.to_string());
+        }
+        let transport = |e: reqwest::Error| EsError::Transport {
+            method: method.to_string(),
+            url: url.clone(),
+            reason: error_chain(&e),
+        };
+        let resp = req.send().await.map_err(transport)?;
+        let status = resp.status().as_u16();
+        let bytes = resp.bytes().await.map_err(transport)?;
+        if !(200..300).contains(&status) {
+            return Err(EsError::Status {
+                method: method.to_string(),
+                url,
+                status,
+                reason: reason(&bytes),
+            });
+        }
+        if bytes.is_empty() {
+            return Ok(Value::Null);
+        }
+        serde_json::from_slice(&bytes).map_err(|e| EsError::Decode {
+            method: method.to_string(),
+            url,
+            reason: e.to_string(),
+        })
+    }
+}
+
+/// `type: reason` from Elasticsearch's error body, else the start of the body.
+fn reason(body: &[u8]) -> String {
+    if let Ok(v) = serde_json::from_slice::<Value>(body) {
+        let err = &v["error"];
+        if let (Some(t), Some(r)) = (err["type"].as_str(), err["reason"].as_str()) {
+            return format!("{t}: {r}");
+        }
+        if let Some(s) = err.as_str() {
+            return s.to_owned();
+        }
+    }
+    let text = String::from_utf8_lossy(body);
+    let text: String = text.chars().take(300).collect();
+    if text.trim().is_empty() {
+        "(empty body)".into()
+    } else {
+        text
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
+fn tls_config(settings: &EsSettings) -> Result<rustls::ClientConfig, EsError> {
+    use rustls_platform_verifier::BuilderVerifierExt as _;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| EsError::Config(format!("TLS setup failed: {e}")))?;
+    let config = if !settings.verify_certs {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(danger::AcceptAny(provider)))
+            .with_no_client_auth()
+    } else if let Some(path) = &settings.ca_certs {
+        use rustls::pki_types::pem::PemObject as _;
+        let mut roots = rustls::RootCertStore::empty();
+        let certs = rustls::pki_types::CertificateDer::pem_file_iter(path).map_err(|e| {
+            EsError::Config(format!("cannot read ca_certs {}: {e}", path.display()))
+        })?;
+        for cert in certs {
+            let cert = cert.map_err(|e| {
+                EsError::Config(format!("bad PEM in ca_certs {}: {e}", path.display()))
+            })?;
+            roots.add(cert).map_err(|e| {
+                EsError::Config(format!(
+                    "bad certificate in ca_certs {}: {e}",
+                    path.display()
+                ))
+            })?;
+        }
+        if roots.is_empty() {
+            return Err(EsError::Config(format!(
+                "ca_certs {} holds no certificate",
+                path.display()
+            )));
+        }
+        builder.with_root_certificates(roots).with_no_client_auth()
+    } else {
+        builder
+            .with_platform_verifier()
+            .map_err(|e| EsError::Config(format!("cannot load the system's CA certificates: {e}")))?
+            .with_no_client_auth()
+    };
+    Ok(config)
+}
+
+mod danger {
+    //! `verify_certs: false`: accept any certificate but still check handshake signatures, so the
+    //! connection is at least encrypted to whoever holds the key.
+    use std::sync::Arc;
+
+    use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+    use rustls::crypto::CryptoProvider;
+    use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+    use rustls::{DigitallySignedStruct, SignatureScheme};
+
+    #[derive(Debug)]
+    pub(super) struct AcceptAny(pub Arc<CryptoProvider>);
+
+    impl ServerCertVerifier for AcceptAny {
+        fn verify_server_cert(
+            &self,
+            _end_entity: &CertificateDer<'_>,
+            _intermediates: &[CertificateDer<'_>],
+            _server_name: &ServerName<'_>,
+            _ocsp_response: &[u8],
+            _now: UnixTime,
+        ) -> Result<ServerCertVerified, rustls::Error> {
+            Ok(ServerCertVerified::assertion())
+        }
+
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            rustls::crypto::verify_tls12_signature(
+                message,
+                cert,
+                dss,
+                &self.0.signature_verification_algorithms,
+            )
+        }
+
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            rustls::crypto::verify_tls13_signature(
+                message,
+                cert,
+                dss,
+                &self.0.signature_verification_algorithms,
+            )
+        }
+
+        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+            self.0.signature_verification_algorithms.supported_schemes()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_keys_in_both_forms() {
+        assert_eq!(api_key_header("abc=="), "ApiKey abc==");
+        assert_eq!(api_key_header("id:key"), "ApiKey aWQ6a2V5");
+    }
+
+    #[test]
+    fn cloud_id_decodes() {
+        let encoded =
+            base64::engine::general_purpose::STANDARD.encode("eu-west-1.aws.found.io$abc$def");
+        assert_eq!(
+            cloud_url(&format!("my-deployment:{encoded}")).expect("valid"),
+            "https://abc.eu-west-1.aws.found.io:443"
+        );
+        assert!(cloud_url("x:!!!").is_err());
+    }
+
+    #[test]
+    fn segments_are_escaped() {
+        assert_eq!(segment("a b/c"), "a%20b%2Fc");
+        assert_eq!(segment("Abc-1_2.x"), "Abc-1_2.x");
+    }
+}

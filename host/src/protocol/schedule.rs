@@ -1,0 +1,134 @@
+//! Kibana's schedules: a Quartz cron expression per job type in the connector's `scheduling`
+//! (`{full: {enabled, interval}, incremental: …, access_control: …}`), evaluated in UTC.
+
+use std::str::FromStr as _;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use crate::runtime::SyncKind;
+
+/// The connector field where the last fire time of `kind` is recorded (the cross-process guard).
+pub fn scheduled_at_field(kind: SyncKind) -> &'static str {
+    match kind {
+        SyncKind::Full => "last_sync_scheduled_at",
+        SyncKind::Incremental => "last_incremental_sync_scheduled_at",
+        SyncKind::AccessControl => "last_access_control_sync_scheduled_at",
+    }
+}
+
+fn scheduling_key(kind: SyncKind) -> &'static str {
+    match kind {
+        SyncKind::Full => "full",
+        SyncKind::Incremental => "incremental",
+        SyncKind::AccessControl => "access_control",
+    }
+}
+
+/// The enabled schedule of `kind`, if any.
+pub fn interval(connector: &Value, kind: SyncKind) -> Option<&str> {
+    let s = &connector["scheduling"][scheduling_key(kind)];
+    (s["enabled"] == Value::Bool(true))
+        .then(|| s["interval"].as_str())
+        .flatten()
+        .filter(|i| !i.trim().is_empty())
+}
+
+/// Parses Elastic's Quartz format: `sec min hour day-of-month month day-of-week [year]`, `?` for
+/// "no specific value", day-of-week 1 = Sunday. The `cron` crate reads that format as is.
+pub fn parse(expression: &str) -> Result<cron::Schedule, String> {
+    cron::Schedule::from_str(expression.trim()).map_err(|e| {
+        format!("{expression:?} is not a Quartz cron expression ({e}); example: \"0 0 * * * ?\" (hourly)")
+    })
+}
+
+/// The fire time in `(since, now]`, if one fell there: the schedule is due. Several missed fire
+/// times still give one sync, like Elastic's service.
+pub fn due(
+    schedule: &cron::Schedule,
+    since: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    // The latest fire time not after `now`: the one to record, so another process that woke
+    // later sees it and does not fire again.
+    let mut last = None;
+    for t in schedule.after(&since) {
+        if t > now {
+            break;
+        }
+        last = Some(t);
+    }
+    last
+}
+
+/// Whether `recorded` (`last_*_scheduled_at`) already covers the fire time `at`.
+pub fn already_scheduled(recorded: &Value, at: DateTime<Utc>) -> bool {
+    recorded
+        .as_str()
+        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .is_some_and(|r| r.with_timezone(&Utc) >= at)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone as _;
+    use serde_json::json;
+
+    fn at(h: u32, m: u32, s: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2025, 3, 7, h, m, s)
+            .single()
+            .expect("valid time")
+    }
+
+    #[test]
+    fn quartz_expressions_with_question_marks() {
+        let hourly = parse("0 0 * * * ?").expect("hourly");
+        assert_eq!(due(&hourly, at(9, 59, 0), at(10, 0, 0)), Some(at(10, 0, 0)));
+        assert_eq!(
+            due(&hourly, at(10, 0, 0), at(10, 59, 59)),
+            None,
+            "(since, now]"
+        );
+        let every_5s = parse("0/5 * * * * ?").expect("every 5 s");
+        assert_eq!(
+            due(&every_5s, at(10, 0, 1), at(10, 0, 12)),
+            Some(at(10, 0, 10)),
+            "missed fire times give one sync, at the latest"
+        );
+        // Quartz day-of-week: 6 = Friday; 2025-03-07 is a Friday.
+        let fridays = parse("0 30 8 ? * 6").expect("fridays");
+        assert_eq!(due(&fridays, at(8, 0, 0), at(9, 0, 0)), Some(at(8, 30, 0)));
+        let mondays = parse("0 30 8 ? * MON").expect("mondays");
+        assert_eq!(due(&mondays, at(8, 0, 0), at(9, 0, 0)), None);
+        assert!(parse("every hour").is_err());
+    }
+
+    #[test]
+    fn schedules_come_from_the_connector() {
+        let doc = json!({"scheduling": {
+            "full": {"enabled": true, "interval": "0 0 0 * * ?"},
+            "incremental": {"enabled": false, "interval": "0 * * * * ?"},
+        }});
+        assert_eq!(interval(&doc, SyncKind::Full), Some("0 0 0 * * ?"));
+        assert_eq!(interval(&doc, SyncKind::Incremental), None);
+        assert_eq!(interval(&doc, SyncKind::AccessControl), None);
+    }
+
+    #[test]
+    fn recorded_fire_times_guard_against_double_scheduling() {
+        assert!(already_scheduled(
+            &json!("2025-03-07T10:00:00+00:00"),
+            at(10, 0, 0)
+        ));
+        assert!(already_scheduled(
+            &json!("2025-03-07T10:00:05Z"),
+            at(10, 0, 0)
+        ));
+        assert!(!already_scheduled(
+            &json!("2025-03-07T09:00:00Z"),
+            at(10, 0, 0)
+        ));
+        assert!(!already_scheduled(&Value::Null, at(10, 0, 0)));
+    }
+}

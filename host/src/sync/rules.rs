@@ -1,0 +1,244 @@
+//! Basic sync rules, applied by the host to every document the way Elastic's framework does:
+//! rules are tried in `order`; the first whose condition matches decides (include or exclude);
+//! a document no rule matches is included.
+
+use std::cmp::Ordering;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+/// One basic rule, in Elastic's filtering shape.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct BasicRule {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub order: i64,
+    pub policy: Policy,
+    /// A top-level field of the document (dots address nested objects: `meta.author`).
+    pub field: String,
+    pub rule: Condition,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Policy {
+    Include,
+    Exclude,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+pub enum Condition {
+    #[serde(rename = "equals")]
+    Equals,
+    #[serde(rename = "starts_with")]
+    StartsWith,
+    #[serde(rename = "ends_with")]
+    EndsWith,
+    #[serde(rename = "contains")]
+    Contains,
+    #[serde(rename = "regex")]
+    Regex,
+    #[serde(rename = "<")]
+    LessThan,
+    #[serde(rename = ">")]
+    GreaterThan,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("sync rule {rule}: {message}")]
+pub struct RuleError {
+    pub rule: String,
+    pub message: String,
+}
+
+/// A validated, ordered rule set.
+#[derive(Debug, Clone, Default)]
+pub struct RuleSet {
+    rules: Vec<(BasicRule, Option<regex::Regex>)>,
+}
+
+impl RuleSet {
+    /// Validates the rules as Elastic's validators do (no match-all regex, no duplicates,
+    /// compilable regexes) and orders them.
+    pub fn new(mut rules: Vec<BasicRule>) -> Result<Self, RuleError> {
+        rules.sort_by_key(|r| r.order);
+        let mut out: Vec<(BasicRule, Option<regex::Regex>)> = Vec::with_capacity(rules.len());
+        for r in rules {
+            let name =
+                r.id.clone()
+                    .unwrap_or_else(|| format!("{} {:?} {:?}", r.field, r.rule, r.value));
+            let err = |message: String| RuleError {
+                rule: name.clone(),
+                message,
+            };
+            if r.field.trim().is_empty() {
+                return Err(err("`field` is empty".into()));
+            }
+            if out.iter().any(|(o, _)| {
+                o.field == r.field && o.rule == r.rule && o.value == r.value && o.policy == r.policy
+            }) {
+                return Err(err("duplicates an earlier rule".into()));
+            }
+            let re = if r.rule == Condition::Regex {
+                if matches!(r.value.as_str(), ".*" | "(.*)" | "^.*$" | ".+") {
+                    return Err(err(format!(
+                        "{:?} matches everything; remove the rule instead",
+                        r.value
+                    )));
+                }
+                Some(
+                    regex::Regex::new(&format!("^(?:{})$", r.value))
+                        .map_err(|e| err(format!("invalid regex: {e}")))?,
+                )
+            } else {
+                None
+            };
+            out.push((r, re));
+        }
+        Ok(RuleSet { rules: out })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// Whether the document passes.
+    pub fn includes(&self, doc: &Value) -> bool {
+        for (rule, re) in &self.rules {
+            let Some(field) = lookup(doc, &rule.field) else {
+                continue;
+            };
+            if matches(rule, re.as_ref(), field) {
+                return rule.policy == Policy::Include;
+            }
+        }
+        true
+    }
+}
+
+fn lookup<'a>(doc: &'a Value, path: &str) -> Option<&'a Value> {
+    doc.get(path)
+        .or_else(|| path.split('.').try_fold(doc, |v, part| v.get(part)))
+}
+
+fn as_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Compares the field with the rule's value in the field's own type, as Elastic coerces.
+fn compare(field: &Value, value: &str) -> Option<Ordering> {
+    match field {
+        Value::Number(n) => {
+            let f = n.as_f64()?;
+            let v: f64 = value.trim().parse().ok()?;
+            f.partial_cmp(&v)
+        }
+        Value::Bool(b) => {
+            let v: bool = value.trim().parse().ok()?;
+            Some(b.cmp(&v))
+        }
+        Value::String(s) => {
+            // RFC 3339 timestamps compare as instants, other strings lexically.
+            match (
+                chrono::DateTime::parse_from_rfc3339(s),
+                chrono::DateTime::parse_from_rfc3339(value),
+            ) {
+                (Ok(a), Ok(b)) => Some(a.cmp(&b)),
+                _ => Some(s.as_str().cmp(value)),
+            }
+        }
+        _ => None,
+    }
+}
+
+fn matches(rule: &BasicRule, re: Option<&regex::Regex>, field: &Value) -> bool {
+    match rule.rule {
+        Condition::Equals => compare(field, &rule.value) == Some(Ordering::Equal),
+        Condition::LessThan => compare(field, &rule.value) == Some(Ordering::Less),
+        Condition::GreaterThan => compare(field, &rule.value) == Some(Ordering::Greater),
+        Condition::StartsWith => as_text(field).starts_with(&rule.value),
+        Condition::EndsWith => as_text(field).ends_with(&rule.value),
+        Condition::Contains => as_text(field).contains(&rule.value),
+        Condition::Regex => re.is_some_and(|re| re.is_match(&as_text(field))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn rule(order: i64, policy: Policy, field: &str, cond: Condition, value: &str) -> BasicRule {
+        BasicRule {
+            id: None,
+            order,
+            policy,
+            field: field.into(),
+            rule: cond,
+            value: value.into(),
+        }
+    }
+
+    #[test]
+    fn first_matching_rule_decides_and_default_is_include() {
+        let set = RuleSet::new(vec![
+            rule(2, Policy::Include, "path", Condition::EndsWith, ".md"),
+            rule(1, Policy::Exclude, "path", Condition::Contains, "/private/"),
+            rule(3, Policy::Exclude, "size", Condition::GreaterThan, "1000"),
+        ])
+        .expect("valid");
+        assert!(!set.includes(&json!({"path": "/a/private/x.md"})));
+        assert!(set.includes(&json!({"path": "/a/x.md", "size": 5000})));
+        assert!(!set.includes(&json!({"path": "/a/x.txt", "size": 5000})));
+        assert!(set.includes(&json!({"path": "/a/x.txt", "size": 10})));
+        assert!(set.includes(&json!({"other": 1})));
+    }
+
+    #[test]
+    fn typed_comparisons_and_regex() {
+        let set = RuleSet::new(vec![
+            rule(
+                1,
+                Policy::Exclude,
+                "when",
+                Condition::LessThan,
+                "2024-01-01T00:00:00Z",
+            ),
+            rule(
+                2,
+                Policy::Exclude,
+                "meta.kind",
+                Condition::Regex,
+                "draft|tmp",
+            ),
+            rule(3, Policy::Exclude, "n", Condition::Equals, "2"),
+        ])
+        .expect("valid");
+        assert!(!set.includes(&json!({"when": "2023-06-01T00:00:00+02:00"})));
+        assert!(set.includes(&json!({"when": "2024-06-01T00:00:00Z"})));
+        assert!(!set.includes(&json!({"meta": {"kind": "draft"}})));
+        assert!(
+            set.includes(&json!({"meta": {"kind": "drafty"}})),
+            "regex is anchored"
+        );
+        assert!(!set.includes(&json!({"n": 2.0})));
+    }
+
+    #[test]
+    fn invalid_sets_are_refused() {
+        assert!(RuleSet::new(vec![rule(1, Policy::Include, "a", Condition::Regex, ".*")]).is_err());
+        assert!(RuleSet::new(vec![rule(1, Policy::Include, "a", Condition::Regex, "(")]).is_err());
+        assert!(
+            RuleSet::new(vec![
+                rule(1, Policy::Include, "a", Condition::Equals, "x"),
+                rule(2, Policy::Include, "a", Condition::Equals, "x"),
+            ])
+            .is_err()
+        );
+    }
+}
