@@ -119,10 +119,14 @@ fn field<'a>(doc: &'a Value, path: &str) -> Option<&'a Value> {
         .or_else(|| path.split('.').try_fold(doc, |v, p| v.get(p)))
 }
 
+/// Term equality as Elasticsearch sees it for keyword/boolean/number fields: `"true"` matches
+/// `true`, `"5"` matches `5`.
 fn same(a: &Value, b: &Value) -> bool {
-    a == b
-        || a.as_str().zip(b.as_str()).is_some_and(|(x, y)| x == y)
-        || a.to_string() == b.to_string()
+    let text = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    a == b || text(a) == text(b)
 }
 
 /// The query DSL subset Inlet's stale deletion and tests use.
@@ -481,6 +485,13 @@ impl FakeEs {
                 ),
                 None => not_found_index(index),
             },
+            ("PUT" | "POST", [index, "_mapping"]) => {
+                if s.indices.contains_key(*index) {
+                    (StatusCode::OK, json!({"acknowledged": true}))
+                } else {
+                    not_found_index(index)
+                }
+            }
             ("HEAD", [index]) => {
                 if s.indices.contains_key(*index) {
                     (StatusCode::OK, Value::Null)

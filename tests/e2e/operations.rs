@@ -131,7 +131,7 @@ fn a_crash_mid_sync_converges_after_restart() {
     assert!(partial < count, "killed mid-sync ({partial} of {count})");
 
     // The service finds the interrupted job and runs it again; the sink converges.
-    let mut service = Command::new(env!("CARGO_BIN_EXE_inlet"))
+    let service = Command::new(env!("CARGO_BIN_EXE_inlet"))
         .args(["run", "--config", config.to_str().expect("utf8")])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -57,7 +57,7 @@ enum Secret {
         param: String,
         value: SecretString,
     },
-    OAuth2(OAuth2),
+    OAuth2(Box<OAuth2>),
 }
 
 pub struct Credential {
@@ -187,7 +187,7 @@ impl Credential {
             },
             CredentialKind::Oauth2ClientCredentials => {
                 let url = spec.token_url.as_deref().unwrap_or_default();
-                Secret::OAuth2(OAuth2 {
+                Secret::OAuth2(Box::new(OAuth2 {
                     credential: name.to_owned(),
                     token_url: url
                         .parse()
@@ -198,7 +198,7 @@ impl Credential {
                     client_auth: spec.client_auth,
                     cache: tokio::sync::Mutex::new(TokenState::default()),
                     fetches: AtomicU64::new(0),
-                })
+                }))
             }
         };
         Ok(Credential {

@@ -228,8 +228,11 @@ pub fn merge(
         .filter(|p| p.is_object())
         .or_else(|| snapshot.map(|s| &s["pipeline"]).filter(|p| p.is_object()));
     if let Some(p) = pipeline {
-        c.pipeline = serde_json::from_value(p.clone())
-            .map_err(|e| format!("the connector's pipeline settings are not valid: {e}"))?;
+        // Kibana always stores pipeline settings; Elastic's service applies them to every sync.
+        c.pipeline = Some(
+            serde_json::from_value::<config::Pipeline>(p.clone())
+                .map_err(|e| format!("the connector's pipeline settings are not valid: {e}"))?,
+        );
     }
     let rules = snapshot
         .and_then(|s| active_rules(&s["filtering"]))
@@ -415,8 +418,9 @@ mod tests {
             "null values are unset"
         );
         assert_eq!(c.index_name.as_deref(), Some("search-docs"));
-        assert_eq!(c.pipeline.name, "p");
-        assert!(!c.pipeline.run_ml_inference);
+        let pipeline = c.pipeline.expect("pipeline settings");
+        assert_eq!(pipeline.name, "p");
+        assert!(!pipeline.run_ml_inference);
         assert_eq!(
             c.sync_rules.basic.len(),
             1,

@@ -144,7 +144,7 @@ where
                     tokio::time::sleep(delay).await;
                 }
                 let head = format!(
-                    "HTTP/1.1 {status} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                    "HTTP/1.1 {status} {}\r\ncontent-type: application/json\r\nx-elastic-product: Elasticsearch\r\ncontent-length: {}\r\n\r\n",
                     reason(status),
                     if is_head { 0 } else { body.len() }
                 );
@@ -156,7 +156,7 @@ where
             HttpReply::ResetMidResponse => {
                 let body = br#"{"errors":false,"items":[{"index":{"_id":"x","status":201}}]}"#;
                 let head = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nx-elastic-product: Elasticsearch\r\ncontent-length: {}\r\n\r\n",
                     body.len()
                 );
                 stream.write_all(head.as_bytes()).await?;
