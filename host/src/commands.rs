@@ -337,7 +337,7 @@ async fn inspect(file: &Path, cache_dir: Option<PathBuf>, json: bool) -> anyhow:
         sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)),
         permissions: manifest
             .as_ref()
-            .map(|m| serde_json::json!({"files": m.permissions.files, "http": m.permissions.http})),
+            .map(|m| serde_json::json!({"files": m.permissions.files, "http": m.permissions.http, "sql": m.permissions.sql})),
         ..Default::default()
     };
     match plugin::load(&runtime, file, manifest.clone(), None) {
@@ -356,6 +356,7 @@ async fn inspect(file: &Path, cache_dir: Option<PathBuf>, json: bool) -> anyhow:
                 state: None,
                 cancel: Arc::default(),
                 network: None,
+                databases: None,
             };
             match runtime.instantiate(&p.component, opts).await {
                 Err(e) => out.problems.push(format!("cannot instantiate: {e}")),

@@ -6,6 +6,7 @@
 //! Elastic's file has sections Inlet does not use (`sources`, `extraction_service`).
 
 pub mod credentials;
+pub mod databases;
 mod interpolate;
 mod model;
 

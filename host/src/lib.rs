@@ -3,6 +3,7 @@
 //! Data flows `plugin → sync engine → sink` (the embedded NDJSON sink, or a cluster through the
 //! bulk indexer). Modules, one job each:
 //! - [`broker`]: brokered network access and credentials (the only way out of the sandbox);
+//! - [`sql`]: the SQL broker (operator-granted PostgreSQL/MySQL connections, streamed rows);
 //! - [`config`]: `config.yml`, Elastic's keys plus Inlet's standalone sections;
 //! - [`plugin`]: plugin discovery, manifests, verification and loading;
 //! - [`runtime`]: the wasmtime sandbox (limits, deadlines, cache, bindings);
@@ -25,5 +26,9 @@ pub mod runtime;
 pub mod scaffold;
 pub mod service;
 pub mod sink;
+// The SQL broker lives beside the HTTP broker's files (host/src/broker/sql.rs); it is declared
+// here so it can grow independently of `broker.rs`.
+#[path = "broker/sql.rs"]
+pub mod sql;
 pub mod store;
 pub mod sync;

@@ -7,6 +7,7 @@ mod engine;
 mod guest_output;
 mod host_state;
 mod instance;
+mod sql_host;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -67,6 +68,8 @@ pub struct InstanceOptions {
     pub cancel: Arc<AtomicBool>,
     /// Brokered HTTP for this connector; `None` refuses every request.
     pub network: Option<Arc<crate::broker::ConnectorNetwork>>,
+    /// Databases this connector may open; `None` refuses every `sql` open.
+    pub databases: Option<Arc<crate::sql::ConnectorSql>>,
 }
 
 pub struct Runtime {
@@ -188,6 +191,7 @@ impl Runtime {
             state: opts.state.map(|s| (s, opts.connector_id.clone())),
             http: wasmtime_wasi_http::WasiHttpCtx::new(),
             http_hooks: crate::broker::HttpHooks::new(&opts.connector_id, opts.network),
+            sql: opts.databases,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);

@@ -18,6 +18,7 @@ use crate::store::StateStore;
 use crate::sync::{self, Progress, SyncEnv, SyncJob, SyncReport};
 
 mod cluster;
+pub use cluster::cluster_auth;
 mod plugin_calls;
 
 /// Everything a running `inlet` holds.
@@ -124,6 +125,10 @@ impl Service {
             dead_letters: Arc::new(DeadLetters::new(&data_dir.join("dead-letter"))),
             caps: loaded.config.inlet.limits.clone(),
             broker: Arc::new(crate::broker::Broker::new(
+                &loaded.config,
+                &loaded.base_dir(),
+            )?),
+            databases: Arc::new(crate::sql::Databases::new(
                 &loaded.config,
                 &loaded.base_dir(),
             )?),

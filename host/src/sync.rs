@@ -31,6 +31,8 @@ pub struct SyncEnv {
     pub caps: Limits,
     /// Brokered network access and credentials.
     pub broker: Arc<crate::broker::Broker>,
+    /// Operator-granted SQL databases and their pools.
+    pub databases: Arc<crate::sql::Databases>,
 }
 
 /// Live counters of a running sync, readable from another task (progress bars, stats).
@@ -561,6 +563,10 @@ pub(crate) async fn instantiate(
         state: with_state.then(|| env.store.clone()),
         cancel,
         network: Some(network),
+        databases: Some(
+            env.databases
+                .for_connector(connector, plugin.manifest.as_ref()),
+        ),
     };
     Ok(env.runtime.instantiate(&plugin.component, opts).await?)
 }

@@ -35,7 +35,7 @@ impl std::fmt::Debug for Auth {
 
 impl Auth {
     /// The `Authorization` header value, or `None` for [`Auth::None`].
-    pub(crate) fn header_value(&self) -> Option<String> {
+    pub fn header_value(&self) -> Option<String> {
         match self {
             Auth::None => None,
             Auth::ApiKey(key) => Some(api_key_header(key)),
@@ -141,7 +141,7 @@ impl IndexerConfig {
     pub(crate) fn endpoints(&self) -> Result<Vec<url::Url>, IndexerError> {
         let mut out = Vec::new();
         if let Some(cloud_id) = &self.cloud_id {
-            out.push(parse_cloud_id(cloud_id)?);
+            out.push(cloud_endpoint(cloud_id)?);
         }
         for host in &self.hosts {
             let url = url::Url::parse(host)
@@ -189,7 +189,7 @@ impl IndexerConfig {
 }
 
 /// Elastic Cloud ID: `name:base64("host[:port]$es_uuid$kibana_uuid")` → `https://es_uuid.host[:port]`.
-fn parse_cloud_id(cloud_id: &str) -> Result<url::Url, IndexerError> {
+pub fn cloud_endpoint(cloud_id: &str) -> Result<url::Url, IndexerError> {
     let bad = |why: &str| {
         IndexerError::Config(format!("cloud_id is not a valid Elastic Cloud ID: {why}"))
     };
@@ -226,14 +226,14 @@ mod tests {
     fn cloud_id_expands_to_the_elasticsearch_endpoint() {
         let data = base64::engine::general_purpose::STANDARD
             .encode("us-east-1.aws.found.io$abc123$kib456");
-        let url = parse_cloud_id(&format!("my-deployment:{data}")).unwrap();
+        let url = cloud_endpoint(&format!("my-deployment:{data}")).unwrap();
         assert_eq!(url.as_str(), "https://abc123.us-east-1.aws.found.io/");
         let data = base64::engine::general_purpose::STANDARD.encode("example.com:9243$es$kb");
         assert_eq!(
-            parse_cloud_id(&format!("x:{data}")).unwrap().as_str(),
+            cloud_endpoint(&format!("x:{data}")).unwrap().as_str(),
             "https://es.example.com:9243/"
         );
-        assert!(parse_cloud_id("x:not base64!").is_err());
+        assert!(cloud_endpoint("x:not base64!").is_err());
     }
 
     #[test]

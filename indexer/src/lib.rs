@@ -25,6 +25,7 @@ mod setup;
 mod stale;
 mod stats;
 mod sync;
+pub mod tls;
 mod transport;
 
 #[cfg(feature = "testing")]
@@ -32,7 +33,7 @@ pub mod testing;
 
 pub use action::{Action, Op};
 pub use cluster::{ClusterInfo, Distribution};
-pub use config::{Auth, ConflictPolicy, IndexerConfig};
+pub use config::{Auth, ConflictPolicy, IndexerConfig, cloud_endpoint};
 pub use error::IndexerError;
 pub use indexer::Indexer;
 pub use response::ErrorInfo;

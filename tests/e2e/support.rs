@@ -19,6 +19,8 @@ pub fn root() -> PathBuf {
 const GUESTS: &[(&str, &str, &str)] = &[
     ("plugin-dir", "dir", "plugins/dir"),
     ("plugin-loadgen", "loadgen", "plugins/loadgen"),
+    ("plugin-postgresql", "postgresql", "plugins/postgresql"),
+    ("plugin-mysql", "mysql", "plugins/mysql"),
     ("test-spin", "spin", "tests/plugins/test-spin"),
     ("test-membomb", "membomb", "tests/plugins/test-membomb"),
     ("test-panic", "panic", "tests/plugins/test-panic"),

@@ -249,18 +249,19 @@ impl ConnectorNetwork {
                 .await
                 .inspect_err(|e| self.wire_error(&target, e))?;
             if res.status() == http::StatusCode::UNAUTHORIZED
-                && !retried
-                && body.replayable()
                 && let Some((client, generation)) = token
             {
-                // The token may have been revoked before its expiry: fetch a new one and send
-                // the request once more. A second 401 goes to the plugin.
-                tracing::debug!(connector_id = %self.connector_id, origin = %target.origin(), "401 with an OAuth2 token; refreshing it and retrying once");
+                // The token may have been revoked before its expiry: drop it so the next
+                // request fetches a new one, and send this one once more if its body was kept.
+                // A second 401 goes to the plugin.
                 client.invalidate(generation).await;
-                metrics.add_auth_retry();
-                retried = true;
-                drop(res);
-                continue;
+                if !retried && body.replayable() {
+                    tracing::debug!(connector_id = %self.connector_id, origin = %target.origin(), "401 with an OAuth2 token; retrying once with a new token");
+                    metrics.add_auth_retry();
+                    retried = true;
+                    drop(res);
+                    continue;
+                }
             }
             return self.respond(res, &target, &parts, started, permit);
         }

@@ -25,6 +25,10 @@ pub struct Config {
     /// [`super::credentials`]); a connector uses one only if `grants.credentials` names it.
     #[serde(default)]
     pub credentials: BTreeMap<String, super::credentials::CredentialSpec>,
+    /// SQL databases the host connects to for plugins, by name (see [`super::databases`]); a
+    /// connector uses one only if `grants.databases` names it.
+    #[serde(default)]
+    pub databases: BTreeMap<String, super::databases::DatabaseSpec>,
 }
 
 /// Elastic's `elasticsearch.*` keys.
@@ -420,6 +424,10 @@ pub struct Grants {
     /// Timeouts, response size, concurrency and rate of brokered HTTP.
     #[serde(default)]
     pub http_limits: super::credentials::HttpLimits,
+    /// Names from the top-level `databases:` this connector's plugin may open (it also has to
+    /// declare them: `[permissions] sql = ["name"]`).
+    #[serde(default)]
+    pub databases: Vec<String>,
 }
 
 impl Config {
@@ -483,6 +491,7 @@ impl Config {
                 &self.credentials,
                 &at,
             )?;
+            super::databases::validate_grants(&c.grants.databases, &self.databases, &at)?;
             for (j, dir) in c.grants.files.iter().enumerate() {
                 if !dir.is_absolute() {
                     return Err((
@@ -493,6 +502,7 @@ impl Config {
             }
         }
         super::credentials::validate(&self.credentials)?;
+        super::databases::validate(&self.databases, &self.credentials)?;
         if self.inlet.limits.memory_mib == 0 || self.inlet.limits.call_timeout_secs == 0 {
             return Err((
                 "inlet.limits".into(),

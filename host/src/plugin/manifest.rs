@@ -9,6 +9,7 @@
 //! [permissions]                   # what the plugin asks for; config.yml grants
 //! files = true                    # read-only directories
 //! http = ["https://api.github.com"]
+//! sql = ["postgresql"]            # names of databases config.yml's `databases:` defines
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -40,6 +41,9 @@ pub struct Permissions {
     /// Origins (`scheme://host[:port]`) it wants to reach.
     #[serde(default)]
     pub http: Vec<String>,
+    /// Names of operator-granted databases (config.yml `databases:`) it wants to query.
+    #[serde(default)]
+    pub sql: Vec<String>,
 }
 
 impl Manifest {

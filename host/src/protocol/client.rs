@@ -4,7 +4,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine as _;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use secrecy::ExposeSecret as _;
 use serde_json::Value;
@@ -83,7 +82,11 @@ impl EsSettings {
     pub fn from_config(es: &config::Elasticsearch) -> Result<Self, EsError> {
         let url = match (&es.host, &es.cloud_id) {
             (Some(host), _) => host.trim_end_matches('/').to_owned(),
-            (None, Some(cloud_id)) => cloud_url(cloud_id)?,
+            (None, Some(cloud_id)) => inlet_indexer::cloud_endpoint(cloud_id)
+                .map_err(|e| EsError::Config(e.to_string()))?
+                .as_str()
+                .trim_end_matches('/')
+                .to_owned(),
             (None, None) => {
                 return Err(EsError::Config(
                     "set elasticsearch.host (or cloud_id) to serve Kibana".into(),
@@ -95,17 +98,8 @@ impl EsSettings {
                 "elasticsearch.host {url:?} must start with http:// or https://"
             )));
         }
-        let auth = if let Some(key) = &es.api_key {
-            Some(api_key_header(key.expose_secret()))
-        } else if let (Some(user), Some(password)) = (&es.username, &es.password) {
-            Some(format!(
-                "Basic {}",
-                base64::engine::general_purpose::STANDARD
-                    .encode(format!("{user}:{}", password.expose_secret()))
-            ))
-        } else {
-            None
-        };
+        // The same credentials, with the same precedence, as the bulk indexer's.
+        let auth = crate::service::cluster_auth(es).header_value();
         Ok(EsSettings {
             url,
             auth: auth.map(secrecy::SecretString::from),
@@ -125,40 +119,6 @@ impl EsSettings {
             request_timeout: Duration::from_secs(30),
         }
     }
-}
-
-/// `ApiKey <base64(id:key)>`: Kibana hands out the encoded form, the security API returns `id`
-/// and `api_key` apart; a colon never appears in the encoded form, so it tells them apart.
-fn api_key_header(key: &str) -> String {
-    if key.contains(':') {
-        format!(
-            "ApiKey {}",
-            base64::engine::general_purpose::STANDARD.encode(key)
-        )
-    } else {
-        format!("ApiKey {key}")
-    }
-}
-
-/// Elastic Cloud's `cloud_id` is `name:base64(host[:port]$es_uuid$kibana_uuid)`.
-fn cloud_url(cloud_id: &str) -> Result<String, EsError> {
-    let bad = |why: &str| EsError::Config(format!("elasticsearch.cloud_id is not valid: {why}"));
-    let encoded = cloud_id.rsplit_once(':').map_or(cloud_id, |(_, e)| e);
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded)
-        .map_err(|e| bad(&e.to_string()))?;
-    let decoded = String::from_utf8(decoded).map_err(|_| bad("not UTF-8"))?;
-    let mut parts = decoded.split('$');
-    let host = parts
-        .next()
-        .filter(|h| !h.is_empty())
-        .ok_or_else(|| bad("no host"))?;
-    let es_uuid = parts
-        .next()
-        .filter(|u| !u.is_empty())
-        .ok_or_else(|| bad("no cluster id"))?;
-    let (host, port) = host.split_once(':').unwrap_or((host, "443"));
-    Ok(format!("https://{es_uuid}.{host}:{port}"))
 }
 
 /// Percent-encodes one path segment (connector and job ids are user-chosen).
@@ -307,132 +267,6 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 }
 
 fn tls_config(settings: &EsSettings) -> Result<rustls::ClientConfig, EsError> {
-    use rustls_platform_verifier::BuilderVerifierExt as _;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| EsError::Config(format!("TLS setup failed: {e}")))?;
-    let config = if !settings.verify_certs {
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(danger::AcceptAny(provider)))
-            .with_no_client_auth()
-    } else if let Some(path) = &settings.ca_certs {
-        use rustls::pki_types::pem::PemObject as _;
-        let mut roots = rustls::RootCertStore::empty();
-        let certs = rustls::pki_types::CertificateDer::pem_file_iter(path).map_err(|e| {
-            EsError::Config(format!("cannot read ca_certs {}: {e}", path.display()))
-        })?;
-        for cert in certs {
-            let cert = cert.map_err(|e| {
-                EsError::Config(format!("bad PEM in ca_certs {}: {e}", path.display()))
-            })?;
-            roots.add(cert).map_err(|e| {
-                EsError::Config(format!(
-                    "bad certificate in ca_certs {}: {e}",
-                    path.display()
-                ))
-            })?;
-        }
-        if roots.is_empty() {
-            return Err(EsError::Config(format!(
-                "ca_certs {} holds no certificate",
-                path.display()
-            )));
-        }
-        builder.with_root_certificates(roots).with_no_client_auth()
-    } else {
-        builder
-            .with_platform_verifier()
-            .map_err(|e| EsError::Config(format!("cannot load the system's CA certificates: {e}")))?
-            .with_no_client_auth()
-    };
-    Ok(config)
-}
-
-mod danger {
-    //! `verify_certs: false`: accept any certificate but still check handshake signatures, so the
-    //! connection is at least encrypted to whoever holds the key.
-    use std::sync::Arc;
-
-    use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-    use rustls::crypto::CryptoProvider;
-    use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-    use rustls::{DigitallySignedStruct, SignatureScheme};
-
-    #[derive(Debug)]
-    pub(super) struct AcceptAny(pub Arc<CryptoProvider>);
-
-    impl ServerCertVerifier for AcceptAny {
-        fn verify_server_cert(
-            &self,
-            _end_entity: &CertificateDer<'_>,
-            _intermediates: &[CertificateDer<'_>],
-            _server_name: &ServerName<'_>,
-            _ocsp_response: &[u8],
-            _now: UnixTime,
-        ) -> Result<ServerCertVerified, rustls::Error> {
-            Ok(ServerCertVerified::assertion())
-        }
-
-        fn verify_tls12_signature(
-            &self,
-            message: &[u8],
-            cert: &CertificateDer<'_>,
-            dss: &DigitallySignedStruct,
-        ) -> Result<HandshakeSignatureValid, rustls::Error> {
-            rustls::crypto::verify_tls12_signature(
-                message,
-                cert,
-                dss,
-                &self.0.signature_verification_algorithms,
-            )
-        }
-
-        fn verify_tls13_signature(
-            &self,
-            message: &[u8],
-            cert: &CertificateDer<'_>,
-            dss: &DigitallySignedStruct,
-        ) -> Result<HandshakeSignatureValid, rustls::Error> {
-            rustls::crypto::verify_tls13_signature(
-                message,
-                cert,
-                dss,
-                &self.0.signature_verification_algorithms,
-            )
-        }
-
-        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-            self.0.signature_verification_algorithms.supported_schemes()
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn api_keys_in_both_forms() {
-        assert_eq!(api_key_header("abc=="), "ApiKey abc==");
-        assert_eq!(api_key_header("id:key"), "ApiKey aWQ6a2V5");
-    }
-
-    #[test]
-    fn cloud_id_decodes() {
-        let encoded =
-            base64::engine::general_purpose::STANDARD.encode("eu-west-1.aws.found.io$abc$def");
-        assert_eq!(
-            cloud_url(&format!("my-deployment:{encoded}")).expect("valid"),
-            "https://abc.eu-west-1.aws.found.io:443"
-        );
-        assert!(cloud_url("x:!!!").is_err());
-    }
-
-    #[test]
-    fn segments_are_escaped() {
-        assert_eq!(segment("a b/c"), "a%20b%2Fc");
-        assert_eq!(segment("Abc-1_2.x"), "Abc-1_2.x");
-    }
+    inlet_indexer::tls::client_config(settings.ca_certs.as_deref(), settings.verify_certs)
+        .map_err(|e| EsError::Config(e.to_string()))
 }

@@ -9,6 +9,12 @@ pub mod since_v0_1 {
         world: "connector",
         path: "../wit",
         exports: { default: async },
+        // SQL calls wait on the database: async, so a query never blocks the executor's thread.
+        imports: { "inlet:connector/sql": async },
+        with: {
+            "inlet:connector/sql.connection": crate::sql::SqlConnection,
+            "inlet:connector/sql.row-stream": crate::sql::RowStream,
+        },
     });
 
     /// The contract version these bindings were generated from.

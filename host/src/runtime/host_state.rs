@@ -104,6 +104,8 @@ pub struct HostState {
     pub(super) state: Option<(Arc<StateStore>, String)>,
     pub(super) http: wasmtime_wasi_http::WasiHttpCtx,
     pub(super) http_hooks: crate::broker::HttpHooks,
+    /// The connector's SQL grants (see `sql_host`).
+    pub(super) sql: Option<Arc<crate::sql::ConnectorSql>>,
 }
 
 impl HostState {

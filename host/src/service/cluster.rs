@@ -10,6 +10,18 @@ use crate::config::{self, Elasticsearch};
 
 const MIB: f64 = 1024.0 * 1024.0;
 
+/// Elastic's precedence: `api_key` (encoded or `id:key`) wins over `username`/`password`.
+pub fn cluster_auth(es: &Elasticsearch) -> Auth {
+    match (&es.api_key, &es.username, &es.password) {
+        (Some(key), _, _) => Auth::ApiKey(key.expose_secret().to_owned()),
+        (None, Some(user), Some(password)) => Auth::Basic {
+            username: user.clone(),
+            password: password.expose_secret().to_owned(),
+        },
+        _ => Auth::None,
+    }
+}
+
 /// The indexer's configuration for this config file. Elastic's names keep their meaning:
 /// `bulk.chunk_size` caps actions per request, `bulk.chunk_max_mem_size` its MiB,
 /// `bulk.max_concurrency` the requests in flight, `bulk.queue_max_mem_size` the MiB buffered in
@@ -21,14 +33,7 @@ pub fn indexer_config(
     data_dir: &Path,
 ) -> IndexerConfig {
     let defaults = IndexerConfig::default();
-    let auth = match (&es.api_key, &es.username, &es.password) {
-        (Some(key), _, _) => Auth::ApiKey(key.expose_secret().to_owned()),
-        (None, Some(user), Some(password)) => Auth::Basic {
-            username: user.clone(),
-            password: password.expose_secret().to_owned(),
-        },
-        _ => Auth::None,
-    };
+    let auth = cluster_auth(es);
     let bulk = &es.bulk;
     IndexerConfig {
         hosts: es.host.iter().cloned().collect(),

@@ -44,6 +44,7 @@ pub mod bindings {
 }
 
 mod fields;
+pub mod sql;
 
 use bindings::exports::inlet::connector::source::{self, GuestSync};
 pub use bindings::inlet::connector::types::{

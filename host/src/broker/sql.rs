@@ -1,0 +1,429 @@
+//! The SQL broker: plugins query PostgreSQL and MySQL/MariaDB databases the operator defined in
+//! config.yml's `databases:`, on pooled connections the host opens with credentials the plugin
+//! never sees (Spin's model).
+//!
+//! - Two-sided grants: a plugin opens a database only if its manifest declares it
+//!   (`[permissions] sql = ["name"]`) AND the connector's `grants.databases` lists it.
+//! - Pools are per connector and database name, created on first use and kept for the
+//!   process, so syncs of one connector reuse connections and connectors never share them.
+//! - Read-only by default: statements are classified ([`classify`]) and the session itself is
+//!   read-only (PostgreSQL `default_transaction_read_only=on`, MySQL `SET SESSION TRANSACTION
+//!   READ ONLY`).
+//! - Results stream: a task per query pulls rows from the database into a small bounded channel
+//!   and the plugin drains it batch by batch ([`stream`]), so a large table never sits in
+//!   memory, and a slow plugin slows the database cursor rather than filling RAM.
+
+#[path = "sql/classify.rs"]
+pub mod classify;
+#[path = "sql/stream.rs"]
+pub mod stream;
+#[path = "sql/values.rs"]
+pub mod values;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use sqlx::ConnectOptions as _;
+
+use crate::config::credentials::SecretSource;
+use crate::config::databases::{DatabaseSpec, Engine};
+use crate::config::{Config, Connector};
+use crate::plugin::Manifest;
+
+pub use stream::RowStream;
+pub use values::{Column, Value};
+
+/// Why the SQL broker could not be set up. Names the key; never the secret.
+#[derive(Debug, thiserror::Error)]
+pub enum DatabaseError {
+    #[error("`databases.{name}.{field}`: cannot read the secret file {path}: {source}")]
+    File {
+        name: String,
+        field: &'static str,
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("`databases.{name}`: {message}")]
+    Invalid { name: String, message: String },
+}
+
+/// What a plugin's SQL call failed with; becomes a `connector-error` of this kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FailureKind {
+    /// Not declared or not granted, a refused statement, bad parameters.
+    Config,
+    /// The database refused the credentials.
+    Auth,
+    /// Could not connect, the connection broke, or the database did not answer in time.
+    Network,
+    /// The database refused the statement, or a limit was hit.
+    Source,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct SqlFailure {
+    pub kind: FailureKind,
+    pub message: String,
+}
+
+impl SqlFailure {
+    pub(crate) fn new(kind: FailureKind, message: impl Into<String>) -> Self {
+        SqlFailure {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// Classifies a driver error. Its text names the server's reason, never our password.
+    pub(crate) fn from_sqlx(database: &str, e: &sqlx::Error) -> Self {
+        let kind = match e {
+            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => {
+                FailureKind::Network
+            }
+            sqlx::Error::Database(d) => match d.code().as_deref() {
+                // PostgreSQL invalid_authorization_specification / invalid_password; MySQL
+                // ER_ACCESS_DENIED_ERROR, ER_DBACCESS_DENIED_ERROR.
+                Some("28000" | "28P01" | "1045" | "1044") => FailureKind::Auth,
+                _ => FailureKind::Source,
+            },
+            _ => FailureKind::Source,
+        };
+        SqlFailure::new(kind, format!("database `{database}`: {e}"))
+    }
+}
+
+/// A database definition with its secret loaded.
+struct Definition {
+    name: String,
+    spec: DatabaseSpec,
+    engine: Engine,
+    username: Option<String>,
+    password: Option<SecretString>,
+}
+
+/// A pool of connections to one database for one connector.
+#[derive(Clone)]
+pub(crate) enum Pool {
+    Postgres(sqlx::PgPool),
+    Mysql(sqlx::MySqlPool),
+}
+
+/// The limits a query runs under, from the database's definition.
+#[derive(Debug, Clone, Copy)]
+pub struct QueryLimits {
+    pub timeout: Duration,
+    pub max_rows: u64,
+    pub max_row_bytes: u64,
+    pub read_only: bool,
+}
+
+/// The process-wide SQL broker: definitions (with loaded secrets) and the pools of every
+/// connector, which outlive single syncs.
+pub struct Databases {
+    definitions: BTreeMap<String, Arc<Definition>>,
+    connector_ids: Vec<String>,
+    pools: Mutex<HashMap<(String, String), Pool>>,
+}
+
+impl std::fmt::Debug for Databases {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Databases")
+            .field("definitions", &self.definitions.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Databases {
+    /// Loads every definition's secret (files relative to `base_dir`). Connects to nothing: pools
+    /// connect on a plugin's first query.
+    pub fn new(config: &Config, base_dir: &Path) -> Result<Self, DatabaseError> {
+        let mut definitions = BTreeMap::new();
+        for (name, spec) in &config.databases {
+            let invalid = |message: String| DatabaseError::Invalid {
+                name: name.clone(),
+                message,
+            };
+            let engine = spec.engine().map_err(invalid)?;
+            let (username, source) = match &spec.credential {
+                Some(c) => {
+                    let cred = config.credentials.get(c).ok_or_else(|| {
+                        invalid(format!("credential {c:?} is not in `credentials:`"))
+                    })?;
+                    (cred.username.clone(), cred.password.clone())
+                }
+                None => (spec.username.clone(), spec.password.clone()),
+            };
+            let password = source
+                .map(|s| read_secret(name, &s, base_dir))
+                .transpose()?;
+            definitions.insert(
+                name.clone(),
+                Arc::new(Definition {
+                    name: name.clone(),
+                    spec: spec.clone(),
+                    engine,
+                    username,
+                    password,
+                }),
+            );
+        }
+        Ok(Databases {
+            definitions,
+            connector_ids: config
+                .connectors
+                .iter()
+                .map(|c| c.connector_id.clone())
+                .collect(),
+            pools: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// No databases (tools that load plugins without a config).
+    pub fn empty() -> Self {
+        Databases {
+            definitions: BTreeMap::new(),
+            connector_ids: Vec::new(),
+            pools: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// What one connector's plugin may open: its manifest's `sql` ∩ the connector's
+    /// `grants.databases`.
+    pub fn for_connector(
+        self: &Arc<Self>,
+        connector: &Connector,
+        manifest: Option<&Manifest>,
+    ) -> Arc<ConnectorSql> {
+        let key = match self
+            .connector_ids
+            .iter()
+            .position(|id| *id == connector.connector_id)
+        {
+            Some(i) => format!("connectors[{i}]"),
+            None => format!("connectors[connector_id={}]", connector.connector_id),
+        };
+        let declared = manifest
+            .map(|m| m.permissions.sql.clone())
+            .unwrap_or_default();
+        if !connector.grants.databases.is_empty() && declared.is_empty() {
+            tracing::warn!(
+                connector_id = %connector.connector_id,
+                "{key}.grants.databases is set, but plugin `{}` declares no `[permissions] sql`; every open will be refused",
+                connector.service_type
+            );
+        }
+        Arc::new(ConnectorSql {
+            broker: self.clone(),
+            connector_id: connector.connector_id.clone(),
+            plugin: connector.service_type.clone(),
+            declared,
+            granted: connector.grants.databases.clone(),
+            grant_key: format!("{key}.grants.databases"),
+        })
+    }
+
+    /// The pool of `connector_id` for `def`, created (lazily connecting) on first use.
+    fn pool(&self, connector_id: &str, def: &Definition) -> Result<Pool, SqlFailure> {
+        let mut pools = self
+            .pools
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let key = (connector_id.to_owned(), def.name.clone());
+        if let Some(p) = pools.get(&key) {
+            return Ok(p.clone());
+        }
+        let pool = build_pool(def)?;
+        pools.insert(key, pool.clone());
+        Ok(pool)
+    }
+}
+
+fn read_secret(
+    name: &str,
+    source: &SecretSource,
+    base_dir: &Path,
+) -> Result<SecretString, DatabaseError> {
+    match source {
+        SecretSource::Value(v) => Ok(v.clone()),
+        SecretSource::File(p) => {
+            let path = if p.is_absolute() {
+                p.clone()
+            } else {
+                base_dir.join(p)
+            };
+            let text = std::fs::read_to_string(&path).map_err(|source| DatabaseError::File {
+                name: name.to_owned(),
+                field: "password",
+                path: path.display().to_string(),
+                source,
+            })?;
+            // Secret files conventionally end with a newline that is not part of it.
+            Ok(SecretString::from(
+                text.trim_end_matches(['\r', '\n']).to_owned(),
+            ))
+        }
+    }
+}
+
+fn build_pool(def: &Definition) -> Result<Pool, SqlFailure> {
+    let spec = &def.spec;
+    let invalid = |e: sqlx::Error| {
+        // The URL holds no password (config validation refuses one), so the message is safe.
+        SqlFailure::new(
+            FailureKind::Config,
+            format!("databases.{}.url: {e}", def.name),
+        )
+    };
+    let timeout = Duration::from_secs(spec.query_timeout_secs);
+    match def.engine {
+        Engine::Postgres => {
+            let mut o = sqlx::postgres::PgConnectOptions::from_str(&spec.url)
+                .map_err(invalid)?
+                .application_name("inlet")
+                .disable_statement_logging();
+            if let Some(u) = &def.username {
+                o = o.username(u);
+            }
+            if let Some(p) = &def.password {
+                o = o.password(p.expose_secret());
+            }
+            if spec.read_only {
+                o = o.options([("default_transaction_read_only", "on")]);
+            }
+            let pool = sqlx::postgres::PgPoolOptions::new()
+                .max_connections(spec.max_connections)
+                .acquire_timeout(timeout)
+                .connect_lazy_with(o);
+            Ok(Pool::Postgres(pool))
+        }
+        Engine::Mysql => {
+            let mut o = sqlx::mysql::MySqlConnectOptions::from_str(&spec.url)
+                .map_err(invalid)?
+                .disable_statement_logging();
+            if let Some(u) = &def.username {
+                o = o.username(u);
+            }
+            if let Some(p) = &def.password {
+                o = o.password(p.expose_secret());
+            }
+            let read_only = spec.read_only;
+            let pool = sqlx::mysql::MySqlPoolOptions::new()
+                .max_connections(spec.max_connections)
+                .acquire_timeout(timeout)
+                .after_connect(move |conn, _| {
+                    Box::pin(async move {
+                        if read_only {
+                            sqlx::Executor::execute(
+                                &mut *conn,
+                                "SET SESSION TRANSACTION READ ONLY",
+                            )
+                            .await?;
+                        }
+                        Ok(())
+                    })
+                })
+                .connect_lazy_with(o);
+            Ok(Pool::Mysql(pool))
+        }
+    }
+}
+
+/// One connector's view of the broker, held by its plugin's store.
+pub struct ConnectorSql {
+    broker: Arc<Databases>,
+    connector_id: String,
+    plugin: String,
+    declared: Vec<String>,
+    granted: Vec<String>,
+    grant_key: String,
+}
+
+impl ConnectorSql {
+    /// Opens `name` if it is declared and granted; a refusal names what to add, and is logged.
+    pub fn open(&self, name: &str) -> Result<SqlConnection, SqlFailure> {
+        if !self.declared.iter().any(|d| d == name) {
+            let message = format!(
+                "plugin `{}` does not declare database `{name}`: add `sql = [\"{name}\"]` under [permissions] in its plugin.toml",
+                self.plugin
+            );
+            tracing::warn!(connector_id = %self.connector_id, "{message}");
+            return Err(SqlFailure::new(FailureKind::Config, message));
+        }
+        if !self.granted.iter().any(|g| g == name) {
+            let message = format!(
+                "connector `{}` is not granted database `{name}`: add it to `{}` in config.yml",
+                self.connector_id, self.grant_key
+            );
+            tracing::warn!(connector_id = %self.connector_id, "{message}");
+            return Err(SqlFailure::new(FailureKind::Config, message));
+        }
+        let def = self.broker.definitions.get(name).ok_or_else(|| {
+            SqlFailure::new(
+                FailureKind::Config,
+                format!("no database named `{name}` in config.yml's `databases:`"),
+            )
+        })?;
+        let pool = self.broker.pool(&self.connector_id, def)?;
+        Ok(SqlConnection {
+            name: name.to_owned(),
+            engine: def.engine,
+            pool,
+            limits: QueryLimits {
+                timeout: Duration::from_secs(def.spec.query_timeout_secs),
+                max_rows: def.spec.max_rows,
+                max_row_bytes: def.spec.max_row_bytes,
+                read_only: def.spec.read_only,
+            },
+            connector_id: self.connector_id.clone(),
+        })
+    }
+}
+
+/// An opened (granted) database: a handle on the connector's pool.
+pub struct SqlConnection {
+    name: String,
+    engine: Engine,
+    pool: Pool,
+    limits: QueryLimits,
+    connector_id: String,
+}
+
+impl SqlConnection {
+    /// `postgres` or `mysql`.
+    pub fn dialect(&self) -> &'static str {
+        self.engine.name()
+    }
+
+    /// Starts a query; returns once the first rows (or the end, or an error) arrived, so SQL
+    /// errors surface here rather than at the first batch.
+    pub async fn query(
+        &self,
+        statement: String,
+        params: Vec<Value>,
+    ) -> Result<RowStream, SqlFailure> {
+        classify::check_single(&statement).map_err(|m| SqlFailure::new(FailureKind::Config, m))?;
+        if self.limits.read_only
+            && let Err(m) = classify::check_read_only(&statement)
+        {
+            let message = format!(
+                "database `{}`: {m}; set `read_only: false` on databases.{} in config.yml to allow writes",
+                self.name, self.name
+            );
+            tracing::warn!(connector_id = %self.connector_id, "{message}");
+            return Err(SqlFailure::new(FailureKind::Config, message));
+        }
+        stream::start(
+            self.name.clone(),
+            self.pool.clone(),
+            statement,
+            params,
+            self.limits,
+        )
+        .await
+    }
+}

@@ -1,0 +1,113 @@
+//! Elastic's `postgresql` connector for Inlet: every row of the selected tables of one schema
+//! as a document, incremental syncs by an updated-at column, and Elastic's advanced rules.
+//!
+//! The database connection is the operator's (config.yml `databases:`); the plugin opens the
+//! grant named by its `connection` field. Elastic's host/port/username/password/SSL fields are
+//! kept so Kibana shows the familiar form, but Inlet never uses them to connect.
+
+mod tables;
+
+use inlet_sdk::sql::Dialect;
+use inlet_sdk::{
+    Config, ConfigField, Connector, DocStream, Metadata, Result, RulesValidation, SyncRequest,
+    field,
+};
+use tables::{Flavor, TableSync};
+
+static FLAVOR: Flavor = Flavor {
+    service_type: "postgresql",
+    dialect: Dialect::Postgres,
+    has_schema: true,
+    // Elastic's DEFAULT_FETCH_SIZE for its generic database connectors.
+    default_fetch_size: 50,
+};
+
+const BROKERED: &str = "Informational in Inlet: the host connects with the credentials of the database grant named in `Connection` (config.yml `databases:`), never with this value.";
+
+struct Postgresql;
+
+impl Connector for Postgresql {
+    fn metadata() -> Metadata {
+        let mut m =
+            Metadata::new("postgresql", "PostgreSQL", env!("CARGO_PKG_VERSION")).incremental();
+        m.features.advanced_rules = true;
+        m
+    }
+
+    fn configuration() -> Vec<ConfigField> {
+        vec![
+            field("host", "Host").optional().tooltip(BROKERED).order(1),
+            field("port", "Port").int().optional().tooltip(BROKERED).order(2),
+            field("username", "Username").optional().tooltip(BROKERED).order(3),
+            field("password", "Password").sensitive().optional().tooltip(BROKERED).order(4),
+            field("database", "Database")
+                .optional()
+                .tooltip("Checked against the database the connection opens; leave empty to use the connection's.")
+                .order(5),
+            field("schema", "Schema").default_value("\"public\"").optional().order(6),
+            field("tables", "Comma-separated list of tables")
+                .list()
+                .textarea()
+                .default_value("\"*\"")
+                .optional()
+                .tooltip("This configurable field is ignored when Advanced Sync Rules are used.")
+                .order(7),
+            field("fetch_size", "Rows fetched per request")
+                .int()
+                .default_value("50")
+                .optional()
+                .advanced()
+                .order(8),
+            field("retry_count", "Retries per request")
+                .int()
+                .default_value("3")
+                .optional()
+                .advanced()
+                .order(9),
+            field("ssl_enabled", "Enable SSL verification")
+                .toggle()
+                .default_value("false")
+                .optional()
+                .tooltip("In Inlet, TLS is set by the operator on the database grant's URL.")
+                .order(10),
+            field("ssl_ca", "SSL certificate")
+                .depends_on("ssl_enabled", "true")
+                .optional()
+                .tooltip(BROKERED)
+                .order(11),
+            field("connection", "Connection")
+                .default_value("\"postgresql\"")
+                .optional()
+                .tooltip("Inlet: the name of the database grant to open (config.yml `databases:` and the connector's `grants.databases`).")
+                .order(12),
+            field("incremental_column", "Updated-at column")
+                .default_value("\"updated_at\"")
+                .optional()
+                .advanced()
+                .tooltip("Inlet: incremental syncs fetch rows whose value in this column grew since the last sync; it also gives each document its timestamp.")
+                .order(13),
+        ]
+    }
+
+    fn validate_config(config: &Config) -> Result<()> {
+        tables::Settings::read(&FLAVOR, config).map(|_| ())
+    }
+
+    fn ping(config: &Config) -> Result<()> {
+        tables::ping(&FLAVOR, config)
+    }
+
+    fn validate_advanced_rules(_config: &Config, rules: &str) -> Result<RulesValidation> {
+        Ok(tables::validate_rules(rules))
+    }
+
+    fn full_sync(request: SyncRequest) -> Result<Box<dyn DocStream>> {
+        Ok(Box::new(TableSync::new(&FLAVOR, &request, false)?))
+    }
+
+    fn incremental_sync(request: SyncRequest) -> Result<Box<dyn DocStream>> {
+        Ok(Box::new(TableSync::new(&FLAVOR, &request, true)?))
+    }
+}
+
+inlet_sdk::export!(Postgresql);

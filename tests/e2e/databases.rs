@@ -1,0 +1,585 @@
+//! The SQL broker and the `postgresql` and `mysql` connectors end to end, against real
+//! PostgreSQL and MariaDB servers (tests/databases/start; scripts/test starts them and exports
+//! INLET_TEST_POSTGRES / INLET_TEST_MYSQL): fixtures of 10k rows of mixed types, full and
+//! incremental syncs, stale deletion, advanced rules, grants and read-only refusals.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use serde_json::Value as Json;
+use support::*;
+
+const ROWS: i64 = 10_000;
+
+/// A test server: the URL without the password (as config.yml wants it), user and password.
+struct Server {
+    url: String,
+    user: String,
+    password: String,
+    /// The full URL, for the fixture loader.
+    admin_url: String,
+}
+
+fn servers() -> &'static (Server, Server) {
+    static S: OnceLock<(Server, Server)> = OnceLock::new();
+    S.get_or_init(|| {
+        let (pg, my) = match (
+            std::env::var("INLET_TEST_POSTGRES"),
+            std::env::var("INLET_TEST_MYSQL"),
+        ) {
+            (Ok(pg), Ok(my)) => (pg, my),
+            _ => {
+                let out = Command::new(root().join("tests/databases/start"))
+                    .output()
+                    .expect("run tests/databases/start");
+                assert!(
+                    out.status.success(),
+                    "tests/databases/start failed (PostgreSQL and MariaDB must be installed: scripts/setup):\n{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                let text = String::from_utf8_lossy(&out.stdout).into_owned();
+                let get = |k: &str| {
+                    text.lines()
+                        .find_map(|l| l.strip_prefix(k))
+                        .expect("start prints both URLs")
+                        .to_owned()
+                };
+                (get("INLET_TEST_POSTGRES="), get("INLET_TEST_MYSQL="))
+            }
+        };
+        (split(&pg), split(&my))
+    })
+}
+
+fn split(full: &str) -> Server {
+    let (scheme, rest) = full.split_once("://").expect("scheme");
+    let (userinfo, host) = rest
+        .split_once('@')
+        .expect("user and password in the test URL");
+    let (user, password) = userinfo.split_once(':').expect("password in the test URL");
+    Server {
+        url: format!("{scheme}://{host}"),
+        user: user.to_owned(),
+        password: password.to_owned(),
+        admin_url: full.to_owned(),
+    }
+}
+
+/// Runs statements on a server with the test user (fixtures and changes between syncs).
+fn exec(url: &str, statements: &[String]) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        if url.starts_with("postgres") {
+            let pool = sqlx::PgPool::connect(url)
+                .await
+                .expect("connect to PostgreSQL");
+            for s in statements {
+                sqlx::raw_sql(s)
+                    .execute(&pool)
+                    .await
+                    .unwrap_or_else(|e| panic!("{s}: {e}"));
+            }
+        } else {
+            let pool = sqlx::MySqlPool::connect(url)
+                .await
+                .expect("connect to MariaDB");
+            for s in statements {
+                sqlx::raw_sql(s)
+                    .execute(&pool)
+                    .await
+                    .unwrap_or_else(|e| panic!("{s}: {e}"));
+            }
+        }
+    });
+}
+
+fn pg_fixture(schema: &str) -> Vec<String> {
+    vec![
+        format!("DROP SCHEMA IF EXISTS {schema} CASCADE"),
+        format!("CREATE SCHEMA {schema}"),
+        format!(
+            "CREATE TABLE {schema}.items (
+                id integer PRIMARY KEY, big bigint, price numeric(12,2), ratio double precision,
+                active boolean, title text, code varchar(20), created timestamp, day date,
+                meta jsonb, raw bytea, note text, updated_at timestamptz NOT NULL)"
+        ),
+        format!(
+            "INSERT INTO {schema}.items
+             SELECT g, g::bigint * 1000000000, (g % 1000) + 0.25, g / 8.0, g % 2 = 0,
+                    'title ' || g, 'c' || (g % 97), timestamp '2024-01-01 00:00:00' + g * interval '1 minute',
+                    date '2024-01-01' + (g % 365), jsonb_build_object('n', g, 'tags', jsonb_build_array('a', 'b')),
+                    decode(lpad(to_hex(g), 8, '0'), 'hex'), CASE WHEN g % 10 = 0 THEN NULL ELSE 'note' END,
+                    timestamptz '2024-06-01 00:00:00+00'
+             FROM generate_series(1, {ROWS}) g"
+        ),
+        // A table with a composite key, to check ids and `*` discovery.
+        format!("CREATE TABLE {schema}.tags (a int, b text, label text, PRIMARY KEY (a, b))"),
+        format!("INSERT INTO {schema}.tags VALUES (1, 'x', 'one-x'), (2, 'y', 'two-y')"),
+    ]
+}
+
+fn my_fixture(table: &str) -> Vec<String> {
+    vec![
+        format!("DROP TABLE IF EXISTS {table}"),
+        format!(
+            "CREATE TABLE {table} (
+                id INT PRIMARY KEY, big BIGINT, price DECIMAL(12,2), ratio DOUBLE, active BOOLEAN,
+                title TEXT, code VARCHAR(20), created DATETIME, day DATE, meta JSON, raw BLOB,
+                note TEXT, updated_at DATETIME(3) NOT NULL)"
+        ),
+        // MariaDB caps recursive CTEs at 1000 iterations unless the session raises it; one string
+        // so both run on the same connection.
+        format!(
+            "SET SESSION max_recursive_iterations = 1000000; INSERT INTO {table}
+             WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < {ROWS})
+             SELECT n, n * 1000000000, (n % 1000) + 0.25, n / 8.0, n % 2 = 0, CONCAT('title ', n),
+                    CONCAT('c', n % 97), TIMESTAMP '2024-01-01 00:00:00' + INTERVAL n MINUTE,
+                    DATE '2024-01-01' + INTERVAL (n % 365) DAY, JSON_OBJECT('n', n),
+                    UNHEX(LPAD(HEX(n), 8, '0')), IF(n % 10 = 0, NULL, 'note'),
+                    TIMESTAMP '2024-06-01 00:00:00'
+             FROM g"
+        ),
+    ]
+}
+
+/// Writes the password to a file (config.yml reads it from there) and returns the YAML of one
+/// `databases:` entry.
+fn database_entry(tmp: &Path, name: &str, server: &Server, extra: &str) -> String {
+    let secret = tmp.join(format!("{name}.password"));
+    std::fs::write(&secret, format!("{}\n", server.password)).expect("write secret");
+    format!(
+        "  {name}:\n    url: {}\n    username: {}\n    password: {{file: {}}}\n{extra}",
+        server.url,
+        server.user,
+        secret.display()
+    )
+}
+
+struct Run {
+    out: Output,
+    report: Json,
+    secs: f64,
+}
+
+fn sync(config: &Path, connector: &str, kind: &str) -> Run {
+    let started = Instant::now();
+    let out = inlet(&[
+        "sync",
+        connector,
+        "--type",
+        kind,
+        "--json",
+        "--config",
+        config.to_str().expect("utf8"),
+    ]);
+    let secs = started.elapsed().as_secs_f64();
+    let report = serde_json::from_slice(&out.stdout).unwrap_or(Json::Null);
+    Run { out, report, secs }
+}
+
+/// Prints the sync's rate (`--nocapture` shows it): the sync itself, and the whole command.
+fn report_rate(what: &str, run: &Run, rows: i64) {
+    let ms = run.report["elapsed_ms"]
+        .as_f64()
+        .unwrap_or(f64::NAN)
+        .max(1.0);
+    eprintln!(
+        "{what} full sync: {rows} rows in {ms:.0} ms = {:.0} rows/s, peak plugin memory {} bytes ({:.2}s and {:.0} rows/s for the whole `inlet sync` command)",
+        rows as f64 * 1000.0 / ms,
+        run.report["peak_memory_bytes"],
+        run.secs,
+        rows as f64 / run.secs
+    );
+}
+
+fn assert_completed(run: &Run, what: &str) {
+    assert!(
+        run.out.status.success() && run.report["status"] == "completed",
+        "{what} failed: {}\n{}",
+        stdout(&run.out),
+        stderr(&run.out)
+    );
+}
+
+fn assert_no_password(runs: &[&Run], password: &str) {
+    for r in runs {
+        assert!(
+            !stdout(&r.out).contains(password) && !stderr(&r.out).contains(password),
+            "the database password appeared in inlet's output"
+        );
+    }
+}
+
+fn setup(tmp: &Path, plugin: &str, databases: &str, connector: &str) -> PathBuf {
+    plugin_dir(tmp, &[plugin]);
+    write_config(
+        tmp,
+        &format!("databases:\n{databases}connectors:\n{connector}"),
+    )
+}
+
+#[test]
+fn postgres_full_incremental_stale_deletion_and_types() {
+    let (pg, _) = servers();
+    let schema = "inlet_e2e_full";
+    exec(&pg.admin_url, &pg_fixture(schema));
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let config = setup(
+        tmp.path(),
+        "postgresql",
+        &database_entry(tmp.path(), "postgresql", pg, ""),
+        &format!(
+            "  - connector_id: pg\n    service_type: postgresql\n    configuration:\n      schema: {schema}\n      tables: ['*']\n      fetch_size: 500\n    grants:\n      databases: [postgresql]\n"
+        ),
+    );
+    let sink = tmp.path().join("data/sink/search-pg.ndjson");
+
+    let full = sync(&config, "pg", "full");
+    assert_completed(&full, "full sync");
+    assert_eq!(
+        full.report["stats"]["extracted"],
+        ROWS + 2,
+        "{}",
+        full.report
+    );
+    report_rate("postgresql", &full, ROWS + 2);
+    let docs = replay(&sink);
+    assert_eq!(docs.len() as i64, ROWS + 2);
+    let p = |c: &str| format!("{schema}_items_{c}");
+    let d = &docs[&format!("inlet_test_{schema}_items_8")];
+    assert_eq!(d[p("id")], 8);
+    assert_eq!(d[p("big")], 8_000_000_000_i64);
+    assert_eq!(d[p("price")].as_f64(), Some(8.25), "{d}");
+    assert_eq!(d[p("ratio")], 1.0);
+    assert_eq!(d[p("active")], true);
+    assert_eq!(d[p("title")], "title 8");
+    assert_eq!(d[p("code")], "c8");
+    assert_eq!(d[p("created")], "2024-01-01T00:08:00");
+    assert_eq!(d[p("day")], "2024-01-09");
+    assert_eq!(d[p("meta")]["n"], 8);
+    assert_eq!(d[p("meta")]["tags"][1], "b");
+    assert_eq!(d[p("raw")], "AAAACA==");
+    assert_eq!(d[p("note")], "note");
+    assert_eq!(d["table"], "items");
+    assert_eq!(d["database"], "inlet_test");
+    assert_eq!(d["schema"], schema);
+    assert!(
+        d["_timestamp"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("2024-06-01T00:00:00")),
+        "{d}"
+    );
+    assert_eq!(
+        docs[&format!("inlet_test_{schema}_items_10")][p("note")],
+        Json::Null
+    );
+    assert!(
+        docs.contains_key(&format!("inlet_test_{schema}_tags_1_x")),
+        "composite key id"
+    );
+
+    // An UPDATE is seen by the next incremental sync, and only it.
+    exec(
+        &pg.admin_url,
+        &[format!(
+            "UPDATE {schema}.items SET title = 'changed', updated_at = timestamptz '2024-07-01 00:00:00+00' WHERE id = 42"
+        )],
+    );
+    let inc = sync(&config, "pg", "incremental");
+    assert_completed(&inc, "incremental sync");
+    // The tags table has no updated_at column: it is read again whole (2 rows).
+    assert_eq!(inc.report["stats"]["extracted"], 3, "{}", inc.report);
+    assert_eq!(
+        replay(&sink)[&format!("inlet_test_{schema}_items_42")][p("title")],
+        "changed"
+    );
+
+    // A DELETE is removed by the next full sync (stale deletion).
+    exec(
+        &pg.admin_url,
+        &[format!("DELETE FROM {schema}.items WHERE id = 7")],
+    );
+    let again = sync(&config, "pg", "full");
+    assert_completed(&again, "second full sync");
+    assert_eq!(
+        again.report["stats"]["stale_deleted"], 1,
+        "{}",
+        again.report
+    );
+    let docs = replay(&sink);
+    assert!(!docs.contains_key(&format!("inlet_test_{schema}_items_7")));
+    assert_eq!(docs.len() as i64, ROWS + 1);
+    assert_no_password(&[&full, &inc, &again], &pg.password);
+}
+
+#[test]
+fn postgres_advanced_rule_query_and_rule_validation() {
+    let (pg, _) = servers();
+    let schema = "inlet_e2e_rules";
+    exec(&pg.admin_url, &pg_fixture(schema));
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let config = setup(
+        tmp.path(),
+        "postgresql",
+        &database_entry(tmp.path(), "postgresql", pg, ""),
+        &format!(
+            "  - connector_id: pg\n    service_type: postgresql\n    configuration:\n      schema: {schema}\n    grants:\n      databases: [postgresql]\n    sync_rules:\n      advanced:\n        - tables: [items]\n          query: \"SELECT id, title FROM {schema}.items WHERE id <= 25\"\n          id_columns: [id]\n"
+        ),
+    );
+    let run = sync(&config, "pg", "full");
+    assert_completed(&run, "advanced-rule sync");
+    assert_eq!(run.report["stats"]["extracted"], 25, "{}", run.report);
+    let docs = replay(&tmp.path().join("data/sink/search-pg.ndjson"));
+    let d = &docs[&format!("inlet_test_{schema}_items_25")];
+    assert_eq!(d[format!("{schema}_items_title")], "title 25");
+    assert!(
+        d.get(format!("{schema}_items_price")).is_none(),
+        "only the query's columns"
+    );
+
+    // A rule of the wrong shape is refused before any query.
+    let bad = setup(
+        tmp.path(),
+        "postgresql",
+        &database_entry(tmp.path(), "postgresql", pg, ""),
+        "  - connector_id: pg\n    service_type: postgresql\n    grants:\n      databases: [postgresql]\n    sync_rules:\n      advanced:\n        - tables: []\n          query: SELECT 1\n",
+    );
+    let run = sync(&bad, "pg", "full");
+    assert!(!run.out.status.success());
+    let err = run.report["error"].as_str().unwrap_or_default();
+    assert!(err.contains("tables"), "{}", run.report);
+}
+
+#[test]
+fn mysql_full_sync_types_incremental_and_advanced_rule() {
+    let (_, my) = servers();
+    let table = "inlet_e2e_items";
+    exec(&my.admin_url, &my_fixture(table));
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let config = setup(
+        tmp.path(),
+        "mysql",
+        &database_entry(tmp.path(), "mysql", my, ""),
+        &format!(
+            "  - connector_id: my\n    service_type: mysql\n    configuration:\n      tables: [{table}]\n    grants:\n      databases: [mysql]\n  - connector_id: myrule\n    service_type: mysql\n    grants:\n      databases: [mysql]\n    sync_rules:\n      advanced:\n        - tables: [{table}]\n          query: \"SELECT id, title, price FROM {table} WHERE active AND id <= 100\"\n          id_columns: [id]\n"
+        ),
+    );
+    let sink = tmp.path().join("data/sink/search-my.ndjson");
+    let full = sync(&config, "my", "full");
+    assert_completed(&full, "full sync");
+    assert_eq!(full.report["stats"]["extracted"], ROWS, "{}", full.report);
+    report_rate("mysql", &full, ROWS);
+    let docs = replay(&sink);
+    assert_eq!(docs.len() as i64, ROWS);
+    let d = &docs[&format!("{table}_8")];
+    assert_eq!(d["id"], 8);
+    assert_eq!(d["big"], 8_000_000_000_i64);
+    assert_eq!(d["price"].as_f64(), Some(8.25), "{d}");
+    assert_eq!(d["ratio"], 1.0);
+    assert_eq!(d["active"], true);
+    assert_eq!(d["title"], "title 8");
+    assert_eq!(d["created"], "2024-01-01T00:08:00");
+    assert_eq!(d["day"], "2024-01-09");
+    assert_eq!(d["raw"], "AAAACA==");
+    assert_eq!(d["Table"], table);
+    assert_eq!(d["database"], "inlet_test");
+    // MariaDB's JSON is an alias of LONGTEXT: the document keeps the text.
+    assert!(d["meta"].to_string().contains('8'), "{d}");
+    assert_eq!(docs[&format!("{table}_10")]["note"], Json::Null);
+
+    exec(
+        &my.admin_url,
+        &[format!(
+            "UPDATE {table} SET title = 'changed', updated_at = '2024-07-01 00:00:00' WHERE id = 42"
+        )],
+    );
+    let inc = sync(&config, "my", "incremental");
+    assert_completed(&inc, "incremental sync");
+    assert_eq!(inc.report["stats"]["extracted"], 1, "{}", inc.report);
+    assert_eq!(replay(&sink)[&format!("{table}_42")]["title"], "changed");
+
+    exec(
+        &my.admin_url,
+        &[format!("DELETE FROM {table} WHERE id = 7")],
+    );
+    let again = sync(&config, "my", "full");
+    assert_completed(&again, "second full sync");
+    assert_eq!(
+        again.report["stats"]["stale_deleted"], 1,
+        "{}",
+        again.report
+    );
+
+    let rule = sync(&config, "myrule", "full");
+    assert_completed(&rule, "advanced-rule sync");
+    assert_eq!(rule.report["stats"]["extracted"], 50, "{}", rule.report);
+    assert_no_password(&[&full, &inc, &again, &rule], &my.password);
+}
+
+#[test]
+fn a_connector_without_the_grant_is_refused_naming_it() {
+    let (pg, _) = servers();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    // Defined, but not granted to this connector.
+    let config = setup(
+        tmp.path(),
+        "postgresql",
+        &database_entry(tmp.path(), "postgresql", pg, ""),
+        "  - connector_id: pg\n    service_type: postgresql\n",
+    );
+    let run = sync(&config, "pg", "full");
+    assert!(
+        !run.out.status.success(),
+        "a sync without the grant must fail"
+    );
+    let err = run.report["error"].as_str().unwrap_or_default();
+    assert!(
+        err.contains("connectors[0].grants.databases"),
+        "{}",
+        run.report
+    );
+    assert!(
+        stderr(&run.out).contains("WARN"),
+        "a refusal is logged: {}",
+        stderr(&run.out)
+    );
+
+    // Granted, but the plugin does not declare it (its manifest says `sql = ["postgresql"]`).
+    let config = setup(
+        tmp.path(),
+        "postgresql",
+        &database_entry(tmp.path(), "other", pg, ""),
+        "  - connector_id: pg\n    service_type: postgresql\n    configuration:\n      connection: other\n    grants:\n      databases: [other]\n",
+    );
+    let run = sync(&config, "pg", "full");
+    assert!(!run.out.status.success());
+    let err = run.report["error"].as_str().unwrap_or_default();
+    assert!(err.contains("sql = [\"other\"]"), "{}", run.report);
+    assert_no_password(&[&run], &pg.password);
+}
+
+#[test]
+fn writes_are_refused_on_a_read_only_grant() {
+    let (pg, my) = servers();
+    let schema = "inlet_e2e_ro";
+    exec(&pg.admin_url, &pg_fixture(schema));
+    exec(&my.admin_url, &my_fixture("inlet_e2e_ro"));
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let rule = |q: &str| {
+        format!(
+            "    sync_rules:\n      advanced:\n        - tables: [items]\n          query: \"{q}\"\n          id_columns: [id]\n"
+        )
+    };
+    let dbs = format!(
+        "{}{}",
+        database_entry(tmp.path(), "postgresql", pg, ""),
+        database_entry(tmp.path(), "mysql", my, "")
+    );
+    let connectors = format!(
+        "  - connector_id: del\n    service_type: postgresql\n    grants:\n      databases: [postgresql]\n{}  - connector_id: cte\n    service_type: postgresql\n    grants:\n      databases: [postgresql]\n{}  - connector_id: two\n    service_type: postgresql\n    grants:\n      databases: [postgresql]\n{}",
+        rule(&format!("DELETE FROM {schema}.items RETURNING id")),
+        // Passes the statement check (it starts with WITH); the read-only session refuses it.
+        rule(&format!(
+            "WITH d AS (DELETE FROM {schema}.items RETURNING id) SELECT id FROM d"
+        )),
+        rule(&format!(
+            "SELECT id FROM {schema}.items; DELETE FROM {schema}.items"
+        )),
+    );
+    plugin_dir(tmp.path(), &["postgresql", "mysql"]);
+    let config = write_config(
+        tmp.path(),
+        &format!(
+            "databases:\n{dbs}connectors:\n{connectors}  - connector_id: myupd\n    service_type: mysql\n    grants:\n      databases: [mysql]\n    sync_rules:\n      advanced:\n        - tables: [inlet_e2e_ro]\n          query: \"UPDATE inlet_e2e_ro SET title = 'x'\"\n          id_columns: [id]\n"
+        ),
+    );
+
+    for (connector, expect) in [
+        ("del", "read-only"),
+        ("cte", "read-only transaction"),
+        ("two", "one statement"),
+        ("myupd", "read-only"),
+    ] {
+        let run = sync(&config, connector, "full");
+        assert!(!run.out.status.success(), "{connector}: a write must fail");
+        let err = run.report["error"].as_str().unwrap_or_default();
+        assert!(err.contains(expect), "{connector}: {}", run.report);
+        assert_no_password(&[&run], &pg.password);
+    }
+    // Nothing was deleted.
+    let check = |url: &str, q: &str| {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            if url.starts_with("postgres") {
+                let pool = sqlx::PgPool::connect(url).await.expect("connect");
+                sqlx::query_scalar::<_, i64>(q)
+                    .fetch_one(&pool)
+                    .await
+                    .expect("count")
+            } else {
+                let pool = sqlx::MySqlPool::connect(url).await.expect("connect");
+                sqlx::query_scalar::<_, i64>(q)
+                    .fetch_one(&pool)
+                    .await
+                    .expect("count")
+            }
+        })
+    };
+    assert_eq!(
+        check(
+            &pg.admin_url,
+            &format!("SELECT count(*) FROM {schema}.items")
+        ),
+        ROWS
+    );
+    assert_eq!(
+        check(
+            &my.admin_url,
+            "SELECT count(*) FROM inlet_e2e_ro WHERE title = 'x'"
+        ),
+        0
+    );
+}
+
+#[test]
+fn query_limits_stop_slow_and_oversized_queries() {
+    let (pg, _) = servers();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let limits = "    query_timeout_secs: 1\n    max_rows: 5\n";
+    let rule = |q: &str| {
+        format!(
+            "    sync_rules:\n      advanced:\n        - tables: [t]\n          query: \"{q}\"\n          id_columns: [id]\n"
+        )
+    };
+    let config = setup(
+        tmp.path(),
+        "postgresql",
+        &database_entry(tmp.path(), "postgresql", pg, limits),
+        &format!(
+            "  - connector_id: slow\n    service_type: postgresql\n    grants:\n      databases: [postgresql]\n{}  - connector_id: big\n    service_type: postgresql\n    grants:\n      databases: [postgresql]\n{}",
+            rule("SELECT 1 AS id, pg_sleep(3)"),
+            rule("SELECT g AS id FROM generate_series(1, 100) g"),
+        ),
+    );
+    for (connector, expect) in [("slow", "query_timeout_secs"), ("big", "max_rows")] {
+        let started = Instant::now();
+        let run = sync(&config, connector, "full");
+        assert!(!run.out.status.success(), "{connector} must fail");
+        let err = run.report["error"].as_str().unwrap_or_default();
+        assert!(err.contains(expect), "{connector}: {}", run.report);
+        assert!(
+            started.elapsed().as_secs() < 30,
+            "{connector} took too long"
+        );
+    }
+}
