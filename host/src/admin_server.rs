@@ -13,10 +13,14 @@ use hyper::{Request, Response, StatusCode};
 use metrics_exporter_prometheus::PrometheusHandle;
 
 /// Starts serving; returns once the listener is bound (so a bad address fails at start).
+/// Called before each `/metrics` render, to copy counters kept elsewhere into the exporter.
+pub type BeforeScrape = Arc<std::sync::OnceLock<Box<dyn Fn() + Send + Sync>>>;
+
 pub async fn serve(
     listen: SocketAddr,
     metrics: PrometheusHandle,
     ready: Arc<AtomicBool>,
+    before_scrape: BeforeScrape,
 ) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -29,10 +33,16 @@ pub async fn serve(
             };
             let metrics = metrics.clone();
             let ready = ready.clone();
+            let before_scrape = before_scrape.clone();
             tokio::spawn(async move {
                 let svc = hyper::service::service_fn(move |req| {
                     let metrics = metrics.clone();
                     let ready = ready.clone();
+                    if req.uri().path() == "/metrics"
+                        && let Some(refresh) = before_scrape.get()
+                    {
+                        refresh();
+                    }
                     async move { Ok::<_, Infallible>(route(&req, &metrics, &ready)) }
                 });
                 let io = hyper_util::rt::TokioIo::new(stream);

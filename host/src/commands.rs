@@ -101,11 +101,14 @@ fn cancel_on_signal() -> Arc<AtomicBool> {
 async fn run(config: &Path, plugins: Option<PathBuf>, once: bool) -> anyhow::Result<ExitCode> {
     let loaded = load_config(config)?;
     let ready = Arc::new(AtomicBool::new(false));
+    let before_scrape = inlet::admin_server::BeforeScrape::default();
     if let Some(listen) = loaded.config.service.metrics.listen {
         let handle = inlet::metrics::install()?;
-        inlet::admin_server::serve(listen, handle, ready.clone()).await?;
+        inlet::admin_server::serve(listen, handle, ready.clone(), before_scrape.clone()).await?;
     }
     let svc = Arc::new(Service::open(loaded, plugins).await?);
+    let broker = svc.env.broker.clone();
+    let _ = before_scrape.set(Box::new(move || inlet::metrics::record_broker(&broker)));
     ready.store(true, Ordering::Relaxed);
     if svc.config.config.connectors.is_empty() {
         anyhow::bail!(

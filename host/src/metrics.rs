@@ -96,3 +96,29 @@ pub fn record_plugin_load(service_type: &str, outcome: CacheOutcome, seconds: f6
     histogram!("inlet_plugin_load_seconds", "service_type" => service_type.to_owned())
         .record(seconds);
 }
+
+/// Copies the HTTP broker's per-connector counters into the exporter. Called just before each
+/// scrape renders, so `/metrics` is always current without the broker knowing about Prometheus.
+pub fn record_broker(broker: &crate::broker::Broker) {
+    for (connector, m) in broker.metrics() {
+        let c = || connector.clone();
+        counter!("inlet_http_requests_total", "connector" => c(), "decision" => "allowed")
+            .absolute(m.allowed);
+        for (rule, n) in &m.denied {
+            counter!("inlet_http_requests_total", "connector" => c(), "decision" => "denied", "rule" => *rule).absolute(*n);
+        }
+        counter!("inlet_http_failures_total", "connector" => c()).absolute(m.failed);
+        counter!("inlet_http_oversized_total", "connector" => c()).absolute(m.oversized);
+        counter!("inlet_http_bytes_total", "connector" => c(), "direction" => "out")
+            .absolute(m.bytes_out);
+        counter!("inlet_http_bytes_total", "connector" => c(), "direction" => "in")
+            .absolute(m.bytes_in);
+        counter!("inlet_http_latency_microseconds_total", "connector" => c())
+            .absolute(m.latency_us_total);
+        counter!("inlet_http_credential_injections_total", "connector" => c())
+            .absolute(m.credential_injections);
+    }
+    for (credential, n) in broker.token_fetches() {
+        counter!("inlet_oauth2_token_fetches_total", "credential" => credential).absolute(n);
+    }
+}

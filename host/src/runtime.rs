@@ -115,7 +115,7 @@ impl Runtime {
 
     /// Compiles (or loads from the cache), checks the contract version and links the component.
     pub fn load(&self, bytes: &[u8], sha256: &[u8; 32]) -> Result<LoadedComponent, LoadError> {
-        if !wasmparser_is_component(bytes) {
+        if !looks_like_component(bytes) {
             return Err(LoadError::Invalid(
                 "the file is not a component (a core module or not WebAssembly at all); \
                  build it for wasm32-wasip2 or wrap it with `wasm-tools component new`"
@@ -125,13 +125,9 @@ impl Runtime {
         let loaded = self
             .cache
             .load_or_compile(&self.engine, bytes, sha256)
-            .map_err(|e| {
-                let msg = format!("{e:#}");
-                if msg.contains("cache") || e.downcast_ref::<std::io::Error>().is_some() {
-                    LoadError::Cache(msg)
-                } else {
-                    LoadError::Invalid(msg)
-                }
+            .map_err(|e| match e {
+                cache::CacheError::Compile(e) => LoadError::Invalid(format!("{e:#}")),
+                cache::CacheError::Io(e) => LoadError::Cache(e.to_string()),
             })?;
         let component = loaded.component;
         let (imports, exports) = describe(&self.engine, &component);
@@ -209,7 +205,7 @@ impl Runtime {
 
 /// Cheap structural check before handing bytes to the compiler: components and core modules
 /// share the magic number and differ in the layer field.
-fn wasmparser_is_component(bytes: &[u8]) -> bool {
+fn looks_like_component(bytes: &[u8]) -> bool {
     bytes.len() >= 8 && bytes[0..4] == *b"\0asm" && bytes[6..8] == [1, 0]
 }
 

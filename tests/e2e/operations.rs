@@ -68,6 +68,10 @@ fn metrics_health_and_graceful_stop() {
         "{metrics}"
     );
     assert!(metrics.contains("inlet_plugin_loads_total"), "{metrics}");
+    assert!(
+        metrics.contains("inlet_http_requests_total{connector=\"m\",decision=\"allowed\"} 0"),
+        "brokered-call counters are exported per connector: {metrics}"
+    );
     assert_eq!(get(port, "/healthz").map(|r| r.0), Some(200));
     assert_eq!(get(port, "/readyz").map(|r| r.0), Some(200));
 

@@ -29,6 +29,17 @@ pub struct CompileCache {
     engine_key: String,
 }
 
+/// Why a component could not be produced.
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    /// The bytes are not a valid component (or use features this engine lacks).
+    #[error("{0:#}")]
+    Compile(wasmtime::Error),
+    /// The cache directory could not be written.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
 /// A component ready to instantiate, with how long it took to get it.
 pub struct Loaded {
     pub component: Component,
@@ -60,7 +71,7 @@ impl CompileCache {
         engine: &Engine,
         bytes: &[u8],
         sha256: &[u8; 32],
-    ) -> wasmtime::Result<Loaded> {
+    ) -> Result<Loaded, CacheError> {
         let start = Instant::now();
         let path = self.artifact_path(sha256);
         if path.is_file() {
@@ -81,12 +92,15 @@ impl CompileCache {
                 }
             }
         }
-        let artifact = engine.precompile_component(bytes)?;
+        let artifact = engine
+            .precompile_component(bytes)
+            .map_err(CacheError::Compile)?;
         let tmp = path.with_extension(format!("tmp{}", std::process::id()));
         std::fs::write(&tmp, &artifact)?;
         std::fs::rename(&tmp, &path)?;
         // SAFETY: `artifact` was produced by `precompile_component` on this engine just now.
-        let component = unsafe { Component::deserialize(engine, &artifact)? };
+        let component =
+            unsafe { Component::deserialize(engine, &artifact) }.map_err(CacheError::Compile)?;
         Ok(Loaded {
             component,
             outcome: CacheOutcome::Compiled,
