@@ -14,7 +14,7 @@
 Build: `python -m inlet_sdk.build <project dir>` (see README.md).
 """
 
-from . import fields, state
+from . import fields, http, state
 from .config import Config
 from .connector import Connector
 from .document import OP_DELETE, OP_INDEX, Document
@@ -37,6 +37,7 @@ __all__ = [
     "OP_INDEX",
     "OP_DELETE",
     "fields",
+    "http",
     "state",
     "ConnectorError",
     "ConfigError",
