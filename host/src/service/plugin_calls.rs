@@ -39,9 +39,11 @@ impl Service {
         Ok((metadata, schema))
     }
 
-    /// Checks the connector's configuration against the schema, then with the plugin's
-    /// `validate-config` and `ping`. The error is the message Kibana shows.
-    pub async fn check(&self, connector: &Connector) -> Result<(), String> {
+    /// A fresh instance and the connector's values, checked against the plugin's schema.
+    async fn instance_with_values(
+        &self,
+        connector: &Connector,
+    ) -> Result<(PluginInstance, Vec<types::ConfigValue>), String> {
         let mut instance = self.instance_for(connector).await?;
         let schema = instance
             .configuration_schema()
@@ -49,6 +51,13 @@ impl Service {
             .map_err(|e| e.to_string())?;
         let (values, _) =
             configuration::resolve(&schema, &connector.configuration).map_err(|e| e.to_string())?;
+        Ok((instance, values))
+    }
+
+    /// Checks the connector's configuration against the schema, then with the plugin's
+    /// `validate-config` and `ping`. The error is the message Kibana shows.
+    pub async fn check(&self, connector: &Connector) -> Result<(), String> {
+        let (mut instance, values) = self.instance_with_values(connector).await?;
         instance
             .validate_config(&values)
             .await
@@ -62,13 +71,7 @@ impl Service {
         connector: &Connector,
         rules: &serde_json::Value,
     ) -> Result<types::RulesValidation, String> {
-        let mut instance = self.instance_for(connector).await?;
-        let schema = instance
-            .configuration_schema()
-            .await
-            .map_err(|e| e.to_string())?;
-        let (values, _) =
-            configuration::resolve(&schema, &connector.configuration).map_err(|e| e.to_string())?;
+        let (mut instance, values) = self.instance_with_values(connector).await?;
         instance
             .validate_advanced_rules(&values, &rules.to_string())
             .await
