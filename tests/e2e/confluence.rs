@@ -1,0 +1,422 @@
+//! The Confluence connector (`plugins/confluence`, Go), built from source with the Go SDK and
+//! run by the real `inlet` binary against the Confluence-shaped test server
+//! (`tests/ftest/fixtures/confluence/server.py`): REST API v1 lists capped at 5 results a page,
+//! HTTP Basic auth that only the host can supply, a 429 + `Retry-After: 1` to ride out, CQL
+//! `lastmodified` for incremental syncs, and a persistent 503 that must fail the sync without
+//! deleting anything.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Instant;
+
+use serde_json::Value;
+use support::*;
+
+const MARK: &str = "TOPSECRET";
+const PASSWORD: &str = "conf-TOPSECRET-71c2";
+/// Pages and blog posts loaded (over 3 spaces; every 5th page, not a blog post, has an
+/// attachment): with pages of 5, every list takes several requests.
+const ITEMS: usize = 60;
+
+/// server.py as a child process, killed on drop.
+struct Server {
+    child: Child,
+    origin: String,
+}
+
+impl Server {
+    fn start() -> Server {
+        let mut child = Command::new("python3")
+            .arg(root().join("tests/ftest/fixtures/confluence/server.py"))
+            .args(["--port", "0", "--token", PASSWORD])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("run python3 (the Confluence test server)");
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut first)
+            .expect("read PORT=");
+        let port = first
+            .trim()
+            .strip_prefix("PORT=")
+            .unwrap_or_else(|| panic!("server.py printed {first:?}, not PORT=<n>"));
+        let origin = format!("http://127.0.0.1:{port}");
+        Server { child, origin }
+    }
+
+    /// A `/_fixture/...` control call; returns the JSON answer.
+    fn control(&self, method: &str, path: &str, body: Option<&str>) -> Value {
+        let (status, text) = http(method, &format!("{}/_fixture/{path}", self.origin), body);
+        assert_eq!(status, 200, "{method} /_fixture/{path}: {text}");
+        serde_json::from_str(&text).expect("control answers JSON")
+    }
+
+    fn requests(&self) -> Vec<Value> {
+        let v = self.control("GET", "requests", None);
+        v.as_array().expect("a list").clone()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Setup {
+    tmp: tempfile::TempDir,
+    origin: String,
+}
+
+impl Setup {
+    fn new(origin: &str) -> Setup {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let o = Command::new(root().join("sdk/go/build.sh"))
+            .arg(root().join("plugins/confluence"))
+            .arg("-o")
+            .arg(tmp.path().join("plugins/confluence"))
+            .current_dir(root())
+            .output()
+            .expect("run sdk/go/build.sh (needs go and wasm-tools: scripts/setup)");
+        assert!(
+            o.status.success(),
+            "building plugins/confluence failed:\n{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        Setup {
+            tmp,
+            origin: origin.to_owned(),
+        }
+    }
+
+    fn path(&self) -> &Path {
+        self.tmp.path()
+    }
+
+    fn sink(&self) -> PathBuf {
+        self.path().join("data/sink/search-conf.ndjson")
+    }
+
+    fn configure(&self, grant_http: bool, retry_count: u32) {
+        let origin = &self.origin;
+        let http = if grant_http {
+            format!("[\"{origin}\"]")
+        } else {
+            "[]".to_owned()
+        };
+        write_config(
+            self.path(),
+            &format!(
+                "credentials:\n  confluence:\n    type: basic\n    username: inlet\n    password: {PASSWORD}\n    hosts: [\"{origin}\"]\n\
+                 connectors:\n  - connector_id: conf\n    service_type: confluence\n    configuration:\n\
+                 \x20     data_source: confluence_server\n      confluence_url: {origin}\n\
+                 \x20     spaces: [\"*\"]\n      retry_count: {retry_count}\n\
+                 \x20   grants:\n      http: {http}\n      credentials: [confluence]\n"
+            ),
+        );
+    }
+
+    /// One sync; checks that the password reached neither inlet's output nor its data
+    /// directory (the plugin's config, state and documents live there).
+    fn sync(&self, kind: &str) -> (bool, Value, String) {
+        let config = self.path().join("config.yml");
+        let out = Command::new(env!("CARGO_BIN_EXE_inlet"))
+            .args(["sync", "conf", "--json", "--type", kind, "--config"])
+            .arg(&config)
+            .env("RUST_LOG", "debug,wasmtime=warn,cranelift=warn,hyper=info")
+            .output()
+            .expect("run inlet");
+        let (so, se) = (stdout(&out), stderr(&out));
+        assert!(
+            !so.contains(MARK) && !se.contains(MARK),
+            "the password reached inlet's output:\n{so}\n{se}"
+        );
+        assert_no_secret_under(&self.path().join("data"));
+        let report: Value = serde_json::from_str(&so)
+            .unwrap_or_else(|e| panic!("no JSON report ({e}): {so}\n{se}"));
+        (out.status.success(), report, se)
+    }
+}
+
+fn assert_no_secret_under(dir: &Path) {
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if let Ok(bytes) = std::fs::read(&p) {
+                assert!(
+                    !bytes.windows(MARK.len()).any(|w| w == MARK.as_bytes()),
+                    "the password was written to {}",
+                    p.display()
+                );
+            }
+        }
+    }
+}
+
+/// Percent-decoding of a query string value (`+` is a space).
+fn decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16)
+        {
+            out.push(v);
+            i += 3;
+            continue;
+        }
+        out.push(if b[i] == b'+' { b' ' } else { b[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn query_param(target: &str, key: &str) -> Option<String> {
+    let (_, q) = target.split_once('?')?;
+    q.split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == key)
+        .map(|(_, v)| decode(v))
+}
+
+fn target(r: &Value) -> &str {
+    r["target"].as_str().unwrap_or_default()
+}
+
+/// The ids the fixture generates for `n` items: spaces by key, content `100000 + i`, and
+/// `att<content id>` for every 5th page (blog posts are every 4th item).
+fn expected_ids(n: usize) -> Vec<String> {
+    let mut ids: Vec<String> = ["ENG", "OPS", "HR"].map(String::from).to_vec();
+    for i in 1..=n {
+        ids.push(format!("{}", 100_000 + i));
+        if i % 5 == 0 && i % 4 != 0 {
+            ids.push(format!("att{}", 100_000 + i));
+        }
+    }
+    ids.sort();
+    ids
+}
+
+#[test]
+fn confluence_connector_syncs_through_the_broker() {
+    let started = Instant::now();
+    let server = Server::start();
+    let setup = Setup::new(&server.origin);
+    setup.configure(true, 3);
+
+    // 1. Full sync, riding out one 429 (Retry-After: 1) on the first page of the search.
+    let expected = server.control("POST", &format!("load?n={ITEMS}"), None)["expected"]
+        .as_u64()
+        .expect("expected") as usize;
+    assert_eq!(expected, expected_ids(ITEMS).len());
+    server.control(
+        "POST",
+        "faults",
+        Some(r#"{"throttle_once": "/rest/api/content/search?"}"#),
+    );
+    let (ok, report, stderr) = setup.sync("full");
+    assert!(ok, "full sync failed: {report}\n{stderr}");
+    assert_eq!(report["stats"]["indexed"], expected as u64, "{report}");
+    let docs = replay(&setup.sink());
+    assert_eq!(
+        docs.keys().cloned().collect::<Vec<_>>(),
+        expected_ids(ITEMS),
+        "{report}"
+    );
+    let origin = &server.origin;
+    let eng = &docs["ENG"];
+    assert_eq!(eng["type"], "Space");
+    assert_eq!(eng["title"], "Engineering");
+    assert_eq!(eng["url"], format!("{origin}/spaces/ENG"));
+    // Item 5: a page in HR under the space's first page (item 2), with one attachment.
+    let page = &docs["100005"];
+    assert_eq!(page["type"], "page");
+    assert_eq!(page["title"], "Page 5 in HR");
+    assert_eq!(page["space"], "People");
+    assert_eq!(page["body"], "Content of Page 5 in HR.\nItem 5 & space HR.");
+    assert_eq!(
+        page["ancestors"],
+        serde_json::json!([{"title": "Page 2 in HR"}])
+    );
+    assert_eq!(page["author"], "Author");
+    assert_eq!(page["_timestamp"], "2024-01-01T00:05:00.000Z");
+    assert_eq!(
+        page["url"],
+        format!("{origin}/pages/viewpage.action?pageId=100005")
+    );
+    let blog = &docs["100004"];
+    assert_eq!(blog["type"], "blogpost");
+    assert_eq!(blog["space"], "Operations");
+    let att = &docs["att100005"];
+    assert_eq!(att["type"], "attachment");
+    assert_eq!(att["title"], "notes-5.txt");
+    assert_eq!(att["page"], "Page 5 in HR");
+    assert_eq!(att["size"], 40);
+    assert_eq!(
+        att["_attachment"], "QXR0YWNobWVudCBvZiBwYWdlIDU6IHBsYWluIHRleHQgbm90ZXMuCg==",
+        "the attachment's bytes, base64"
+    );
+
+    let seen = server.requests();
+    // The host injected the operator's Basic credential into every request.
+    assert!(
+        seen.iter()
+            .all(|r| r["authorization"] == true && r["auth_ok"] == true),
+        "{seen:?}"
+    );
+    // Pagination: the search was followed through `_links.next` to its last page (60 items,
+    // 5 a page), and the throttled page was fetched again after its 429.
+    let search: Vec<&Value> = seen
+        .iter()
+        .filter(|r| target(r).starts_with("/rest/api/content/search?"))
+        .collect();
+    let mut starts: Vec<u64> = search
+        .iter()
+        .filter(|r| r["status"] == 200)
+        .map(|r| {
+            query_param(target(r), "start").map_or(0, |s| s.parse().expect("start is a number"))
+        })
+        .collect();
+    starts.sort();
+    assert_eq!(starts, (0..ITEMS as u64).step_by(5).collect::<Vec<_>>());
+    let throttled: Vec<&&Value> = search.iter().filter(|r| r["status"] == 429).collect();
+    assert_eq!(throttled.len(), 1, "{search:?}");
+    let retried: Vec<&&Value> = search
+        .iter()
+        .filter(|r| target(r) == target(throttled[0]) && r["status"] == 200)
+        .collect();
+    assert_eq!(retried.len(), 1, "the throttled page is fetched again");
+    let waited = retried[0]["at"].as_f64().expect("at") - throttled[0]["at"].as_f64().expect("at");
+    assert!(
+        waited >= 0.95,
+        "the retry waited {waited:.2}s, not the 1 s Retry-After asked for"
+    );
+    assert!(
+        seen.iter()
+            .any(|r| target(r).starts_with("/rest/api/content/100005/child/attachment?"))
+    );
+    let cursor: Value =
+        serde_json::from_str(report["cursor"].as_str().expect("a cursor")).expect("JSON cursor");
+    let since = cursor["since"].as_str().expect("since").to_owned();
+
+    // 2. Incremental: two items changed at the source, and a file was uploaded to a third
+    // (which itself did not change); CQL `lastmodified` asks for exactly these.
+    server.control("POST", "requests/clear", None);
+    let updated = server.control("POST", "update?n=2", None);
+    assert_eq!(updated["updated"], serde_json::json!(["100001", "100002"]));
+    let uploaded = server.control("POST", "attach?id=100003", None);
+    assert_eq!(uploaded["id"], "att100003-1");
+    let expected = expected + 1;
+    let (ok, report, stderr) = setup.sync("incremental");
+    assert!(ok, "incremental sync failed: {report}\n{stderr}");
+    assert_eq!(report["stats"]["extracted"], 3, "{report}\n{stderr}");
+    let docs = replay(&setup.sink());
+    assert_eq!(docs.len(), expected);
+    assert_eq!(docs["100001"]["title"], "Page 1 in OPS (edited)");
+    assert_eq!(docs["100002"]["title"], "Page 2 in HR (edited)");
+    let upload = &docs["att100003-1"];
+    assert_eq!(upload["page"], "Page 3 in ENG");
+    assert_eq!(upload["space"], "Engineering");
+    assert_eq!(
+        upload["_attachment"],
+        "VXBsb2FkZWQgZmlsZSAxIG9mIDEwMDAwMy4K"
+    );
+    let seen = server.requests();
+    let cql: Vec<String> = seen
+        .iter()
+        .filter_map(|r| query_param(target(r), "cql"))
+        .collect();
+    // The cursor is the first sync's start; CQL takes it to the minute, in UTC.
+    let minute = format!(
+        "{}/{}/{} {}",
+        &since[0..4],
+        &since[5..7],
+        &since[8..10],
+        &since[11..16]
+    );
+    assert_eq!(
+        cql,
+        [
+            format!("type in (page,blogpost) and lastmodified >= \"{minute}\""),
+            format!("type = attachment and lastmodified >= \"{minute}\""),
+        ],
+        "{seen:?}"
+    );
+    assert!(
+        !seen
+            .iter()
+            .any(|r| target(r).starts_with("/rest/api/space")
+                || target(r).contains("/child/attachment")),
+        "an incremental sync lists neither spaces nor every page's attachments: {seen:?}"
+    );
+
+    // 3. Items removed at the source leave the index at the next full sync.
+    // The newest 6 (items 55..=60): 55 is a page with an attachment.
+    let expected = server.control("POST", "remove?n=6", None)["expected"]
+        .as_u64()
+        .expect("expected") as usize;
+    let (ok, report, stderr) = setup.sync("full");
+    assert!(ok, "second full sync failed: {report}\n{stderr}");
+    let docs = replay(&setup.sink());
+    assert_eq!(docs.len(), expected, "{report}");
+    assert_eq!(expected, expected_ids(ITEMS).len() + 1 - 7);
+    for gone in ["100055", "att100055", "100060"] {
+        assert!(!docs.contains_key(gone), "{gone} was removed at the source");
+    }
+
+    // 4. A persistent 503 on the search: retried retry_count times, then the sync fails and
+    // nothing is deleted.
+    setup.configure(true, 1);
+    server.control(
+        "POST",
+        "faults",
+        Some(r#"{"fail": "/rest/api/content/search", "status": 503, "times": 99}"#),
+    );
+    let (ok, report, stderr) = setup.sync("full");
+    assert!(
+        !ok,
+        "a sync against a failing Confluence must fail: {report}"
+    );
+    assert_eq!(report["status"], "error", "{report}");
+    assert!(
+        report["error"].as_str().unwrap_or_default().contains("503"),
+        "{report}\n{stderr}"
+    );
+    assert_eq!(
+        replay(&setup.sink()).len(),
+        expected,
+        "a failed sync deletes nothing"
+    );
+    server.control("POST", "faults", Some("{}"));
+
+    // 5. Without the origin granted, the host refuses the request and says which grant to add.
+    setup.configure(false, 3);
+    server.control("POST", "requests/clear", None);
+    let (ok, report, stderr) = setup.sync("full");
+    assert!(!ok, "a sync without the http grant must fail: {report}");
+    let error = report["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("grants.http") && error.contains(origin.as_str()),
+        "{report}\n{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("add \"{origin}\" to connectors[0].grants.http")),
+        "the host's log names the grant to add:\n{stderr}"
+    );
+    assert!(
+        server.requests().is_empty(),
+        "nothing reached the server without the grant"
+    );
+    assert_eq!(replay(&setup.sink()).len(), expected);
+
+    eprintln!("confluence e2e: {:.1}s", started.elapsed().as_secs_f64());
+}
