@@ -11,6 +11,7 @@ export * as fields from "./fields.js";
 export { Document } from "./document.js";
 export { ConnectorError, ConfigError, AuthError, NetworkError, SourceError, CancelledError } from "./errors.js";
 export { log, state } from "./host.js";
+export { http, HttpError, Response } from "./http.js";
 
 const KNOWN = new Set([
   "serviceType", "name", "version", "features", "batchSize", "batchBytes", "configuration",

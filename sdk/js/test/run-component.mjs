@@ -35,6 +35,7 @@ execFileSync(path.join(sdk, "node_modules", ".bin", "jco"), [
   "transpile", wasm, "-o", out, "--no-typescript", "--name", name,
   "--map", `inlet:connector/log@0.1.0=${shim}`,
   "--map", `inlet:connector/state@0.1.0=${shim}`,
+  "--map", `inlet:connector/sql@0.1.0=${shim}`,
 ], { stdio: ["ignore", "ignore", "inherit"] });
 
 const mod = await import(pathToFileURL(path.join(out, `${name}.js`)).href);

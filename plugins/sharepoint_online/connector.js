@@ -1,0 +1,402 @@
+// SharePoint Online connector (Elastic's `sharepoint_online` service type) over Microsoft Graph.
+//
+// Content, in Elastic's order and with Elastic's `_id` scheme: site collections (`_id` = webUrl),
+// sites, their document libraries (drives), every drive item (from the drive's delta feed, so the
+// full sync leaves a delta link per drive in the cursor), the sites' lists and list items
+// (`<list id>-<item id>`), and site pages (`<site id>-site_page-<page id>`).
+//
+// Authentication is the host's: the operator declares an `oauth2_client_credentials` credential
+// for the Graph endpoint in config.yml and grants it; the host fetches, caches and injects the
+// bearer token. This plugin has no secret field and never sees a token (see README.md).
+import { defineConnector, fields, http, log, Document, AuthError, ConfigError, NetworkError, SourceError } from "@inlet/sdk";
+
+const WILDCARD = "*";
+const DEFAULT_GRAPH = "https://graph.microsoft.com";
+// Elastic's $select lists, so documents carry the same Graph fields.
+const DRIVE_SELECT = "createdDateTime,description,id,lastModifiedDateTime,name,webUrl,driveType,createdBy,lastModifiedBy,owner";
+const DRIVE_ITEM_SELECT = "id,content.downloadUrl,lastModifiedDateTime,lastModifiedBy,root,deleted,file,folder,package,name,webUrl,createdBy,createdDateTime,size,parentReference";
+const LIST_SELECT = "createdDateTime,id,lastModifiedDateTime,name,webUrl,displayName,createdBy,lastModifiedBy";
+const LIST_ITEM_SELECT = "createdDateTime,id,lastModifiedDateTime,weburl,createdBy,lastModifiedBy,contentType";
+const LIST_ITEM_EXPAND = "fields($select=Title,Link,Attachments,LinkTitle,LinkFilename,Description,Conversation)";
+// Lists and content types Elastic skips: system lists, and items that 404 on every follow-up.
+const EXCLUDED_LISTS = new Set(["SharePointHomeCacheList"]);
+const EXCLUDED_CONTENT_TYPES = new Set(["Web Template Extensions", "Client Side Component Manifests"]);
+const EXCLUDED_PATH_SEGMENTS = ["/contentstorage/"];
+
+// Throttling: Graph answers 429 (and 503 under load) with Retry-After; Elastic retries 5 times.
+const MAX_RETRIES = 5;
+const MAX_WAIT_SECS = 300;
+const RETRY_STATUSES = new Set([429, 500, 502, 503, 504]);
+// Transport failures worth another try (a refused connection or a denied grant is not).
+const TRANSIENT_CODES = new Set(["connection-terminated", "connection-timeout", "connection-read-timeout",
+  "connection-write-timeout", "connection-limit-reached", "HTTP-response-incomplete", "HTTP-response-timeout",
+  "destination-unavailable", "DNS-timeout"]);
+
+// ---- configuration --------------------------------------------------------------------------
+
+const dlsOnly = { use_document_level_security: true };
+const configuration = {
+  tenant_id: fields.string("Tenant ID", { order: 1 }),
+  tenant_name: fields.string("Tenant name", { order: 2 }),
+  client_id: fields.string("Client ID", { order: 3 }),
+  // Elastic's auth_method, secret_value, certificate and private_key (orders 4-7) are left out on
+  // purpose: the secret is a host credential (README.md).
+  site_collections: fields.list("Comma-separated list of sites", {
+    order: 8, display: "textarea", default: WILDCARD,
+    tooltip: "A comma-separated list of sites to ingest data from. If enumerating all sites, use * to include all available sites, or specify a list of site names. Otherwise, specify a list of site paths.",
+  }),
+  enumerate_all_sites: fields.toggle("Enumerate all sites?", {
+    order: 9, default: true,
+    tooltip: "If enabled, sites will be fetched in bulk, then filtered down to the configured list of sites. This is efficient when syncing many sites. If disabled, each configured site will be fetched with an individual request. This is efficient when syncing fewer sites.",
+  }),
+  fetch_subsites: fields.toggle("Fetch sub-sites of configured sites?", {
+    order: 10, default: true, dependsOn: { enumerate_all_sites: false },
+    tooltip: "Whether subsites of the configured site(s) should be automatically fetched.",
+  }),
+  use_text_extraction_service: fields.toggle("Use text extraction service", {
+    order: 11, default: false, uiRestrictions: [fields.ADVANCED],
+    tooltip: "Requires a separate deployment of the Elastic Text Extraction Service. Requires that pipeline settings disable text extraction.",
+  }),
+  use_document_level_security: fields.toggle("Enable document level security", {
+    order: 12, default: false,
+    tooltip: "Document level security ensures identities and permissions set in Sharepoint Online are maintained in Elasticsearch. This enables you to restrict and personalize read-access users and groups have to documents in this index. Access control syncs ensure this metadata is kept up to date in your Elasticsearch documents.",
+  }),
+  fetch_drive_item_permissions: fields.toggle("Fetch drive item permissions", {
+    order: 13, default: true, dependsOn: dlsOnly,
+    tooltip: "Enable this option to fetch drive item specific permissions. This setting can increase sync time.",
+  }),
+  fetch_unique_page_permissions: fields.toggle("Fetch unique page permissions", {
+    order: 14, default: true, dependsOn: dlsOnly,
+    tooltip: "Enable this option to fetch unique page permissions. This setting can increase sync time. If this setting is disabled a page will inherit permissions from its parent site.",
+  }),
+  fetch_unique_list_permissions: fields.toggle("Fetch unique list permissions", {
+    order: 15, default: true, dependsOn: dlsOnly,
+    tooltip: "Enable this option to fetch unique list permissions. This setting can increase sync time. If this setting is disabled a list will inherit permissions from its parent site.",
+  }),
+  fetch_unique_list_item_permissions: fields.toggle("Fetch unique list item permissions", {
+    order: 16, default: true, dependsOn: dlsOnly,
+    tooltip: "Enable this option to fetch unique list item permissions. This setting can increase sync time. If this setting is disabled a list item will inherit permissions from its parent site.",
+  }),
+  // Inlet's addition: national clouds (graph.microsoft.us, microsoftgraph.chinacloudapi.cn) and
+  // test servers. The credential's `hosts` and `grants.http` must name the same origin.
+  graph_endpoint: fields.string("Microsoft Graph endpoint", {
+    order: 17, default: DEFAULT_GRAPH, required: false, uiRestrictions: [fields.ADVANCED],
+    tooltip: "Base URL of Microsoft Graph (scheme and host). Change it only for national clouds.",
+  }),
+};
+
+function graphBase(config) {
+  const raw = String(config.graph_endpoint || DEFAULT_GRAPH).trim().replace(/\/+$/, "");
+  if (!/^https?:\/\/[^/?#]+$/.test(raw)) {
+    throw new ConfigError(`graph_endpoint must be a scheme and host such as ${DEFAULT_GRAPH}, not ${JSON.stringify(config.graph_endpoint)}`);
+  }
+  return `${raw}/v1.0`;
+}
+
+function siteNames(config) {
+  const names = (config.site_collections ?? []).map((s) => String(s).trim()).filter(Boolean);
+  if (names.length === 0) throw new ConfigError("site_collections: list at least one site, or * for all sites");
+  return names;
+}
+
+// ---- Graph client ---------------------------------------------------------------------------
+
+const enc = encodeURIComponent;
+const query = (params) => Object.entries(params).map(([k, v]) => `${k}=${enc(v)}`).join("&");
+
+/** Seconds to wait before retrying a throttled or failing response (attempt counts from 0). */
+export function retryDelay(response, attempt) {
+  const ra = response?.header("retry-after");
+  const secs = ra != null && /^\d+(\.\d+)?$/.test(ra.trim()) ? Number(ra) : 2 ** attempt;
+  return Math.min(Math.max(secs, 0), MAX_WAIT_SECS);
+}
+
+function graphMessage(r) {
+  try {
+    const e = r.json()?.error;
+    if (e && typeof e === "object") return `${e.code ?? "error"}: ${e.message ?? ""}`.trim();
+  } catch { /* not JSON */ }
+  return r.text().slice(0, 200).trim();
+}
+
+class Graph {
+  constructor(config) {
+    this.base = graphBase(config);
+  }
+
+  /** GET with Graph's throttling rules; returns the Response (2xx, or null for a 404 when
+   * `missingOk`, a 403 when `forbiddenOk`). */
+  get(url, { missingOk = false, forbiddenOk = false } = {}) {
+    for (let attempt = 0; ; attempt++) {
+      const r = this.tryGet(url, attempt);
+      if (r == null) continue; // a transient transport failure, already waited for
+      if (r.ok) return r;
+      if (RETRY_STATUSES.has(r.status)) {
+        if (attempt >= MAX_RETRIES) {
+          throw new NetworkError(`GET ${url}: Graph answered HTTP ${r.status} after ${MAX_RETRIES} retries (${graphMessage(r)}); the sync stops and nothing is deleted`);
+        }
+        const wait = retryDelay(r, attempt);
+        log.warn(`Graph answered ${r.status} for ${url}; retry ${attempt + 1}/${MAX_RETRIES} in ${wait}s`);
+        http.sleep(wait);
+        continue;
+      }
+      if ((r.status === 404 && missingOk) || (r.status === 403 && forbiddenOk)) return null;
+      throw this.refusal(r, url);
+    }
+  }
+
+  /** One GET: the Response, or null after backing off from a transient transport failure. */
+  tryGet(url, attempt) {
+    try {
+      return http.get(url, { headers: { Accept: "application/json" } });
+    } catch (e) {
+      if (!(e instanceof NetworkError) || !TRANSIENT_CODES.has(e.code) || attempt >= MAX_RETRIES) throw e;
+      log.warn(`GET ${url} failed (${e.message}); retry ${attempt + 1}/${MAX_RETRIES} in ${2 ** attempt}s`);
+      http.sleep(2 ** attempt);
+      return null;
+    }
+  }
+
+  /** The error for a final, non-retryable answer, saying what to fix. */
+  refusal(r, url) {
+    if (r.status === 401) {
+      return new AuthError(`Graph refused the request (HTTP 401, ${graphMessage(r)}): declare an oauth2_client_credentials credential for ` +
+        `${this.base.replace(/\/v1\.0$/, "")} in config.yml (credentials:) and list it in this connector's grants.credentials`);
+    }
+    if (r.status === 403) {
+      return new AuthError(`Graph denied ${url} (HTTP 403, ${graphMessage(r)}): the app registration needs the Sites.Read.All application permission`);
+    }
+    if (r.status === 410) return new SourceError(`Graph expired a delta link (HTTP 410, ${graphMessage(r)}): run a full sync`);
+    return new SourceError(`GET ${url}: HTTP ${r.status} (${graphMessage(r)})`);
+  }
+
+  json(url, opts) {
+    const r = this.get(url, opts);
+    if (r == null) return null;
+    const body = r.json();
+    if (body == null || typeof body !== "object") throw new SourceError(`GET ${url}: expected a JSON object`);
+    return body;
+  }
+
+  /** Every object of a collection, following `@odata.nextLink`. */
+  *scroll(url, opts) {
+    for (let next = url; next;) {
+      const page = this.json(next, opts);
+      if (page == null) return;
+      if (!Array.isArray(page.value)) throw new SourceError(`GET ${next}: no \`value\` list in Graph's answer`);
+      yield* page.value;
+      next = page["@odata.nextLink"];
+    }
+  }
+
+  /** A delta feed's pages as `{ items, deltaLink }`; the delta link comes with the last page. */
+  *delta(url) {
+    for (let next = url; next;) {
+      const page = this.json(next);
+      if (!Array.isArray(page.value)) throw new SourceError(`GET ${next}: no \`value\` list in Graph's delta answer`);
+      yield { items: page.value, deltaLink: page["@odata.deltaLink"] ?? null };
+      next = page["@odata.nextLink"];
+    }
+  }
+
+  url(path, params) { return `${this.base}${path}${params ? `?${query(params)}` : ""}`; }
+
+  siteCollections() {
+    const url = this.url("/sites", { $filter: "siteCollection/root ne null", $select: "siteCollection,webUrl" });
+    const all = [...this.scroll(url, { forbiddenOk: true })];
+    if (all.length) return all;
+    // Without Sites.Read.All Graph refuses the filter: the tenant's root site is all we can see.
+    log.warn("cannot list site collections (Sites.Read.All missing?); syncing the tenant root site only");
+    return [this.json(this.url("/sites/root"))];
+  }
+
+  /** Sites of a site collection, as Elastic selects them from `site_collections`. */
+  *sites(hostname, config) {
+    const wanted = siteNames(config);
+    if (wanted.includes(WILDCARD) || config.enumerate_all_sites) {
+      for (const site of this.scroll(this.url(`/sites/${enc(hostname)}/sites`, { search: "*" }))) {
+        if (wanted.includes(WILDCARD) || wanted.includes(site.name)) yield site;
+      }
+      return;
+    }
+    for (const path of wanted) {
+      const byPath = `/sites/${enc(hostname)}:/sites/${path.split("/").map(enc).join("/")}`;
+      const site = this.json(this.url(byPath, config.fetch_subsites ? { expand: "sites" } : null), { missingOk: true });
+      if (site == null) {
+        log.warn(`site ${path} was not found on ${hostname}; skipped`);
+        continue;
+      }
+      yield* config.fetch_subsites ? this.withSubsites(site) : [site];
+    }
+  }
+
+  *withSubsites(site) {
+    const hasSubsites = Array.isArray(site.sites) && site.sites.length > 0;
+    delete site.sites;
+    delete site["sites@odata.context"];
+    yield site;
+    if (!hasSubsites) return;
+    for (const sub of this.scroll(this.url(`/sites/${enc(site.id)}/sites`, { expand: "sites" }))) yield* this.withSubsites(sub);
+  }
+
+  drives(siteId) { return this.scroll(this.url(`/sites/${enc(siteId)}/drives`, { $select: DRIVE_SELECT })); }
+  deltaUrl(driveId) { return this.url(`/drives/${enc(driveId)}/root/delta`, { $select: DRIVE_ITEM_SELECT }); }
+  lists(siteId) { return this.scroll(this.url(`/sites/${enc(siteId)}/lists`, { $select: LIST_SELECT })); }
+  listItems(siteId, listId) {
+    return this.scroll(this.url(`/sites/${enc(siteId)}/lists/${enc(listId)}/items`, { $select: LIST_ITEM_SELECT, $expand: LIST_ITEM_EXPAND }));
+  }
+  pages(siteId) { return this.scroll(this.url(`/sites/${enc(siteId)}/pages`), { missingOk: true }); }
+}
+
+// ---- documents ------------------------------------------------------------------------------
+
+const excluded = (obj) => EXCLUDED_PATH_SEGMENTS.some((seg) => String(obj.webUrl ?? "").includes(seg));
+
+// Graph's objects as they are (Elastic indexes them whole), plus `_id`, `object_type`,
+// `_timestamp`, and Elastic-like `title` and `url` for search and display. `id` is the document
+// id, as in Elastic's indexes (its framework overwrites `id` with `_id`).
+function doc(obj, id, objectType, title) {
+  const out = { ...obj, _id: id, id, object_type: objectType, title: title ?? obj.name ?? null, url: obj.webUrl ?? null };
+  if (obj.lastModifiedDateTime) out._timestamp = obj.lastModifiedDateTime;
+  delete out["@odata.context"];
+  delete out["@odata.type"];
+  return out;
+}
+
+export const siteCollectionDoc = (sc) => doc(sc, sc.webUrl, "site_collection", sc.siteCollection?.hostname);
+export const siteDoc = (site) => doc(site, site.id, "site", site.displayName ?? site.name);
+export const driveDoc = (drive) => doc(drive, drive.id, "site_drive");
+export const listDoc = (list) => doc(list, list.id, "site_list", list.displayName ?? list.name);
+export const listItemDoc = (listId, item) => doc(item, `${listId}-${item.id}`, "list_item", item.fields?.Title ?? null);
+export const pageDoc = (siteId, page) => doc(page, `${siteId}-site_page-${page.id}`, "site_page", page.title ?? page.name);
+
+/** A drive item from a delta page: an upsert, or a delete for Graph's `deleted` facet. */
+export function driveItemDoc(item) {
+  if (item.deleted) return Document.delete(item.id);
+  const d = doc(item, item.id, "drive_item");
+  // A pre-authenticated, short-lived download link: anyone holding it can read the file, so it
+  // stays out of the index.
+  delete d["@microsoft.graph.downloadUrl"];
+  return d;
+}
+
+// ---- syncs ----------------------------------------------------------------------------------
+
+const nowIso = () => new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
+
+/** Elastic's cursor shape: the delta link per drive, and when the sync started. */
+function newCursor() {
+  return { site_drives: {}, cursor_timestamp: nowIso() };
+}
+
+/** Every drive item of a drive's delta feed (from `url`); records the new delta link. */
+function* driveItems(graph, drive, url, cursor) {
+  let n = 0;
+  for (const page of graph.delta(url)) {
+    for (const item of page.items) {
+      n++;
+      yield driveItemDoc(item);
+    }
+    if (page.deltaLink) cursor.site_drives[drive.id] = page.deltaLink;
+  }
+  log.info(`drive ${drive.name ?? drive.id}: ${n} item changes`);
+}
+
+/** `{ collection }` for each site collection, then `{ site }` for each of its sites (once). */
+function* walkSites(graph, config) {
+  const seen = new Set();
+  for (const sc of graph.siteCollections()) {
+    yield { collection: sc };
+    const hostname = sc.siteCollection?.hostname;
+    if (!hostname) throw new SourceError(`site collection ${sc.webUrl}: no siteCollection.hostname in Graph's answer`);
+    for (const site of graph.sites(hostname, config)) {
+      if (excluded(site) || seen.has(site.id)) continue;
+      seen.add(site.id);
+      yield { site };
+    }
+  }
+}
+
+/** Lists, list items and pages of a site; `since` keeps only what changed at or after it. */
+function* siteContent(graph, site, since) {
+  const fresh = (o) => since == null || String(o.lastModifiedDateTime ?? "") >= since;
+  for (const list of graph.lists(site.id)) {
+    if (EXCLUDED_LISTS.has(list.name)) continue;
+    if (fresh(list)) yield listDoc(list);
+    for (const item of graph.listItems(site.id, list.id)) {
+      if (EXCLUDED_CONTENT_TYPES.has(item.contentType?.name)) continue;
+      if (fresh(item)) yield listItemDoc(list.id, item);
+    }
+  }
+  for (const page of graph.pages(site.id)) {
+    if (fresh(page)) yield pageDoc(site.id, page);
+  }
+}
+
+function* fullSync(config, ctx) {
+  const graph = new Graph(config);
+  const cursor = newCursor();
+  for (const step of walkSites(graph, config)) {
+    if (step.collection) { yield siteCollectionDoc(step.collection); continue; }
+    const { site } = step;
+    log.info(`site ${site.webUrl}`);
+    yield siteDoc(site);
+    for (const drive of graph.drives(site.id)) {
+      yield driveDoc(drive);
+      yield* driveItems(graph, drive, graph.deltaUrl(drive.id), cursor);
+    }
+    yield* siteContent(graph, site, null);
+  }
+  ctx.setCursor(cursor);
+}
+
+function* incrementalSync(config, previous, ctx) {
+  if (!previous || typeof previous !== "object" || typeof previous.site_drives !== "object") {
+    throw new SourceError("Unable to start incremental sync. Please perform a full sync to re-enable incremental syncs.");
+  }
+  const graph = new Graph(config);
+  const since = previous.cursor_timestamp ?? null;
+  // Links of drives not seen this time are kept: a drive that is back later resumes from them.
+  const cursor = { ...newCursor(), site_drives: { ...previous.site_drives } };
+  for (const step of walkSites(graph, config)) {
+    if (step.collection) { yield siteCollectionDoc(step.collection); continue; }
+    const { site } = step;
+    if (since == null || String(site.lastModifiedDateTime ?? "") >= since) yield siteDoc(site);
+    for (const drive of graph.drives(site.id)) {
+      // Editing an item does not touch the drive's lastModifiedDateTime: always re-index drives.
+      yield driveDoc(drive);
+      // A drive without a link is new since the last sync: its whole delta feed is the change.
+      const link = previous.site_drives[drive.id] ?? graph.deltaUrl(drive.id);
+      yield* driveItems(graph, drive, link, cursor);
+    }
+    yield* siteContent(graph, site, since);
+  }
+  ctx.setCursor(cursor);
+}
+
+export default defineConnector({
+  configuration,
+
+  validateConfig(config) {
+    graphBase(config);
+    siteNames(config);
+    if (config.use_document_level_security) {
+      throw new ConfigError("use_document_level_security: document-level security is not supported by this connector yet; turn it off");
+    }
+    if (config.use_text_extraction_service) {
+      log.warn("use_text_extraction_service has no effect: this connector indexes metadata, not file contents");
+    }
+  },
+
+  ping(config) {
+    new Graph(config).json(`${graphBase(config)}/sites/root?$select=id`);
+  },
+
+  *getDocs(config) {
+    yield* fullSync(config, this);
+  },
+
+  *getDocsIncrementally(config, cursor) {
+    yield* incrementalSync(config, cursor, this);
+  },
+});

@@ -1,0 +1,149 @@
+// Unit tests of the SharePoint Online connector under plain Node, against a small in-memory Graph
+// behind the SDK's replaceable HTTP transport (no component, no host). The end-to-end test with
+// the real host is tests/e2e/sharepoint.rs. Run: node --test plugins/sharepoint_online/test/
+// (sdk/js's `npm test` includes it).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const sdkIndex = path.join(here, "../../../sdk/js/src/index.js");
+const { http, Response } = await import(pathToFileURL(sdkIndex).href);
+const { runSync, check } = await import(pathToFileURL(path.join(here, "../../../sdk/js/src/testing.js")).href);
+
+// The connector imports "@inlet/sdk", which plain Node cannot resolve from plugins/: point it at
+// the SDK's source (the same module instance as above, so setTransport reaches it).
+const src = fs.readFileSync(path.join(here, "../connector.js"), "utf8")
+  .replace('from "@inlet/sdk"', `from ${JSON.stringify(pathToFileURL(sdkIndex).href)}`);
+const tmp = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "inlet-spo-test-")), "connector.mjs");
+fs.writeFileSync(tmp, src);
+const connector = await import(pathToFileURL(tmp).href);
+const spo = connector.default;
+
+const G = "https://graph.test";
+const SITE = "contoso.sharepoint.com,s1,w1";
+const DRIVE = "b!drive1";
+const config = { tenant_id: "t", tenant_name: "contoso", client_id: "c", graph_endpoint: G };
+
+const json = (status, obj, headers = []) => new Response(status, [["content-type", "application/json"], ...headers], JSON.stringify(obj));
+const item = (id, extra = {}) => ({ id, name: `${id}.txt`, webUrl: `https://x/${id}`, lastModifiedDateTime: "2024-02-01T00:00:00Z",
+  file: {}, "@microsoft.graph.downloadUrl": `https://x/dl/${id}?tempauth=abc`, ...extra });
+
+/** A tiny Graph: one site collection, one site, one drive (3 items over 2 delta pages), one list
+ * with one item, one page. `faults` maps a URL part to the responses to give first. */
+function graph(faults = {}) {
+  const calls = [];
+  const route = (url) => {
+    const p = url.slice(G.length);
+    if (p === "/v1.0/sites/root?$select=id") return json(200, { id: "root" });
+    if (p.startsWith("/v1.0/sites?")) return json(200, { value: [{ webUrl: "https://contoso.sharepoint.com", siteCollection: { hostname: "contoso.sharepoint.com" } }] });
+    if (p.startsWith("/v1.0/sites/contoso.sharepoint.com/sites?search=*")) {
+      return json(200, { value: [{ id: SITE, name: "eng", displayName: "Eng", webUrl: "https://contoso.sharepoint.com/sites/eng", lastModifiedDateTime: "2024-01-01T00:00:00Z" }] });
+    }
+    if (p.startsWith(`/v1.0/sites/${encodeURIComponent(SITE)}/drives?`)) return json(200, { value: [{ id: DRIVE, name: "Documents", webUrl: "https://x/d" }] });
+    if (p.startsWith(`/v1.0/drives/${encodeURIComponent(DRIVE)}/root/delta?$select=`)) {
+      return json(200, { value: [item("a"), item("b")], "@odata.nextLink": `${G}/v1.0/drives/${DRIVE}/root/delta?$skiptoken=2` });
+    }
+    if (p === `/v1.0/drives/${DRIVE}/root/delta?$skiptoken=2`) {
+      return json(200, { value: [item("c")], "@odata.deltaLink": `${G}/v1.0/drives/${DRIVE}/root/delta?token=t1` });
+    }
+    if (p === `/v1.0/drives/${DRIVE}/root/delta?token=t1`) {
+      return json(200, { value: [{ id: "a", deleted: { state: "deleted" } }, item("b", { name: "renamed.txt" })],
+        "@odata.deltaLink": `${G}/v1.0/drives/${DRIVE}/root/delta?token=t2` });
+    }
+    if (p.startsWith(`/v1.0/sites/${encodeURIComponent(SITE)}/lists?`)) {
+      return json(200, { value: [{ id: "L1", name: "Announcements", lastModifiedDateTime: "2024-01-01T00:00:00Z" }, { id: "L0", name: "SharePointHomeCacheList" }] });
+    }
+    if (p.startsWith(`/v1.0/sites/${encodeURIComponent(SITE)}/lists/L1/items?`)) {
+      return json(200, { value: [{ id: "7", contentType: { name: "Item" }, fields: { Title: "Hello" }, lastModifiedDateTime: "2024-01-01T00:00:00Z" }] });
+    }
+    if (p === `/v1.0/sites/${encodeURIComponent(SITE)}/pages`) return json(200, { value: [{ id: "P1", title: "Home", lastModifiedDateTime: "2024-01-01T00:00:00Z" }] });
+    return json(404, { error: { code: "itemNotFound", message: p } });
+  };
+  const transport = (method, url) => {
+    calls.push(url);
+    const key = Object.keys(faults).find((k) => url.includes(k) && faults[k].length);
+    return key ? faults[key].shift() : route(url);
+  };
+  return { transport, calls };
+}
+
+function withGraph(g, fn) {
+  const old = http.setTransport(g.transport);
+  try { return fn(); } finally { http.setTransport(old); }
+}
+
+test("full sync: Elastic's ids and object types, pagination, delta link in the cursor, a 429 ridden out", () => {
+  const g = graph({ "skiptoken=2": [json(429, { error: { code: "TooManyRequests", message: "slow down" } }, [["Retry-After", "0"]])] });
+  const { docs, cursor } = withGraph(g, () => runSync(spo, config));
+  const ids = docs.map((d) => `${d.body.object_type}:${d.id}`);
+  assert.deepEqual(ids, [
+    "site_collection:https://contoso.sharepoint.com", `site:${SITE}`, `site_drive:${DRIVE}`,
+    "drive_item:a", "drive_item:b", "drive_item:c", "site_list:L1", "list_item:L1-7", `site_page:${SITE}-site_page-P1`,
+  ]);
+  const a = docs[3];
+  assert.equal(a.timestamp, "2024-02-01T00:00:00Z");
+  assert.equal(a.body.id, "a");
+  assert.equal(a.body.title, "a.txt");
+  assert.equal(a.body.url, "https://x/a");
+  assert.equal(a.body["@microsoft.graph.downloadUrl"], undefined, "pre-authenticated links are dropped");
+  assert.equal(docs[7].body.title, "Hello");
+  assert.equal(g.calls.filter((u) => u.includes("skiptoken=2")).length, 2, "the throttled page is asked again");
+  assert.deepEqual(JSON.parse(cursor).site_drives, { [DRIVE]: `${G}/v1.0/drives/${DRIVE}/root/delta?token=t1` });
+});
+
+test("incremental sync: follows the delta link; deleted facet → delete, changes → upsert", () => {
+  const previous = JSON.stringify({ site_drives: { [DRIVE]: `${G}/v1.0/drives/${DRIVE}/root/delta?token=t1` }, cursor_timestamp: "2024-06-01T00:00:00Z" });
+  const g = graph();
+  const { docs, cursor } = withGraph(g, () => runSync(spo, config, { kind: "incremental", cursor: previous }));
+  const items = docs.filter((d) => d.op === "delete" || d.body.object_type === "drive_item");
+  assert.deepEqual(items.map((d) => [d.op, d.id]), [["delete", "a"], ["index", "b"]]);
+  assert.equal(items[1].body.title, "renamed.txt");
+  assert.ok(!docs.some((d) => ["site", "site_list", "list_item", "site_page"].includes(d.body.object_type)),
+    "unchanged sites, lists, list items and pages are not re-sent");
+  assert.ok(!g.calls.some((u) => u.includes("root/delta?$select")), "no full delta");
+  assert.equal(JSON.parse(cursor).site_drives[DRIVE], `${G}/v1.0/drives/${DRIVE}/root/delta?token=t2`);
+});
+
+test("incremental sync without a cursor asks for a full sync", () => {
+  withGraph(graph(), () => assert.throws(() => runSync(spo, config, { kind: "incremental" }),
+    (e) => e.kind === "source" && /full sync/.test(e.message)));
+});
+
+test("a persistent 503 fails the sync as a network error after bounded retries", () => {
+  const busy = () => json(503, { error: { code: "serviceNotAvailable", message: "busy" } }, [["Retry-After", "0"]]);
+  const g = graph({ "/lists?": Array.from({ length: 10 }, busy) });
+  withGraph(g, () => assert.throws(() => runSync(spo, config), (e) => e.kind === "network" && /503 after 5 retries/.test(e.message)));
+  assert.equal(g.calls.filter((u) => u.includes("/lists?")).length, 6);
+});
+
+test("401 and 403 are auth errors that say what to fix", () => {
+  const g401 = graph({ "/v1.0/sites?": [json(401, { error: { code: "InvalidAuthenticationToken", message: "Access token is empty." } })] });
+  withGraph(g401, () => assert.throws(() => runSync(spo, config), (e) => e.kind === "auth" && /grants\.credentials/.test(e.message)));
+  const g403 = graph({ "/drives?": [json(403, { error: { code: "accessDenied", message: "no" } })] });
+  withGraph(g403, () => assert.throws(() => runSync(spo, config), (e) => e.kind === "auth" && /Sites\.Read\.All/.test(e.message)));
+});
+
+test("retryDelay: Retry-After seconds, capped; exponential without it", () => {
+  const r = (v) => new Response(429, v == null ? [] : [["Retry-After", v]], "");
+  assert.equal(connector.retryDelay(r("7"), 0), 7);
+  assert.equal(connector.retryDelay(r("99999"), 0), 300);
+  assert.equal(connector.retryDelay(r(null), 3), 8);
+  assert.equal(connector.retryDelay(r("Wed, 21 Oct 2015 07:28:00 GMT"), 1), 2);
+});
+
+test("configuration: Elastic's keys in Elastic's order, no secret field, DLS refused for now", () => {
+  const { schema } = withGraph(graph(), () => check(spo, config));
+  assert.deepEqual(schema.map((f) => f.key), [
+    "tenant_id", "tenant_name", "client_id", "site_collections", "enumerate_all_sites", "fetch_subsites",
+    "use_text_extraction_service", "use_document_level_security", "fetch_drive_item_permissions",
+    "fetch_unique_page_permissions", "fetch_unique_list_permissions", "fetch_unique_list_item_permissions", "graph_endpoint",
+  ]);
+  assert.ok(!schema.some((f) => f.sensitive), "no secret in the form");
+  assert.equal(schema.find((f) => f.key === "site_collections").defaultValue, "*");
+  assert.throws(() => check(spo, { ...config, use_document_level_security: true }), (e) => e.kind === "config");
+  assert.throws(() => check(spo, { ...config, graph_endpoint: "graph.microsoft.com/v1.0" }), (e) => e.kind === "config");
+});
