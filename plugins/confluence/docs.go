@@ -58,6 +58,8 @@ type space struct {
 	Type    string   `json:"type"`
 	History *history `json:"history"`
 	Links   links    `json:"_links"`
+	// Cloud, expand=permissions (DLS only).
+	Permissions []spacePermission `json:"permissions"`
 }
 
 // content is a page, blog post or attachment, with the expansions the sync asks for.
@@ -93,8 +95,13 @@ type content struct {
 			} `json:"results"`
 		} `json:"labels"`
 	} `json:"metadata"`
+	// restrictions.read.restrictions.user/group (DLS only); nil when not expanded.
+	Restrictions *struct {
+		Read *readRestrictions `json:"read"`
+	} `json:"restrictions"`
 	// The page or blog post an attachment belongs to (expand=container).
 	Container *struct {
+		ID    string `json:"id"`
 		Type  string `json:"type"`
 		Title string `json:"title"`
 	} `json:"container"`
@@ -139,7 +146,8 @@ func withTimestamp(d inlet.Document, when string) inlet.Document {
 
 // Field names follow Elastic's connector, so its mappings and search UIs apply unchanged.
 // Deviation: a space's `_id` is its key (stable and readable) rather than its numeric id.
-func spaceDocument(base string, sp space) inlet.Document {
+// acl is `_allow_access_control` (nil without DLS) in these three.
+func spaceDocument(base string, sp space, acl []string) inlet.Document {
 	body := map[string]any{
 		"type":  "Space",
 		"title": sp.Name,
@@ -150,10 +158,10 @@ func spaceDocument(base string, sp space) inlet.Document {
 		body["createdDate"] = sp.History.CreatedDate
 		body["author"] = sp.History.CreatedBy.name()
 	}
-	return inlet.Index(sp.Key, body)
+	return inlet.Index(sp.Key, withACL(body, acl))
 }
 
-func contentDocument(s *settings, c content) inlet.Document {
+func contentDocument(s *settings, c content, acl []string) inlet.Document {
 	ancestors := make([]map[string]string, 0, len(c.Ancestors))
 	for _, a := range c.Ancestors {
 		ancestors = append(ancestors, map[string]string{"title": a.Title})
@@ -183,12 +191,12 @@ func contentDocument(s *settings, c content) inlet.Document {
 		}
 		body["labels"] = labels
 	}
-	return withTimestamp(inlet.Index(c.ID, body), c.modified())
+	return withTimestamp(inlet.Index(c.ID, withACL(body, acl)), c.modified())
 }
 
 // attachmentDocument describes an attachment; its parent's type is the key of its title
 // (`"page": "Title"` or `"blogpost": "Title"`), as in Elastic's connector.
-func attachmentDocument(base string, parent, a content) inlet.Document {
+func attachmentDocument(base string, parent, a content, acl []string) inlet.Document {
 	body := map[string]any{
 		"type":  "attachment",
 		"title": a.Title,
@@ -204,7 +212,7 @@ func attachmentDocument(base string, parent, a content) inlet.Document {
 	if a.History != nil {
 		body["createdDate"] = a.History.CreatedDate
 	}
-	return withTimestamp(inlet.Index(a.ID, body), a.modified())
+	return withTimestamp(inlet.Index(a.ID, withACL(body, acl)), a.modified())
 }
 
 // Tags after which text continues on a new line, so words of adjacent blocks do not merge.

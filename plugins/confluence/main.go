@@ -1,6 +1,7 @@
 // Command confluence is the Confluence connector (Elastic service type `confluence`): spaces,
 // pages, blog posts and attachments from Confluence Cloud, Server or Data Center through the
-// REST API v1, with incremental syncs by CQL `lastmodified`.
+// REST API v1, with incremental syncs by CQL `lastmodified`, and (Cloud) document-level security
+// with access-control syncs (dls.go).
 //
 // Credentials are not configuration fields here: the operator puts them in config.yml
 // `credentials:` (HTTP Basic: Cloud account email + API token, or Server/Data Center user +
@@ -60,12 +61,14 @@ func (confluence) Configuration() []inlet.ConfigField {
 type settings struct {
 	dataSource     string
 	baseURL        string // confluence_url, plus /wiki on Cloud (where the REST API lives)
+	siteURL        string // confluence_url without /wiki: Atlassian's user API lives there
 	spaces         []string
 	allSpaces      bool
 	indexLabels    bool
 	retries        int
 	downloads      int  // concurrent_downloads: attachment requests sent together
 	downloadBodies bool // download attachment bodies into _attachment
+	dls            bool // use_document_level_security
 }
 
 func readSettings(cfg inlet.Config) (*settings, error) {
@@ -82,6 +85,7 @@ func readSettings(cfg inlet.Config) (*settings, error) {
 	if s.baseURL, err = readURL(cfg); err != nil {
 		return nil, err
 	}
+	s.siteURL = strings.TrimSuffix(s.baseURL, "/wiki")
 	if s.dataSource == cloud && !strings.HasSuffix(s.baseURL, "/wiki") {
 		s.baseURL += "/wiki"
 	}
@@ -108,8 +112,11 @@ func readSettings(cfg inlet.Config) (*settings, error) {
 		return nil, inlet.Errorf(inlet.KindConfig, "concurrent_downloads %d: expected 1 to %d", downloads, maxConcurrentDownloads)
 	}
 	s.downloads = int(downloads)
-	if err := checkUnsupported(cfg); err != nil {
+	if s.dls, err = cfg.Bool("use_document_level_security"); err != nil {
 		return nil, err
+	}
+	if s.dls && s.dataSource != cloud {
+		return nil, unsupportedDLS(s.dataSource)
 	}
 	return s, nil
 }
@@ -143,17 +150,13 @@ func normalizeSpaces(in []string) ([]string, bool) {
 	return out, len(out) == 0
 }
 
-// checkUnsupported refuses settings this connector cannot honour, rather than silently ignoring
-// them (an operator who enables DLS expects restricted documents to be protected).
-func checkUnsupported(cfg inlet.Config) error {
-	dls, err := cfg.Bool("use_document_level_security")
-	if err != nil {
-		return err
-	}
-	if dls {
-		return inlet.ConfigError("use_document_level_security: document-level security is not implemented by this connector yet; turn it off")
-	}
-	return nil
+// unsupportedDLS refuses DLS on Server / Data Center rather than index documents whose ACL no
+// user could match. Elastic's connector gives that content `user:<name>` / `group:<name>` values
+// (and reads space permissions from the third-party Extender app), but its identity documents
+// there hold only `account_id:`, `name:` and `email_address:` values: a search by any user would
+// see none of the restricted content, and no group at all.
+func unsupportedDLS(source string) error {
+	return inlet.Errorf(inlet.KindConfig, "use_document_level_security: document-level security is supported on %s only, not %s; turn it off", cloud, source)
 }
 
 func (confluence) ValidateConfig(cfg inlet.Config) error {

@@ -234,7 +234,9 @@ func TestConfigValidation(t *testing.T) {
 	bad := []map[string]any{
 		{"data_source": "confluence_moon"},
 		{"confluence_url": "acme.atlassian.net"},
-		{"use_document_level_security": true},
+		// DLS is Cloud's only (see unsupportedDLS).
+		{"data_source": server, "use_document_level_security": true},
+		{"data_source": dataCenter, "use_document_level_security": true},
 		{"concurrent_downloads": 51},
 		{"retry_count": -1},
 	}

@@ -34,10 +34,26 @@ type syncer struct {
 	c     *client
 	since time.Time
 	full  bool
+	acl   *access // nil without DLS
 }
 
 func newSync(s *settings, since time.Time) *syncer {
-	return &syncer{s: s, c: newClient(s), since: since, full: since.IsZero()}
+	y := &syncer{s: s, c: newClient(s), since: since, full: since.IsZero()}
+	if s.dls {
+		y.acl = newAccess(s, y.c)
+	}
+	return y
+}
+
+// readable says whether a document with this ACL may be indexed. With DLS on, an empty
+// `_allow_access_control` would make it visible to every user (Elastic's DLS query lets through
+// documents without values), so content nobody may read is left out instead.
+func (y *syncer) readable(what, id string, acl []string) bool {
+	if y.acl == nil || len(acl) > 0 {
+		return true
+	}
+	inlet.Warnf("%s %s: no user or group may read it (restrictions that exclude each other, or permissions the credential cannot see): not indexed, so that it is not public", what, id)
+	return false
 }
 
 // stream runs the walk as a generator: it is paused inside Emit whenever a batch is ready, so
@@ -84,13 +100,22 @@ func (y *syncer) emitSpaces(e *inlet.Emitter) error {
 	for _, k := range y.s.spaces {
 		q.Add("spaceKey", k)
 	}
-	if y.s.dataSource == cloud {
+	if y.acl != nil {
+		q.Set("expand", "permissions,history")
+	} else if y.s.dataSource == cloud {
 		q.Set("expand", "history")
 	}
 	found := map[string]bool{}
 	err := paginate(y.c, y.s.baseURL+"/rest/api/space?"+q.Encode(), func(sp space) error {
 		found[sp.Key] = true
-		return emit(e, spaceDocument(y.s.baseURL, sp))
+		var acl []string
+		if y.acl != nil {
+			y.acl.spaces[sp.Key] = sp.Permissions
+			if acl = sorted(spaceACL(sp.Permissions, "space")); !y.readable("space", sp.Key, acl) {
+				return nil
+			}
+		}
+		return emit(e, spaceDocument(y.s.baseURL, sp, acl))
 	})
 	if err != nil {
 		return err
@@ -135,19 +160,37 @@ func (y *syncer) emitContent(e *inlet.Emitter, cql string) error {
 	if y.s.indexLabels {
 		expand += ",metadata.labels"
 	}
+	if y.acl != nil {
+		expand += "," + dlsExpand
+	}
 	first := y.s.baseURL + "/rest/api/content/search?" + url.Values{
 		"cql":    {cql},
 		"limit":  {strconv.Itoa(contentLimit)},
 		"expand": {expand},
 	}.Encode()
 	return paginatePages(y.c, first, func(items []content) error {
-		var withFiles []content
+		if y.acl != nil {
+			if err := y.acl.prefetch(items); err != nil {
+				return err
+			}
+		}
+		var withFiles []attached
 		for _, ct := range items {
-			if err := emit(e, contentDocument(y.s, ct)); err != nil {
+			var acl []string
+			if y.acl != nil {
+				var err error
+				if acl, err = y.acl.contentACL(ct); err != nil {
+					return err
+				}
+				if !y.readable(ct.Type, ct.ID, acl) {
+					continue // and its attachments, which inherit its ACL
+				}
+			}
+			if err := emit(e, contentDocument(y.s, ct, acl)); err != nil {
 				return err
 			}
 			if y.full && hasAttachments(ct) {
-				withFiles = append(withFiles, ct)
+				withFiles = append(withFiles, attached{parent: ct, acl: acl})
 			}
 		}
 		// An incremental sync finds changed attachments with their own query instead.
@@ -174,33 +217,54 @@ func (y *syncer) emitChangedAttachments(e *inlet.Emitter, cql string) error {
 		"expand": {"container,space,version,history"},
 	}.Encode()
 	return paginatePages(y.c, first, func(items []content) error {
-		atts := make([]attached, len(items))
-		for i, a := range items {
+		atts := make([]attached, 0, len(items))
+		for _, a := range items {
 			parent := content{Space: a.Space}
 			if a.Container != nil {
 				parent.Type, parent.Title = a.Container.Type, a.Container.Title
 			}
-			atts[i] = attached{parent, a}
+			var acl []string
+			if y.acl != nil {
+				// An attachment is readable by whoever may read its page (as in a full sync).
+				if a.Container == nil || a.Container.ID == "" {
+					return inlet.Errorf(inlet.KindSource, "attachment %s: Confluence did not say which content it belongs to (expand=container)", a.ID)
+				}
+				got, err := y.acl.containerACL(a.Container.ID)
+				if err != nil {
+					return err
+				}
+				if got == nil {
+					inlet.Warnf("attachment %s: its %s %s is gone (deleted during the sync?): skipped", a.ID, a.Container.Type, a.Container.ID)
+					continue
+				}
+				if acl = got.acl; !y.readable("attachment", a.ID, acl) {
+					continue
+				}
+			}
+			atts = append(atts, attached{parent: parent, file: a, acl: acl})
 		}
 		return y.emitAttachments(e, atts)
 	})
 }
 
-// attached is an attachment with the page or blog post it belongs to.
+// attached is an attachment with the page or blog post it belongs to, and that content's
+// `_allow_access_control` (nil without DLS).
 type attached struct {
 	parent, file content
+	acl          []string
 }
 
 // listAttachments fetches the attachment lists of these pages, concurrently_downloads lists at
 // a time; the rare list longer than one page continues sequentially. A page deleted meanwhile
 // (404) is skipped.
-func (y *syncer) listAttachments(parents []content) ([]attached, error) {
+// parents carry no file, only the page and its ACL.
+func (y *syncer) listAttachments(parents []attached) ([]attached, error) {
 	var out []attached
 	for start := 0; start < len(parents); start += y.s.downloads {
 		group := parents[start:min(start+y.s.downloads, len(parents))]
 		urls := make([]string, len(group))
 		for i, p := range group {
-			urls[i] = y.s.baseURL + "/rest/api/content/" + url.PathEscape(p.ID) + "/child/attachment?" + url.Values{
+			urls[i] = y.s.baseURL + "/rest/api/content/" + url.PathEscape(p.parent.ID) + "/child/attachment?" + url.Values{
 				"limit":  {strconv.Itoa(attachmentLimit)},
 				"expand": {"version,history"},
 			}.Encode()
@@ -213,16 +277,16 @@ func (y *syncer) listAttachments(parents []content) ([]attached, error) {
 				err = resps[i].JSON(&page)
 			}
 			for _, a := range page.Results {
-				out = append(out, attached{p, a})
+				out = append(out, attached{p.parent, a, p.acl})
 			}
 			if err == nil && page.Links.Next != "" && len(page.Results) > 0 {
 				err = paginate(y.c, y.c.resolve(page.Links.Next), func(a content) error {
-					out = append(out, attached{p, a})
+					out = append(out, attached{p.parent, a, p.acl})
 					return nil
 				})
 			}
 			if errors.Is(err, errNotFound) {
-				inlet.Warnf("the attachments of %s %s are gone (deleted during the sync?): %v", p.Type, p.ID, err)
+				inlet.Warnf("the attachments of %s %s are gone (deleted during the sync?): %v", p.parent.Type, p.parent.ID, err)
 			} else if err != nil {
 				return nil, err
 			}
@@ -248,7 +312,7 @@ func (y *syncer) emitAttachments(e *inlet.Emitter, atts []attached) error {
 			return err
 		}
 		for i, at := range group {
-			d := attachmentDocument(y.s.baseURL, at.parent, at.file)
+			d := attachmentDocument(y.s.baseURL, at.parent, at.file, at.acl)
 			if bodies[i] != nil {
 				d = d.WithAttachment(*bodies[i])
 			}

@@ -3,7 +3,9 @@
 //! (`tests/ftest/fixtures/confluence/server.py`): REST API v1 lists capped at 5 results a page,
 //! HTTP Basic auth that only the host can supply, a 429 + `Retry-After: 1` to ride out, CQL
 //! `lastmodified` for incremental syncs, and a persistent 503 that must fail the sync without
-//! deleting anything.
+//! deleting anything. A second test runs it as Confluence Cloud with document-level security:
+//! identities from the access-control sync, `_allow_access_control` from space permissions and
+//! read restrictions.
 
 mod support;
 
@@ -118,6 +120,27 @@ impl Setup {
                  \x20   grants:\n      http: {http}\n      credentials: [confluence]\n"
             ),
         );
+    }
+
+    /// Confluence Cloud (the API under `/wiki`) with document-level security on.
+    fn configure_cloud_dls(&self) {
+        let origin = &self.origin;
+        write_config(
+            self.path(),
+            &format!(
+                "credentials:\n  confluence:\n    type: basic\n    username: inlet\n    password: {PASSWORD}\n    hosts: [\"{origin}\"]\n\
+                 connectors:\n  - connector_id: conf\n    service_type: confluence\n    configuration:\n\
+                 \x20     data_source: confluence_cloud\n      confluence_url: {origin}\n\
+                 \x20     spaces: [\"*\"]\n      use_document_level_security: true\n\
+                 \x20   grants:\n      http: [\"{origin}\"]\n      credentials: [confluence]\n"
+            ),
+        );
+    }
+
+    /// The embedded sink's file for the identities of the access-control sync.
+    fn acl_sink(&self) -> PathBuf {
+        self.path()
+            .join("data/sink/.search-acl-filter-search-conf.ndjson")
     }
 
     /// One sync; checks that the password reached neither inlet's output nor its data
@@ -419,4 +442,185 @@ fn confluence_connector_syncs_through_the_broker() {
     assert_eq!(replay(&setup.sink()).len(), expected);
 
     eprintln!("confluence e2e: {:.1}s", started.elapsed().as_secs_f64());
+}
+
+/// `_allow_access_control` of a synced document, as a list of strings (panics without one).
+fn acl_of(doc: &Value) -> Vec<String> {
+    doc["_allow_access_control"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no _allow_access_control in {doc}"))
+        .iter()
+        .map(|v| v.as_str().expect("a string").to_owned())
+        .collect()
+}
+
+fn strings(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn confluence_cloud_document_level_security() {
+    const N: usize = 20;
+    let server = Server::start();
+    let setup = Setup::new(&server.origin);
+    setup.configure_cloud_dls();
+    server.control("POST", &format!("load?n={N}"), None);
+
+    // 1. Access-control sync: one identity per active Atlassian account (not the app, the
+    // service-desk customer or the deactivated account), in Elastic's shape.
+    let (ok, report, stderr) = setup.sync("access-control");
+    assert!(ok, "access-control sync failed: {report}\n{stderr}");
+    let ids = replay(&setup.acl_sink());
+    assert_eq!(
+        ids.keys().cloned().collect::<Vec<_>>(),
+        strings(&["acc-alice", "acc-bob", "acc-carol"]),
+        "{report}"
+    );
+    let alice = &ids["acc-alice"];
+    assert_eq!(
+        alice["identity"],
+        serde_json::json!({
+            "account_id": "account_id:acc-alice",
+            "display_name": "name:Alice-Adams",
+            "email_address": "email_address:alice@example.com",
+            "locale": "locale:en_US",
+        })
+    );
+    assert_eq!(
+        alice["query"]["template"]["params"]["access_control"],
+        serde_json::json!([
+            "account_id:acc-alice",
+            "group_id:grp-eng",
+            "group_id:grp-users",
+            "role_key:confluence"
+        ])
+    );
+    let source = alice["query"]["template"]["source"]
+        .as_str()
+        .expect("a template");
+    assert!(
+        source.contains("_allow_access_control.keyword")
+            && source.contains("{{#toJson}}access_control{{/toJson}}"),
+        "{source}"
+    );
+    assert!(
+        alice["created_at"].as_str().is_some_and(|t| t.len() >= 20),
+        "{alice}"
+    );
+    let carol = &ids["acc-carol"];
+    assert_eq!(
+        carol["identity"]["email_address"],
+        Value::Null,
+        "a hidden email"
+    );
+    assert_eq!(
+        carol["query"]["template"]["params"]["access_control"],
+        serde_json::json!([
+            "account_id:acc-carol",
+            "group_id:grp-hr",
+            "group_id:grp-users",
+            "role_key:confluence",
+            "role_key:jira-software"
+        ])
+    );
+    assert!(
+        !setup.sink().exists() || replay(&setup.sink()).is_empty(),
+        "an access-control sync writes no content"
+    );
+    let seen = server.requests();
+    assert!(
+        seen.iter().all(|r| r["auth_ok"] == true
+            && (target(r).starts_with("/rest/api/3/users/search?")
+                || target(r).starts_with("/rest/api/3/user?"))),
+        "users are read from the site's root: {seen:?}"
+    );
+
+    // 2. Full sync: spaces get their readers, unrestricted content its space's, restricted
+    // content the intersection of its own and its ancestors' read restrictions.
+    server.control("POST", "requests/clear", None);
+    let (ok, report, stderr) = setup.sync("full");
+    assert!(ok, "full sync failed: {report}\n{stderr}");
+    let docs = replay(&setup.sink());
+    // Item 19 is restricted to carol under item 1 (alice and operations): nobody may read it,
+    // and an empty list would make it public, so it is not indexed.
+    let mut want_ids = expected_ids(N);
+    want_ids.retain(|id| id != "100019");
+    assert_eq!(
+        docs.keys().cloned().collect::<Vec<_>>(),
+        want_ids,
+        "{report}"
+    );
+    let space_acl = |key: &str| match key {
+        // The app among OPS's readers has no identity: it is left out.
+        "ENG" => strings(&[
+            "account_id:acc-alice",
+            "account_id:acc-carol",
+            "group_id:grp-eng",
+        ]),
+        "OPS" => strings(&["group_id:grp-ops"]),
+        "HR" => strings(&["account_id:acc-alice", "group_id:grp-hr"]),
+        other => panic!("no space {other}"),
+    };
+    let key_of = |name: &str| match name {
+        "Engineering" => "ENG",
+        "Operations" => "OPS",
+        "People" => "HR",
+        other => panic!("no space named {other}"),
+    };
+    let under_page_1 = strings(&["account_id:acc-alice", "group_id:grp-ops"]);
+    let mut restricted = 0;
+    for (id, doc) in &docs {
+        let got = acl_of(doc);
+        let item: Option<usize> = id
+            .trim_start_matches("att")
+            .parse::<usize>()
+            .ok()
+            .map(|n| n - 100_000);
+        let want = match item {
+            None => space_acl(id),
+            Some(9) => strings(&["account_id:acc-bob", "group_id:grp-eng"]),
+            Some(8) => strings(&["account_id:acc-carol"]),
+            Some(13) => strings(&["account_id:acc-alice"]),
+            // Page 1 and the OPS pages under it (blog posts have no parent); attachments (10)
+            // inherit their page's.
+            Some(i) if i % 3 == 1 && i % 4 != 0 => under_page_1.clone(),
+            Some(_) => space_acl(key_of(doc["space"].as_str().expect("space"))),
+        };
+        let own_space = match item {
+            None => space_acl(id),
+            Some(_) => space_acl(key_of(doc["space"].as_str().expect("space"))),
+        };
+        if want != own_space {
+            restricted += 1;
+        }
+        assert_eq!(got, want, "_allow_access_control of {id}");
+    }
+    // 1, 7, 8, 9, 10, att100010, 13 differ from their space's.
+    assert_eq!(restricted, 7, "{docs:?}");
+    let seen = server.requests();
+    assert!(
+        seen.iter().any(|r| target(r)
+            == "/wiki/rest/api/content/100001/restriction/byOperation/read?expand=restrictions.user%2Crestrictions.group"),
+        "the ancestor's restrictions are read: {seen:?}"
+    );
+    assert_eq!(
+        seen.iter()
+            .filter(|r| target(r).contains("/content/100001/restriction/"))
+            .count(),
+        1,
+        "once per sync, however many pages it is the ancestor of"
+    );
+
+    // 3. Incremental: a file uploaded to page 13 gets page 13's list.
+    server.control("POST", "requests/clear", None);
+    let uploaded = server.control("POST", "attach?id=100013", None);
+    assert_eq!(uploaded["id"], "att100013-1");
+    let (ok, report, stderr) = setup.sync("incremental");
+    assert!(ok, "incremental sync failed: {report}\n{stderr}");
+    let docs = replay(&setup.sink());
+    assert_eq!(
+        acl_of(&docs["att100013-1"]),
+        strings(&["account_id:acc-alice"]),
+        "{report}"
+    );
 }

@@ -49,11 +49,13 @@ impl Limits {
     }
 }
 
-/// What a connector's syncs share: counters, the concurrency limit and the rate limiter.
+/// What a connector's syncs share: counters, the concurrency limit, the rate limiter and the
+/// keep-alive connections.
 pub struct Shared {
     pub metrics: Arc<HttpMetrics>,
     concurrency: Arc<tokio::sync::Semaphore>,
     rate: Option<RateLimiter>,
+    pool: send::Pool,
 }
 
 impl Shared {
@@ -67,6 +69,7 @@ impl Shared {
                 interval: Duration::from_secs_f64(1.0 / rps),
                 next: Mutex::new(tokio::time::Instant::now()),
             }),
+            pool: send::Pool::default(),
         }
     }
 }
@@ -230,11 +233,15 @@ impl ConnectorNetwork {
         metrics.add_allowed();
 
         let connect = Connect { timeouts };
-        let wants_replay = bound.iter().any(|c| c.is_oauth2());
         let (parts, body) = req.into_parts();
+        // Kept for a second send: after a 401 with an OAuth2 token, or when a kept-alive
+        // connection closed under an idempotent request.
+        let idempotent = parts.method.is_idempotent();
+        let wants_replay = idempotent || bound.iter().any(|c| c.is_oauth2());
         let mut body = Outgoing::prepare(body, wants_replay).await?;
         let started = Instant::now();
         let mut retried = false;
+        let mut fresh = false;
         loop {
             let mut req = http::Request::builder()
                 .method(parts.method.clone())
@@ -244,10 +251,21 @@ impl ConnectorNetwork {
                 .map_err(|_| Error::HttpRequestUriInvalid)?;
             *req.headers_mut() = parts.headers.clone();
             let token = self.inject(&mut req, &bound, &connect, &target).await?;
-            let res = connect
-                .send(&target, &addrs, req)
+            let res = match connect
+                .send_pooled(&self.shared.pool, &target, &addrs, req, fresh)
                 .await
-                .inspect_err(|e| self.wire_error(&target, e))?;
+            {
+                Ok(res) => res,
+                Err(f) if f.reused && idempotent && body.replayable() && !fresh => {
+                    tracing::debug!(connector_id = %self.connector_id, origin = %target.origin(), "a kept-alive connection closed under the request; sending it again on a new one");
+                    fresh = true;
+                    continue;
+                }
+                Err(f) => {
+                    self.wire_error(&target, &f.error);
+                    return Err(f.error);
+                }
+            };
             if res.status() == http::StatusCode::UNAUTHORIZED
                 && let Some((client, generation)) = token
             {
@@ -586,6 +604,135 @@ mod tests {
                 .contains(&http::header::AUTHORIZATION)
         );
         assert!(net.forbidden_headers().contains(&http::header::HOST));
+    }
+}
+
+#[cfg(test)]
+mod keep_alive {
+    //! Plugin requests reuse connections, and an idempotent request that meets a kept-alive
+    //! connection the server has just closed is sent again on a new one.
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    use super::super::http::OriginPattern;
+    use super::*;
+
+    #[derive(Default)]
+    struct Seen {
+        connections: AtomicUsize,
+        /// Requests read, answered or not.
+        received: AtomicUsize,
+        /// Requests answered.
+        requests: AtomicUsize,
+    }
+
+    /// A keep-alive HTTP/1.1 server answering `ok` to bodiless requests. With
+    /// `drop_second`, the first connection closes without an answer when its second request
+    /// arrives: what a server does when its idle timeout strikes as a request comes in.
+    async fn server(drop_second: bool) -> (u16, Arc<Seen>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let seen = Arc::new(Seen::default());
+        let counts = seen.clone();
+        tokio::spawn(async move {
+            while let Ok((mut tcp, _)) = listener.accept().await {
+                let first_connection = counts.connections.fetch_add(1, Ordering::SeqCst) == 0;
+                let counts = counts.clone();
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut on_this = 0;
+                    loop {
+                        let mut chunk = [0u8; 4096];
+                        let Ok(n) = tcp.read(&mut chunk).await else {
+                            return;
+                        };
+                        if n == 0 {
+                            return;
+                        }
+                        buf.extend_from_slice(&chunk[..n]);
+                        while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            buf.drain(..end + 4);
+                            on_this += 1;
+                            counts.received.fetch_add(1, Ordering::SeqCst);
+                            if drop_second && first_connection && on_this == 2 {
+                                return; // closes the socket, request unanswered
+                            }
+                            counts.requests.fetch_add(1, Ordering::SeqCst);
+                            let reply = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                            if tcp.write_all(reply).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        (port, seen)
+    }
+
+    fn network(port: u16) -> Arc<ConnectorNetwork> {
+        let limits = Limits::from_config(&HttpLimits::default());
+        let origin = format!("http://127.0.0.1:{port}");
+        Arc::new(ConnectorNetwork::new(
+            "c".into(),
+            Policy {
+                declared: vec![OriginPattern::parse("http://*:*").expect("pattern")],
+                granted: vec![OriginPattern::parse(&origin).expect("pattern")],
+                grant_key: "connectors[0].grants.http".into(),
+                plugin: "p".into(),
+            },
+            vec![],
+            limits.clone(),
+            "connectors[0].grants.http_limits".into(),
+            Arc::new(Shared::new(&limits)),
+        ))
+    }
+
+    async fn get(net: &Arc<ConnectorNetwork>, port: u16) -> String {
+        let body: WasiBody = http_body_util::Empty::<Bytes>::new()
+            .map_err(|never| match never {})
+            .boxed_unsync();
+        let req = http::Request::get(format!("http://127.0.0.1:{port}/x"))
+            .header(http::header::HOST, format!("127.0.0.1:{port}"))
+            .body(body)
+            .expect("request");
+        let res = net.clone().handle(req, None).await.expect("response");
+        assert_eq!(res.status(), 200);
+        let bytes = res.into_body().collect().await.expect("body").to_bytes();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sequential_requests_share_one_connection() {
+        let (port, seen) = server(false).await;
+        let net = network(port);
+        for _ in 0..10 {
+            assert_eq!(get(&net, port).await, "ok");
+        }
+        assert_eq!(seen.requests.load(Ordering::SeqCst), 10);
+        // Without the pool this would be 10. A response whose last byte the client has read
+        // makes its connection ready again a moment later, on the connection's own task:
+        // allow one more connection for that race, not one per request.
+        let connections = seen.connections.load(Ordering::SeqCst);
+        assert!(
+            connections <= 2,
+            "{connections} connections for 10 requests"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_request_on_a_connection_closed_under_it_is_sent_again() {
+        let (port, seen) = server(true).await;
+        let net = network(port);
+        assert_eq!(get(&net, port).await, "ok");
+        // Goes out on the pooled connection, which the server closes unanswered.
+        assert_eq!(get(&net, port).await, "ok");
+        // Three requests read: the second one twice, first on the closed connection.
+        assert_eq!(seen.received.load(Ordering::SeqCst), 3);
+        assert_eq!(seen.requests.load(Ordering::SeqCst), 2);
+        assert_eq!(seen.connections.load(Ordering::SeqCst), 2);
     }
 }
 

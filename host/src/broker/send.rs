@@ -5,21 +5,28 @@
 //!
 //! Redirects are not followed here: a 3xx goes back to the plugin as it is, and whatever the
 //! plugin's client requests next passes the policy again.
+//!
+//! Plugin requests reuse keep-alive connections ([`Pool`], one per connector): against a real
+//! API every request would otherwise pay a TCP and a TLS handshake. A pooled connection is
+//! reused only for the same origin and only if the address it is connected to is among the
+//! addresses the policy just checked for this request.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
+use hyper::client::conn::http1::SendRequest;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
-use wasmtime_wasi_http::Error;
 use wasmtime_wasi_http::io::TokioIo;
+use wasmtime_wasi_http::{Error, WasiBody};
 
 use super::http::{Host, Scheme, Target};
 use super::metrics::HttpMetrics;
@@ -110,40 +117,90 @@ impl Connect {
         B: Body<Data = Bytes> + Send + 'static,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        let io = tokio::time::timeout(self.timeouts.connect, connect(target, addrs))
+        let (mut sender, _) = self.open(target, addrs).await?;
+        to_origin_form(&mut req)?;
+        tokio::time::timeout(self.timeouts.first_byte, sender.send_request(req))
+            .await
+            .map_err(|_| Error::HttpResponseTimeout)?
+            .map_err(|e| wire_error(&e))
+    }
+
+    /// Sends a plugin request on an idle pooled connection to the same origin and a checked
+    /// address, else on a new one (`fresh` skips the pool), and pools the connection again:
+    /// hyper makes it ready for the next request once this response's body has been read.
+    ///
+    /// A request that fails on a reused connection before any response comes back is
+    /// reported with `reused: true`: the server may have closed the idle connection just as
+    /// it was sent, so the caller may send it again on a fresh one if that is safe.
+    pub async fn send_pooled(
+        &self,
+        pool: &Pool,
+        target: &Target,
+        addrs: &[IpAddr],
+        mut req: http::Request<WasiBody>,
+        fresh: bool,
+    ) -> Result<http::Response<Incoming>, SendFailure> {
+        let origin = target.origin();
+        to_origin_form(&mut req).map_err(SendFailure::new)?;
+        while let Some(mut idle) = (!fresh).then(|| pool.take(&origin, addrs)).flatten() {
+            let sent =
+                tokio::time::timeout(self.timeouts.first_byte, idle.sender.try_send_request(req))
+                    .await;
+            match sent {
+                Err(_) => return Err(SendFailure::new(Error::HttpResponseTimeout)),
+                Ok(Ok(res)) => {
+                    pool.put(origin, idle.sender, idle.ip);
+                    return Ok(res);
+                }
+                // Not written to the connection (it closed meanwhile): try the next one.
+                Ok(Err(mut e)) => match e.take_message() {
+                    Some(back) => req = back,
+                    None => {
+                        return Err(SendFailure {
+                            error: wire_error(e.error()),
+                            reused: true,
+                        });
+                    }
+                },
+            }
+        }
+        let (mut sender, ip) = self.open(target, addrs).await.map_err(SendFailure::new)?;
+        let res = tokio::time::timeout(self.timeouts.first_byte, sender.send_request(req))
+            .await
+            .map_err(|_| SendFailure::new(Error::HttpResponseTimeout))?
+            .map_err(|e| SendFailure::new(wire_error(&e)))?;
+        pool.put(origin, sender, ip);
+        Ok(res)
+    }
+
+    /// A new HTTP/1.1 connection to one of `addrs` (in order), and the address it reached.
+    async fn open<B>(
+        &self,
+        target: &Target,
+        addrs: &[IpAddr],
+    ) -> Result<(SendRequest<B>, IpAddr), Error>
+    where
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let (io, ip) = tokio::time::timeout(self.timeouts.connect, connect(target, addrs))
             .await
             .map_err(|_| Error::ConnectionTimeout)??;
-        let (mut sender, conn) = tokio::time::timeout(
+        let (sender, conn) = tokio::time::timeout(
             self.timeouts.connect,
             hyper::client::conn::http1::Builder::new().handshake::<_, B>(TokioIo::new(io)),
         )
         .await
         .map_err(|_| Error::ConnectionTimeout)?
         .map_err(|_| Error::HttpProtocolError)?;
-        // The connection task ends once the response body is read or dropped.
+        // The connection task ends when the connection closes: the server closed it, a
+        // response body was dropped unread, or the last `SendRequest` (the pool's) went away.
         tokio::spawn(async move {
             if let Err(e) = conn.await {
                 tracing::debug!(error = %e, "brokered connection ended with an error");
             }
         });
-        let path = req
-            .uri()
-            .path_and_query()
-            .map(|p| p.as_str().to_owned())
-            .unwrap_or_else(|| "/".into());
-        *req.uri_mut() = path.parse().map_err(|_| Error::HttpRequestUriInvalid)?;
-        tokio::time::timeout(self.timeouts.first_byte, sender.send_request(req))
-            .await
-            .map_err(|_| Error::HttpResponseTimeout)?
-            .map_err(|e| {
-                if e.is_timeout() {
-                    Error::HttpResponseTimeout
-                } else if e.is_canceled() || e.is_closed() || e.is_incomplete_message() {
-                    Error::ConnectionTerminated
-                } else {
-                    Error::HttpProtocolError
-                }
-            })
+        Ok((sender, ip))
     }
 
     /// A small request the host makes for itself (OAuth2 token endpoint): resolved without
@@ -167,6 +224,96 @@ impl Connect {
     }
 }
 
+/// Why a pooled send failed, and whether it was on a reused connection (see
+/// [`Connect::send_pooled`]).
+#[derive(Debug)]
+pub struct SendFailure {
+    pub error: Error,
+    pub reused: bool,
+}
+
+impl SendFailure {
+    fn new(error: Error) -> Self {
+        SendFailure {
+            error,
+            reused: false,
+        }
+    }
+}
+
+/// hyper keeps the absolute URI; HTTP/1.1 to an origin server wants the path and query only.
+fn to_origin_form<B>(req: &mut http::Request<B>) -> Result<(), Error> {
+    let path = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "/".into());
+    *req.uri_mut() = path.parse().map_err(|_| Error::HttpRequestUriInvalid)?;
+    Ok(())
+}
+
+fn wire_error(e: &hyper::Error) -> Error {
+    if e.is_timeout() {
+        Error::HttpResponseTimeout
+    } else if e.is_canceled() || e.is_closed() || e.is_incomplete_message() {
+        Error::ConnectionTerminated
+    } else {
+        Error::HttpProtocolError
+    }
+}
+
+/// Connections are dropped after this long in the pool: below the keep-alive timeout of
+/// common servers (nginx 75 s, many APIs 60 s), so a reused connection is rarely one the
+/// server is closing at that moment.
+const POOL_IDLE: Duration = Duration::from_secs(20);
+/// Pooled connections per origin; more concurrent requests open more, closed after use.
+const POOL_PER_ORIGIN: usize = 32;
+
+/// Keep-alive connections of one connector's plugin requests, by origin.
+#[derive(Default)]
+pub struct Pool {
+    idle: Mutex<HashMap<String, Vec<Pooled>>>,
+}
+
+struct Pooled {
+    sender: SendRequest<WasiBody>,
+    ip: IpAddr,
+    since: Instant,
+}
+
+impl Pool {
+    /// An idle connection to `origin` whose address is one of `addrs`.
+    fn take(&self, origin: &str, addrs: &[IpAddr]) -> Option<Pooled> {
+        let mut idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let list = idle.get_mut(origin)?;
+        list.retain(|c| !c.sender.is_closed() && c.since.elapsed() < POOL_IDLE);
+        // Not ready: its previous response is still being read.
+        let i = list
+            .iter()
+            .position(|c| c.sender.is_ready() && addrs.contains(&c.ip))?;
+        Some(list.swap_remove(i))
+    }
+
+    fn put(&self, origin: String, sender: SendRequest<WasiBody>, ip: IpAddr) {
+        let mut idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let list = idle.entry(origin).or_default();
+        list.retain(|c| !c.sender.is_closed());
+        if list.len() < POOL_PER_ORIGIN {
+            list.push(Pooled {
+                sender,
+                ip,
+                since: Instant::now(),
+            });
+        }
+    }
+}
+
 impl Target {
     /// `host[:port]` as the `Host` header carries it.
     pub fn origin_authority(&self) -> String {
@@ -178,16 +325,17 @@ impl Target {
     }
 }
 
-async fn connect(target: &Target, addrs: &[IpAddr]) -> Result<Box<dyn Io>, Error> {
+async fn connect(target: &Target, addrs: &[IpAddr]) -> Result<(Box<dyn Io>, IpAddr), Error> {
     let mut last = Error::DestinationUnavailable;
     for &ip in addrs {
         match TcpStream::connect(SocketAddr::new(ip, target.port)).await {
             Ok(tcp) => {
                 let _ = tcp.set_nodelay(true);
-                return match target.scheme {
-                    Scheme::Http => Ok(Box::new(tcp)),
-                    Scheme::Https => tls(target, tcp).await,
+                let io: Box<dyn Io> = match target.scheme {
+                    Scheme::Http => Box::new(tcp),
+                    Scheme::Https => tls(target, tcp).await?,
                 };
+                return Ok((io, ip));
             }
             Err(e) => {
                 last = match e.kind() {
