@@ -5,6 +5,9 @@
 // full sync leaves a delta link per drive in the cursor), the sites' lists and list items
 // (`<list id>-<item id>`), and site pages (`<site id>-site_page-<page id>`).
 //
+// Files' contents go along as `_attachment` bytes (Elastic's extensions and size limit), fetched
+// from each file's pre-authenticated `@microsoft.graph.downloadUrl` on `<tenant>.sharepoint.com`.
+//
 // Authentication is the host's: the operator declares an `oauth2_client_credentials` credential
 // for the Graph endpoint in config.yml and grants it; the host fetches, caches and injects the
 // bearer token. This plugin has no secret field and never sees a token (see README.md).
@@ -22,6 +25,13 @@ const LIST_ITEM_EXPAND = "fields($select=Title,Link,Attachments,LinkTitle,LinkFi
 const EXCLUDED_LISTS = new Set(["SharePointHomeCacheList"]);
 const EXCLUDED_CONTENT_TYPES = new Set(["Web Template Extensions", "Client Side Component Manifests"]);
 const EXCLUDED_PATH_SEGMENTS = ["/contentstorage/"];
+// File contents: Elastic downloads files up to MAX_DOCUMENT_SIZE bytes (sharepoint_online
+// constants.py, a constant, not configurable) whose extension is one its extraction handles
+// (connectors_sdk content_extraction.py, TIKA_SUPPORTED_FILETYPES).
+export const MAX_DOCUMENT_SIZE = 10485760;
+export const SUPPORTED_EXTENSIONS = new Set([".txt", ".py", ".rst", ".html", ".markdown", ".json", ".xml", ".csv",
+  ".md", ".ppt", ".rtf", ".docx", ".odt", ".xls", ".xlsx", ".rb", ".paper", ".sh", ".pptx", ".pdf", ".doc", ".aspx",
+  ".xlsb", ".xlsm", ".tsv", ".svg", ".msg", ".potx", ".vsd", ".vsdx", ".vsdm"]);
 
 // Throttling: Graph answers 429 (and 503 under load) with Retry-After; Elastic retries 5 times.
 const MAX_RETRIES = 5;
@@ -102,6 +112,10 @@ function siteNames(config) {
 // ---- Graph client ---------------------------------------------------------------------------
 
 const enc = encodeURIComponent;
+const NONE = Object.freeze([]);
+const JSON_ACCEPT = Object.freeze({ Accept: "application/json" });
+/** `scheme://host[:port]` of a URL, for messages (download links carry a token in the query). */
+const linkOrigin = (url) => /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i.exec(String(url))?.[0] ?? "?";
 const query = (params) => Object.entries(params).map(([k, v]) => `${k}=${enc(v)}`).join("&");
 
 /** Seconds to wait before retrying a throttled or failing response (attempt counts from 0). */
@@ -124,34 +138,38 @@ class Graph {
     this.base = graphBase(config);
   }
 
-  /** GET with Graph's throttling rules; returns the Response (2xx, or null for a 404 when
-   * `missingOk`, a 403 when `forbiddenOk`). */
-  get(url, { missingOk = false, forbiddenOk = false } = {}) {
+  /**
+   * GET with Graph's throttling rules; returns the Response (2xx), or null for a 404 when
+   * `missingOk`, a 403 when `forbiddenOk`. Statuses in `pass` (e.g. a 302) come back as they
+   * are. `label` names the request in logs and errors instead of the URL (download URLs carry a
+   * token that must not reach the logs).
+   */
+  get(url, { missingOk = false, forbiddenOk = false, pass = NONE, headers = JSON_ACCEPT, label = url, server = "Graph" } = {}) {
     for (let attempt = 0; ; attempt++) {
-      const r = this.tryGet(url, attempt);
+      const r = this.tryGet(url, attempt, headers, label);
       if (r == null) continue; // a transient transport failure, already waited for
-      if (r.ok) return r;
+      if (r.ok || pass.includes(r.status)) return r;
       if (RETRY_STATUSES.has(r.status)) {
         if (attempt >= MAX_RETRIES) {
-          throw new NetworkError(`GET ${url}: Graph answered HTTP ${r.status} after ${MAX_RETRIES} retries (${graphMessage(r)}); the sync stops and nothing is deleted`);
+          throw new NetworkError(`GET ${label}: ${server} answered HTTP ${r.status} after ${MAX_RETRIES} retries (${graphMessage(r)}); the sync stops and nothing is deleted`);
         }
         const wait = retryDelay(r, attempt);
-        log.warn(`Graph answered ${r.status} for ${url}; retry ${attempt + 1}/${MAX_RETRIES} in ${wait}s`);
+        log.warn(`${server} answered ${r.status} for ${label}; retry ${attempt + 1}/${MAX_RETRIES} in ${wait}s`);
         http.sleep(wait);
         continue;
       }
       if ((r.status === 404 && missingOk) || (r.status === 403 && forbiddenOk)) return null;
-      throw this.refusal(r, url);
+      throw server === "Graph" ? this.refusal(r, label) : new SourceError(`GET ${label}: ${server} answered HTTP ${r.status} (${graphMessage(r)})`);
     }
   }
 
   /** One GET: the Response, or null after backing off from a transient transport failure. */
-  tryGet(url, attempt) {
+  tryGet(url, attempt, headers, label) {
     try {
-      return http.get(url, { headers: { Accept: "application/json" } });
+      return http.get(url, { headers });
     } catch (e) {
       if (!(e instanceof NetworkError) || !TRANSIENT_CODES.has(e.code) || attempt >= MAX_RETRIES) throw e;
-      log.warn(`GET ${url} failed (${e.message}); retry ${attempt + 1}/${MAX_RETRIES} in ${2 ** attempt}s`);
+      log.warn(`GET ${label} failed (${e.message}); retry ${attempt + 1}/${MAX_RETRIES} in ${2 ** attempt}s`);
       http.sleep(2 ** attempt);
       return null;
     }
@@ -246,6 +264,58 @@ class Graph {
     return this.scroll(this.url(`/sites/${enc(siteId)}/lists/${enc(listId)}/items`, { $select: LIST_ITEM_SELECT, $expand: LIST_ITEM_EXPAND }));
   }
   pages(siteId) { return this.scroll(this.url(`/sites/${enc(siteId)}/pages`), { missingOk: true }); }
+
+  /**
+   * A file's bytes, or null when it is gone (deleted since the delta page was read).
+   *
+   * Elastic asks Graph's `/drives/{d}/items/{i}/content`, which answers with a 302 to the same
+   * kind of pre-authenticated `<tenant>.sharepoint.com` URL that the delta feed already handed
+   * us as `@microsoft.graph.downloadUrl`; using that link directly saves one Graph call (and
+   * Graph throttling budget) per file. The link needs no credential, and the host only injects
+   * the Graph token into Graph's origin. The link expires (about an hour): if SharePoint refuses
+   * it, Graph's `/content` gives a fresh one.
+   */
+  download(item) {
+    const r = this.fetchFile(item["@microsoft.graph.downloadUrl"], item, [401, 403]);
+    if (r == null || r.ok) return r?.body ?? null;
+    log.info(`the download link of ${item.name ?? item.id} was refused (HTTP ${r.status}, expired?); asking Graph for a fresh one`);
+    return this.downloadViaGraph(item);
+  }
+
+  /** Graph's `/content`: a 302 to a fresh download link, which is followed here because the
+   * host's broker follows no redirects (so each hop passes the grants again, and the Graph
+   * token, bound to Graph's origin, is not sent along). */
+  downloadViaGraph(item) {
+    const driveId = item.parentReference?.driveId;
+    if (!driveId) throw new SourceError(`drive item ${item.id}: no parentReference.driveId in Graph's answer`);
+    const url = this.url(`/drives/${enc(driveId)}/items/${enc(item.id)}/content`);
+    const r = this.get(url, { missingOk: true, pass: [301, 302, 303, 307, 308, 410], headers: {} });
+    if (r == null || r.status === 410) return null;
+    if (r.ok) return r.body; // Graph may also serve the bytes itself
+    const location = r.header("location");
+    if (!location) throw new SourceError(`GET ${url}: HTTP ${r.status} without a Location`);
+    const target = /^https?:\/\//i.test(location) ? location : `${this.base.replace(/\/v1\.0$/, "")}${location.startsWith("/") ? "" : "/"}${location}`;
+    const f = this.fetchFile(target, item, NONE);
+    return f == null ? null : f.body;
+  }
+
+  /** GET of a pre-authenticated link: the Response (2xx or a status in `pass`), or null when the
+   * file is gone (404, 410). The link itself never reaches logs or errors. */
+  fetchFile(link, item, pass) {
+    const label = `the content of ${item.name ?? item.id} (${linkOrigin(link)})`;
+    try {
+      const r = this.get(link, { headers: {}, label, server: "SharePoint", pass: [...pass, 404, 410] });
+      return r.status === 404 || r.status === 410 ? null : r;
+    } catch (e) {
+      if (e instanceof NetworkError && e.code === "HTTP-request-denied") {
+        const err = new NetworkError(`${e.message}. File contents come from SharePoint's download links on ${linkOrigin(link)}: ` +
+          "grant that origin (https://*.sharepoint.com for Microsoft 365) in this connector's grants.http");
+        err.code = e.code;
+        throw err;
+      }
+      throw e;
+    }
+  }
 }
 
 // ---- documents ------------------------------------------------------------------------------
@@ -270,6 +340,23 @@ export const listDoc = (list) => doc(list, list.id, "site_list", list.displayNam
 export const listItemDoc = (listId, item) => doc(item, `${listId}-${item.id}`, "list_item", item.fields?.Title ?? null);
 export const pageDoc = (siteId, page) => doc(page, `${siteId}-site_page-${page.id}`, "site_page", page.title ?? page.name);
 
+/** Why a drive item's content is not downloaded (Elastic's rules), or null to download it. A
+ * missing `size` counts as empty, which Elastic does not download either. */
+export function skipContent(item) {
+  if (item.deleted || item.folder || !item.file) return "not a file";
+  if (!item["@microsoft.graph.downloadUrl"]) return "no @microsoft.graph.downloadUrl";
+  // Python's os.path.splitext: leading dots belong to the name (".profile" has no extension).
+  const name = String(item.name ?? "").replace(/^\.+/, "");
+  const dot = name.lastIndexOf(".");
+  if (dot < 0 || !SUPPORTED_EXTENSIONS.has(name.slice(dot).toLowerCase())) return "file type is not supported";
+  const size = Number(item.size ?? 0);
+  if (!(size > 0)) return "empty";
+  // Elastic lifts the limit with use_text_extraction_service, whose service takes big files;
+  // Inlet has no such service (the bytes go to the host as `_attachment`), so it stays.
+  if (size > MAX_DOCUMENT_SIZE) return `size ${size} is above ${MAX_DOCUMENT_SIZE} bytes`;
+  return null;
+}
+
 /** A drive item from a delta page: an upsert, or a delete for Graph's `deleted` facet. */
 export function driveItemDoc(item) {
   if (item.deleted) return Document.delete(item.id);
@@ -289,17 +376,40 @@ function newCursor() {
   return { site_drives: {}, cursor_timestamp: nowIso() };
 }
 
-/** Every drive item of a drive's delta feed (from `url`); records the new delta link. */
+/** A drive item's document with the file's bytes as `_attachment` when Elastic would extract
+ * them. A file gone since its delta page was read is indexed without content (its tombstone
+ * comes with the next delta). */
+function withContent(graph, item, stats) {
+  const d = driveItemDoc(item);
+  if (item.deleted) return d;
+  const skip = skipContent(item);
+  if (skip) {
+    if (item.file) log.debug(`not downloading ${item.name}: ${skip}`);
+    return d;
+  }
+  const bytes = graph.download(item);
+  if (bytes == null) {
+    log.warn(`file ${item.name} (${item.id}) was not found for download (deleted meanwhile?); indexed without content`);
+    return d;
+  }
+  stats.files++;
+  stats.bytes += bytes.length;
+  return { ...d, _attachment: bytes };
+}
+
+/** Every drive item of a drive's delta feed (from `url`), files with their content; records
+ * the new delta link. Incremental syncs come here too, so changed files are downloaded again. */
 function* driveItems(graph, drive, url, cursor) {
   let n = 0;
+  const stats = { files: 0, bytes: 0 };
   for (const page of graph.delta(url)) {
     for (const item of page.items) {
       n++;
-      yield driveItemDoc(item);
+      yield withContent(graph, item, stats);
     }
     if (page.deltaLink) cursor.site_drives[drive.id] = page.deltaLink;
   }
-  log.info(`drive ${drive.name ?? drive.id}: ${n} item changes`);
+  log.info(`drive ${drive.name ?? drive.id}: ${n} item changes, ${stats.files} files downloaded (${stats.bytes} bytes)`);
 }
 
 /** `{ collection }` for each site collection, then `{ site }` for each of its sites (once). */
@@ -384,7 +494,8 @@ export default defineConnector({
       throw new ConfigError("use_document_level_security: document-level security is not supported by this connector yet; turn it off");
     }
     if (config.use_text_extraction_service) {
-      log.warn("use_text_extraction_service has no effect: this connector indexes metadata, not file contents");
+      log.warn("use_text_extraction_service: Inlet has no text extraction service; file contents are sent as _attachment " +
+        "for the ingest pipeline (keep its binary content extraction on), and the 10 MiB file size limit stays");
     }
   },
 

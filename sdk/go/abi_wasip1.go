@@ -15,8 +15,9 @@ package inlet
 //
 // Memory: the Go heap is not moving, so a Go object's address is a stable linear-memory
 // address while something references it. Memory the host writes into (export arguments,
-// import results) comes from cabi_realloc and is kept in hostAllocs until lifted (copied into Go
-// values); what an export returns is kept in retKeep until the next export call, by which time
+// import results) comes from cabi_realloc: out of an arena that stays untouched until the next
+// host window, or from the Go heap, kept in hostAllocs; either way until lifted (copied into Go
+// values). What an export returns is kept in retKeep until the next export call, by which time
 // the host has lifted it. The preview1 adapter gets its permanent blocks from
 // cabi_realloc_adapter, out of a static array (see there).
 
@@ -68,8 +69,12 @@ func realloc(list *[][]byte, oldPtr, oldSize, align, newSize uint32) uint32 {
 	return p
 }
 
+// cabi_realloc serves the host from the window's arena (below); only a block that does not fit,
+// or a resize, comes from the Go heap, kept in hostAllocs.
+//
 //go:wasmexport cabi_realloc
 func cabiRealloc(oldPtr, oldSize, align, newSize uint32) uint32 {
+	windowBytes += newSize + align
 	if p, ok := arenaAlloc(oldPtr, align, newSize); ok {
 		return p
 	}
@@ -77,15 +82,59 @@ func cabiRealloc(oldPtr, oldSize, align, newSize uint32) uint32 {
 }
 
 // While the host runs cabi_realloc it forbids the component to call any import ("cannot leave
-// component instance"). A Go allocation there may start a GC cycle, and the GC reads the clock
-// (an import through the preview1 adapter): a trap, seen on large HTTP bodies. So imports that
-// return big lists (blocking-read, fields.entries) are called inside withArena, and cabi_realloc
-// bumps through that pre-allocated buffer instead of allocating; only an overflow falls back
-// to the Go heap.
+// component instance"), and the Go runtime reads the clock (nanotime: clock_time_get, an import
+// through the preview1 adapter) in more than one place a heap allocation can reach: gcStart, a
+// GC assist, the scavenger when the heap grows. Any of them traps; seen with a configuration
+// value of a few MB (export arguments), state.get in a loop and large HTTP bodies (import
+// results), at points that move with the GC's timing.
+//
+// The host calls cabi_realloc only while it has control: before an export runs (to lower its
+// arguments) and inside an import call (to lower its results). Those are the "host windows":
+// leaveGuest opens one before control goes to the host (at the end of every export, and around
+// each import whose results hold a string or a list: hostCall). In a window cabi_realloc bumps
+// through an arena, a Go buffer allocated beforehand in guest time: as big as the largest
+// window so far (at least arenaMin) and as the caller's bound for imports that have one
+// (state.get, a read chunk), so that no allocation happens while the host has control.
+//
+// Only a window larger than all before it (e.g. a first configuration or advanced-rules value
+// over arenaMin) falls back to the Go heap, where a GC may start and trap: that call fails as
+// a trap (this sync only), and the next window's arena has the size it needed. Switching the GC
+// off around windows was tried and dropped: toggling it per export made the heap grow with the
+// sync's length (8 MiB → 65 MiB over 1M documents of loadgen-go).
 var (
-	arena     []byte
-	arenaUsed uint32
+	arena       []byte // the window's arena (hostArena); nil outside a window
+	arenaUsed   uint32
+	hostArena   = make([]byte, arenaMin)
+	windowBytes uint32 // what cabi_realloc was asked for in this window: the next arena's size
 )
+
+// arenaMin covers the export arguments of almost every connector (configuration, advanced
+// rules, cursor) and every bounded import result.
+const arenaMin = 1 << 20
+
+// the first export's arguments come before any export runs.
+func init() { leaveGuest(0) }
+
+// leaveGuest opens a host window (see above) with an arena of at least need bytes.
+func leaveGuest(need uint32) {
+	need = max(need, windowBytes)
+	if need > uint32(len(hostArena)) {
+		hostArena = make([]byte, need+need/4)
+	}
+	arena, arenaUsed, windowBytes = hostArena, 0, 0
+}
+
+// enterGuest closes the window. The arena keeps what the host wrote until the next window
+// opens; lifted() (or, for Go heap blocks, hostAllocs) covers the copying-out in between.
+func enterGuest() { arena = nil }
+
+// hostCall runs f, a call of an import whose results hold a string or a list, in a host
+// window; need is a bound of their size if the WIT or the host gives one (else 0).
+func hostCall(need uint32, f func()) {
+	leaveGuest(need)
+	defer enterGuest()
+	f()
+}
 
 func arenaAlloc(oldPtr, align, size uint32) (uint32, bool) {
 	if arena == nil || oldPtr != 0 {
@@ -101,14 +150,6 @@ func arenaAlloc(oldPtr, align, size uint32) (uint32, bool) {
 	}
 	arenaUsed = p + size - base
 	return p, true
-}
-
-// withArena runs f (an import call) with cabi_realloc serving from buf. What the host wrote
-// there must be copied out before buf is reused.
-func withArena(buf []byte, f func()) {
-	arena, arenaUsed = buf, 0
-	defer func() { arena, arenaUsed = nil, 0 }()
-	f()
 }
 
 // The preview1 adapter allocates its stack and state with cabi_realloc_adapter on its first
@@ -169,9 +210,17 @@ func lifted() { hostAllocs = nil }
 
 // ---- lowering (Go → host); the memory stays referenced from retKeep ----
 
-// beginExport drops what the previous export returned (the host has lifted it by now). The
-// arguments of this call stay in hostAllocs until lifted() after lifting.
-func beginExport() { retKeep = nil }
+// beginExport drops what the previous export returned (the host has lifted it by now) and
+// closes the host window (enterGuest). The arguments of this call stay in hostAllocs until lifted()
+// after lifting. Every export defers endExport, so that the host, which may call cabi_realloc
+// for the next export's arguments, gets control back in a host window.
+func beginExport() {
+	enterGuest()
+	retKeep = nil
+}
+
+// endExport, deferred by every export, opens the host window of the next export's arguments.
+func endExport() { leaveGuest(0) }
 
 func retArea(size uint32) uint32 {
 	buf, p := allocBytes(size, 4)
@@ -255,6 +304,7 @@ func storeErr(r uint32, err *Error) {
 //go:wasmexport inlet:connector/source@0.1.0#metadata
 func exportMetadata() uint32 {
 	beginExport()
+	defer endExport()
 	m := doMetadata()
 	r := retArea(28)
 	storeString(r, m.ServiceType)
@@ -276,6 +326,7 @@ func exportMetadata() uint32 {
 //go:wasmexport inlet:connector/source@0.1.0#configuration-schema
 func exportConfigurationSchema() uint32 {
 	beginExport()
+	defer endExport()
 	fields := doSchema()
 	var arr uint32
 	if len(fields) > 0 {
@@ -330,6 +381,7 @@ func unitResult(err *Error) uint32 {
 //go:wasmexport inlet:connector/source@0.1.0#validate-config
 func exportValidateConfig(cfgPtr, cfgLen uint32) uint32 {
 	beginExport()
+	defer endExport()
 	cfg := liftConfig(cfgPtr, cfgLen)
 	lifted()
 	return unitResult(doValidateConfig(cfg))
@@ -338,6 +390,7 @@ func exportValidateConfig(cfgPtr, cfgLen uint32) uint32 {
 //go:wasmexport inlet:connector/source@0.1.0#ping
 func exportPing(cfgPtr, cfgLen uint32) uint32 {
 	beginExport()
+	defer endExport()
 	cfg := liftConfig(cfgPtr, cfgLen)
 	lifted()
 	return unitResult(doPing(cfg))
@@ -349,6 +402,7 @@ func exportPing(cfgPtr, cfgLen uint32) uint32 {
 //go:wasmexport inlet:connector/source@0.1.0#validate-advanced-rules
 func exportValidateAdvancedRules(cfgPtr, cfgLen, rulesPtr, rulesLen uint32) uint32 {
 	beginExport()
+	defer endExport()
 	cfg := liftConfig(cfgPtr, cfgLen)
 	rules := liftString(rulesPtr, rulesLen)
 	lifted()
@@ -371,6 +425,7 @@ func syncResourceNew(rep uint32) uint32
 // -> result<own<sync>, connector-error>: the handle at r+4.
 func startSyncExport(kind syncKind, cp, cn, ad, ap, an, cd, cpp, cpn uint32) uint32 {
 	beginExport()
+	defer endExport()
 	cfg := liftConfig(cp, cn)
 	rules := liftOptString(ad, ap, an)
 	cursor := liftOptString(cd, cpp, cpn)
@@ -409,6 +464,7 @@ func exportAccessControlSync(cp, cn, ad, ap, an, cd, cpp, cpn uint32) uint32 {
 //go:wasmexport inlet:connector/source@0.1.0#[method]sync.next-batch
 func exportNextBatch(rep uint32) uint32 {
 	beginExport()
+	defer endExport()
 	batch, err := doNextBatch(rep)
 	r := retArea(16)
 	if err != nil {
@@ -448,6 +504,7 @@ func exportNextBatch(rep uint32) uint32 {
 //go:wasmexport inlet:connector/source@0.1.0#[method]sync.cursor
 func exportCursor(rep uint32) uint32 {
 	beginExport()
+	defer endExport()
 	c, ok := doCursor(rep)
 	r := retArea(12)
 	storeOptString(r, c, ok)
@@ -456,6 +513,8 @@ func exportCursor(rep uint32) uint32 {
 
 //go:wasmexport inlet:connector/source@0.1.0#[dtor]sync
 func exportSyncDtor(rep uint32) {
+	enterGuest()
+	defer endExport()
 	doDrop(rep)
 }
 
@@ -488,10 +547,11 @@ func wasmStateDelete(keyPtr, keyLen uint32)
 
 // get -> option<string>, written by the host at ret (size 12); the string's bytes come from
 // cabi_realloc.
+const maxStateValue = 64 << 10 // the host's limit on a state value
 func hostStateGet(key string) (string, bool) {
 	buf, ret := allocBytes(12, 4)
 	kp, kn := strArgs(key)
-	wasmStateGet(kp, kn, ret)
+	hostCall(maxStateValue+1, func() { wasmStateGet(kp, kn, ret) })
 	runtime.KeepAlive(key)
 	var v string
 	ok := load8(ret) != 0
@@ -508,7 +568,7 @@ func hostStateSet(key, value string) *Error {
 	buf, ret := allocBytes(16, 4)
 	kp, kn := strArgs(key)
 	vp, vn := strArgs(value)
-	wasmStateSet(kp, kn, vp, vn, ret)
+	hostCall(0, func() { wasmStateSet(kp, kn, vp, vn, ret) }) // an error's message: cabi_realloc
 	runtime.KeepAlive(key)
 	runtime.KeepAlive(value)
 	var err *Error

@@ -22,7 +22,9 @@ package inlet
 //   result<_, header-error>                     disc @0, enum u8 @1; size 2
 //   list<tuple<string, list<u8>>>               elements of 16 bytes: name (ptr,len) @0, value @8
 // The versions are those of the WIT that build.sh embeds (WASI 0.2.12); the host links any
-// 0.2.x.
+// 0.2.x. An import whose results hold a string or a list (error-code has option<string>
+// payloads) is called through hostCall: the host fills them in with cabi_realloc, which must
+// not run into the GC (abi_wasip1.go).
 
 import (
 	"fmt"
@@ -317,7 +319,7 @@ func takeHandle(f func(self, ret uint32), self uint32) (uint32, bool) {
 
 func handle(req uint32, u urlParts) (uint32, error) {
 	ret := newRet(40, 8)
-	wasmHandle(req, 0, 0, ret.p)
+	hostCall(0, func() { wasmHandle(req, 0, 0, ret.p) }) // error-code may hold strings: cabi_realloc
 	defer runtime.KeepAlive(ret.buf)
 	if load8(ret.p) != 0 {
 		return 0, requestFailed(u, load8(ret.p+8))
@@ -348,7 +350,7 @@ func writeBody(outBody uint32, body []byte, u urlParts) error {
 	runtime.KeepAlive(ret.buf)
 	wasmOutputStreamDrop(stream) // a child of the body: dropped before finish
 	fin := newRet(40, 8)
-	wasmOutgoingBodyFinish(outBody, 0, 0, fin.p)
+	hostCall(0, func() { wasmOutgoingBodyFinish(outBody, 0, 0, fin.p) })
 	defer runtime.KeepAlive(fin.buf)
 	if load8(fin.p) != 0 {
 		return requestFailed(u, load8(fin.p+8))
@@ -361,7 +363,7 @@ func awaitResponse(fut uint32, u urlParts) (uint32, error) {
 	wasmPollableBlock(pollable)
 	wasmPollableDrop(pollable)
 	ret := newRet(56, 8)
-	wasmFutureGet(fut, ret.p)
+	hostCall(0, func() { wasmFutureGet(fut, ret.p) })
 	defer runtime.KeepAlive(ret.buf)
 	switch {
 	case load8(ret.p) == 0:
@@ -376,7 +378,7 @@ func awaitResponse(fut uint32, u urlParts) (uint32, error) {
 
 func fieldEntries(h uint32) Header {
 	ret := newRet(8, 4)
-	withArena(make([]byte, 64<<10), func() { wasmFieldsEntries(h, ret.p) })
+	hostCall(0, func() { wasmFieldsEntries(h, ret.p) })
 	list, n := load32(ret.p), load32(ret.p+4)
 	runtime.KeepAlive(ret.buf)
 	out := Header{}
@@ -404,9 +406,8 @@ func readBody(resp uint32, u urlParts) ([]byte, error) {
 	var out []byte
 	ret := newRet(12, 4)
 	defer runtime.KeepAlive(ret.buf)
-	scratch := make([]byte, readChunk+16) // reused: each chunk is copied out at once
 	for {
-		withArena(scratch, func() { wasmBlockingRead(stream, readChunk, ret.p) })
+		hostCall(readChunk+16, func() { wasmBlockingRead(stream, readChunk, ret.p) })
 		if load8(ret.p) != 0 {
 			// closed (1) is the normal end of the body; last-operation-failed (0) broke it.
 			if load8(ret.p+4) == 0 {
@@ -418,7 +419,6 @@ func readBody(resp uint32, u urlParts) ([]byte, error) {
 		if n > 0 {
 			out = append(out, unsafe.Slice((*byte)(at(p)), n)...)
 		}
-		runtime.KeepAlive(scratch)
 		lifted()
 	}
 }
@@ -431,7 +431,7 @@ func streamError(se uint32) string {
 	}
 	h := load32(se + 4)
 	ret := newRet(8, 4)
-	wasmIOErrorDebug(h, ret.p)
+	hostCall(0, func() { wasmIOErrorDebug(h, ret.p) })
 	msg := liftString(load32(ret.p), load32(ret.p+4))
 	// wasmtime appends a host backtrace when RUST_BACKTRACE is set: keep the message.
 	msg, _, _ = strings.Cut(msg, "\nStack backtrace:")

@@ -105,3 +105,74 @@ fn go_connector_syncs_fully_and_incrementally() {
     let (full, _) = check_language("go", "loadgen_go");
     assert_eq!(full["stats"]["indexed"], 3000);
 }
+
+/// The text the test-go-gc plugin checks its large values against: "00000000,00000001,..."
+/// cut to `n` bytes.
+fn go_gc_pattern(n: usize) -> String {
+    let mut s = String::with_capacity(n + 9);
+    let mut i = 0;
+    while s.len() < n {
+        s.push_str(&format!("{i:08},"));
+        i += 1;
+    }
+    s.truncate(n);
+    s
+}
+
+/// While the host runs a component's cabi_realloc, the component may not call an import, and
+/// the Go runtime's GC reads the clock through one: a Go connector trapped ("cannot leave
+/// component instance") on large configuration values, and on state.get in a loop under GC
+/// pressure. tests/go-plugins/test-go-gc keeps its heap busy and checks what arrives. (Export
+/// arguments above the SDK's 1 MiB arena on a first call can still trap: sdk/go/abi_wasip1.go.)
+#[test]
+fn go_connector_takes_large_arguments_under_gc_pressure() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dest = tmp.path().join("plugins").join("go_gc");
+    let o = Command::new("sdk/go/build.sh")
+        .arg(root().join("tests/go-plugins/test-go-gc"))
+        .arg("-o")
+        .arg(&dest)
+        .current_dir(root())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run sdk/go/build.sh (run scripts/setup): {e}"));
+    assert!(
+        o.status.success(),
+        "building test-go-gc failed:\n{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let blob = 500_000;
+    let rules = serde_json::json!({ "rules": go_gc_pattern(300_000) });
+    let config = write_config(
+        tmp.path(),
+        &format!(
+            "connectors:\n  - connector_id: gc\n    service_type: go_gc\n    configuration:\n      blob: \"{}\"\n      blob_bytes: {blob}\n      rounds: 2000\n      cursor_bytes: 60000\n    sync_rules:\n      advanced: {rules}\n",
+            go_gc_pattern(blob)
+        ),
+    );
+    let run = |args: &[&str]| {
+        let mut full = vec![
+            "sync",
+            "gc",
+            "--json",
+            "--config",
+            config.to_str().expect("utf8"),
+        ];
+        full.extend_from_slice(args);
+        let out = inlet(&full);
+        assert!(
+            out.status.success(),
+            "sync failed: {}\n{}",
+            stdout(&out),
+            stderr(&out)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("JSON report")
+    };
+    let full = run(&[]);
+    assert_eq!(full["stats"]["indexed"], 2000, "{full}");
+    // The incremental sync gets the 60 kB cursor back and checks it.
+    let incremental = run(&["--type", "incremental"]);
+    assert_eq!(incremental["stats"]["indexed"], 2000, "{incremental}");
+    let docs = replay(&tmp.path().join("data/sink/search-gc.ndjson"));
+    assert_eq!(docs["incremental-1999"]["state_bytes"], 65536);
+}

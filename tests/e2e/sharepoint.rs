@@ -5,7 +5,10 @@
 //! endpoint and injects it into every Graph call; the plugin never sees the secret or the token.
 //! Checked: the documents and their ids, pagination, a 429 ridden out, delta-based incremental
 //! syncs (updates and deletions), a persistent 503 failing the sync without deleting anything,
-//! and clear errors for a missing grant or a wrong secret.
+//! and clear errors for a missing grant or a wrong secret. File contents: the server's second
+//! port plays `<tenant>.sharepoint.com` (pre-authenticated download links, a different origin
+//! from Graph); eligible files carry their exact bytes as `_attachment`, the others none, no
+//! download carries the Graph token, and changed files' new bytes come with incremental syncs.
 
 mod support;
 
@@ -14,6 +17,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
+use base64::Engine as _;
 use serde_json::{Value, json};
 use support::*;
 
@@ -34,6 +38,8 @@ const ENG_DRIVE: &str = "b!engineering-drive-0001";
 struct Graph {
     child: Child,
     origin: String,
+    /// Its second port, standing in for `https://contoso.sharepoint.com` (file downloads).
+    downloads: String,
 }
 
 impl Graph {
@@ -61,10 +67,25 @@ impl Graph {
             .trim()
             .strip_prefix("PORT=")
             .unwrap_or_else(|| panic!("server.py printed {first:?}, not PORT=<n>"));
-        Graph {
+        let mut graph = Graph {
             child,
             origin: format!("http://127.0.0.1:{port}"),
-        }
+            downloads: String::new(),
+        };
+        graph.downloads = graph.control("GET", "state", None)["download_origin"]
+            .as_str()
+            .expect("download_origin")
+            .to_owned();
+        graph
+    }
+
+    /// A file's current name and bytes at the source.
+    fn content(&self, id: &str) -> (String, Vec<u8>) {
+        let c = self.control("GET", &format!("content?id={id}"), None);
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(c["base64"].as_str().expect("base64"))
+            .expect("base64 from the fixture");
+        (c["name"].as_str().expect("name").to_owned(), bytes)
     }
 
     fn control(&self, method: &str, action: &str, body: Option<&str>) -> Value {
@@ -95,23 +116,27 @@ impl Drop for Graph {
 struct Setup {
     tmp: tempfile::TempDir,
     origin: String,
+    downloads: String,
 }
 
 #[derive(Clone, Copy)]
 struct Grants {
     http: bool,
+    /// The download origin, on top of `http`.
+    downloads: bool,
     credential: bool,
     right_secret: bool,
 }
 
 const ALL: Grants = Grants {
     http: true,
+    downloads: true,
     credential: true,
     right_secret: true,
 };
 
 impl Setup {
-    fn new(origin: &str) -> Setup {
+    fn new(graph: &Graph) -> Setup {
         let tmp = tempfile::tempdir().expect("tempdir");
         let dest = tmp.path().join("plugins").join("sharepoint_online");
         let o = Command::new("node")
@@ -130,7 +155,8 @@ impl Setup {
         );
         let setup = Setup {
             tmp,
-            origin: origin.to_owned(),
+            origin: graph.origin.clone(),
+            downloads: graph.downloads.clone(),
         };
         setup.configure(ALL);
         setup
@@ -153,10 +179,12 @@ impl Setup {
             format!("{SECRET}-wrong")
         };
         std::fs::write(&secret_file, secret).expect("write the secret file");
-        let http = if g.http {
-            format!("[\"{origin}\"]")
-        } else {
-            "[]".into()
+        // The credential stays bound to the Graph origin only (`hosts`): the download origin is
+        // granted to the connector, not to the credential.
+        let http = match (g.http, g.downloads) {
+            (true, true) => format!("[\"{origin}\", \"{}\"]", self.downloads),
+            (true, false) => format!("[\"{origin}\"]"),
+            (false, _) => "[]".into(),
         };
         let creds = if g.credential { "[graph]" } else { "[]" };
         write_config(
@@ -230,17 +258,91 @@ fn path_of(r: &Value) -> &str {
     r["path"].as_str().unwrap_or_default()
 }
 
+/// Elastic's size limit for downloading a file (`MAX_DOCUMENT_SIZE`).
+const MAX_DOCUMENT_SIZE: u64 = 10_485_760;
+/// A generated file whose download the server answers with a 404 once (deleted meanwhile).
+const VANISHING: &str = "01ENGINEERING00000004";
+const VANISHING_UNIQUE_ID: &str = "0000f11e-0000-4000-8000-000000000004";
+
+/// Checks every drive item's `_attachment`, as the embedded sink wrote it (base64), against the
+/// file's bytes at the source: `.txt` and `.pdf` files within the limit carry exactly their
+/// bytes, `.png` files (not an extension Elastic extracts), too large `.docx` files, folders and
+/// the `without` ids none. Returns the ids that carry content.
+fn assert_contents(graph: &Graph, docs: &BTreeMap<String, Value>, without: &[&str]) -> Vec<String> {
+    let mut kinds: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut with = Vec::new();
+    for (id, d) in docs
+        .iter()
+        .filter(|(_, d)| d["object_type"] == "drive_item")
+    {
+        let attachment = d.get("_attachment");
+        if d.get("file").is_none() {
+            assert!(attachment.is_none(), "{id}: folders have no content");
+            continue;
+        }
+        let name = d["name"].as_str().expect("name");
+        let size = d["size"].as_u64().expect("size");
+        let kind = match (name.rsplit('.').next(), size <= MAX_DOCUMENT_SIZE) {
+            (Some("txt" | "pdf"), true) => "extracted",
+            (Some("png"), true) => "unsupported extension",
+            (Some("docx"), false) => "too large",
+            other => panic!("{id} {name} ({size} bytes): not a file the fixture makes ({other:?})"),
+        };
+        *kinds.entry(kind).or_default() += 1;
+        if kind != "extracted" || without.contains(&id.as_str()) {
+            assert!(
+                attachment.is_none(),
+                "{id} {name} ({kind}) must carry no content: {d}"
+            );
+            continue;
+        }
+        let encoded = attachment
+            .and_then(Value::as_str)
+            .unwrap_or_else(|| panic!("{id} {name}: no _attachment: {d}"));
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .expect("_attachment is base64");
+        let (source_name, source_bytes) = graph.content(id);
+        assert_eq!(
+            source_name, name,
+            "{id}: the indexed name is the current one"
+        );
+        assert!(
+            bytes == source_bytes,
+            "{id} {name}: the indexed bytes differ from the source's"
+        );
+        assert_eq!(bytes.len() as u64, size, "{id}");
+        with.push(id.clone());
+    }
+    assert!(
+        ["extracted", "unsupported extension", "too large"]
+            .iter()
+            .all(|k| kinds.get(k).is_some_and(|&n| n > 0)),
+        "the fixture has every kind of file: {kinds:?}"
+    );
+    with
+}
+
+/// The download requests in a request log (the server's second port).
+fn downloads(log: &[Value]) -> Vec<&Value> {
+    log.iter().filter(|r| r["download"] == true).collect()
+}
+
 #[test]
 fn sharepoint_online_connector_syncs_graph_through_the_broker() {
     let graph = Graph::start();
     let expected = graph.control("POST", &format!("load?n={ITEMS}"), None)["expected"]
         .as_u64()
         .expect("expected") as usize;
-    let setup = Setup::new(&graph.origin);
+    let setup = Setup::new(&graph);
     graph.take_requests();
 
-    // 1. Full sync, riding out one 429 on the second page of a drive's delta feed.
-    graph.faults(json!({"throttle_once": "/root/delta?since=0&until="}));
+    // 1. Full sync, riding out one 429 on the second page of a drive's delta feed; one file's
+    // download answers 404 (as if deleted meanwhile).
+    graph.faults(json!({
+        "throttle_once": "/root/delta?since=0&until=",
+        "fail": format!("UniqueId={VANISHING_UNIQUE_ID}"), "status": 404, "times": 1,
+    }));
     let (ok, report, stderr) = setup.sync("full");
     assert!(ok, "full sync failed: {report}\n{stderr}");
     let docs = replay(&setup.sink());
@@ -287,6 +389,42 @@ fn sharepoint_online_connector_syncs_graph_through_the_broker() {
         "pre-authenticated download links stay out of the index"
     );
     assert_eq!(docs["01ENGINEERING00000000"]["folder"]["childCount"], 0);
+    // File contents: exact bytes for eligible files (text and binary), none for the others.
+    let with_content = assert_contents(&graph, &docs, &[VANISHING]);
+    let text = base64::engine::general_purpose::STANDARD
+        .decode(
+            item["_attachment"]
+                .as_str()
+                .expect("Document 2.txt has content"),
+        )
+        .expect("base64");
+    assert_eq!(
+        String::from_utf8(text).expect("UTF-8"),
+        "Document 2, revision 0: the quick brown fox jumps over the lazy dog.\n"
+    );
+    let pdf = &docs["01MARKETING00000009"];
+    assert_eq!(pdf["name"], "Document 9.pdf");
+    let pdf = base64::engine::general_purpose::STANDARD
+        .decode(
+            pdf["_attachment"]
+                .as_str()
+                .expect("Document 9.pdf has content"),
+        )
+        .expect("base64");
+    assert!(
+        pdf.starts_with(b"%PDF-1.4\n") && pdf[9..265].iter().copied().eq(0..=255u8),
+        "binary bytes arrive unchanged"
+    );
+    assert!(
+        stderr.contains("was not found for download"),
+        "a file gone meanwhile is skipped with a warning: {stderr}"
+    );
+    assert!(docs[VANISHING].get("_attachment").is_none());
+    assert!(
+        !stderr.contains("tempauth"),
+        "download links (their token) stay out of the logs"
+    );
+    assert_not_under(&setup.path().join("data"), "tempauth");
     let list_item = &docs["00001157-0000-4000-8000-000000000001-1"];
     assert_eq!(list_item["object_type"], "list_item");
     assert_eq!(list_item["title"], "Engineering announcement 1");
@@ -330,6 +468,33 @@ fn sharepoint_online_connector_syncs_graph_through_the_broker() {
         "every Graph call carries the host's token: {calls:?}"
     );
     assert_not_under(&setup.path().join("data"), &bearer[7..]);
+    // Every eligible file was fetched once from its download link, none carrying the Graph token
+    // (the credential is bound to Graph's origin; the link is its own authorization), and never
+    // through Graph's /content (the delta's link saves that call).
+    let dl = downloads(&log);
+    assert!(
+        dl.iter().all(|r| r["authorization"].is_null()),
+        "no download carries Authorization: {dl:?}"
+    );
+    let mut fetched: Vec<String> = dl
+        .iter()
+        .filter(|r| r["status"] == 200)
+        .map(|r| r["item"].as_str().expect("item").to_owned())
+        .collect();
+    fetched.sort();
+    assert_eq!(
+        fetched, with_content,
+        "exactly the eligible files are downloaded"
+    );
+    assert_eq!(
+        dl.iter().filter(|r| r["status"] == 404).count(),
+        1,
+        "{dl:?}"
+    );
+    assert!(
+        !log.iter().any(|r| path_of(r).ends_with("/content")),
+        "no Graph /content call"
+    );
     // One 429, then the same page again; every page of the engineering drive's delta fetched.
     let limited: Vec<&&Value> = calls.iter().filter(|r| r["status"] == 429).collect();
     assert_eq!(limited.len(), 1, "{calls:?}");
@@ -389,7 +554,36 @@ fn sharepoint_online_connector_syncs_graph_through_the_broker() {
         docs["00001157-0000-4000-8000-000000000001-1"]["title"],
         "Engineering announcement 1 (edited)"
     );
+    // The updated files' new bytes came with the incremental sync (and only theirs were fetched).
+    assert_contents(&graph, &docs, &[VANISHING]);
+    let mut updated_ids: Vec<String> = updated["updated"]
+        .as_array()
+        .expect("updated ids")
+        .iter()
+        .map(|v| v.as_str().expect("id").to_owned())
+        .collect();
+    updated_ids.sort();
+    for id in &updated_ids {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(docs[id]["_attachment"].as_str().expect("content"))
+            .expect("base64");
+        assert!(
+            String::from_utf8_lossy(&bytes).contains(", revision 1:"),
+            "{id}: the new content"
+        );
+    }
     let log = graph.take_requests();
+    let dl = downloads(&log);
+    assert!(dl.iter().all(|r| r["authorization"].is_null()), "{dl:?}");
+    let mut fetched: Vec<String> = dl
+        .iter()
+        .map(|r| r["item"].as_str().unwrap_or("?").to_owned())
+        .collect();
+    fetched.sort();
+    assert_eq!(
+        fetched, updated_ids,
+        "only the changed files are downloaded"
+    );
     let deltas: Vec<&str> = log
         .iter()
         .map(path_of)
@@ -419,7 +613,21 @@ fn sharepoint_online_connector_syncs_graph_through_the_broker() {
     );
     graph.faults(json!({}));
 
-    // 4. Missing grants and a wrong secret: clear errors, nothing deleted.
+    // 4. Missing grants and a wrong secret: clear errors, nothing deleted. Graph granted but not
+    // the download origin: the first download fails the sync and names the grant.
+    setup.configure(Grants {
+        downloads: false,
+        ..ALL
+    });
+    let (ok, report, _) = setup.sync("full");
+    assert!(!ok, "{report}");
+    let error = report["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("grants.http")
+            && error.contains(&graph.downloads)
+            && !error.contains("tempauth"),
+        "{report}"
+    );
     setup.configure(Grants { http: false, ..ALL });
     let (ok, report, _) = setup.sync("full");
     assert!(!ok, "{report}");

@@ -147,3 +147,102 @@ test("configuration: Elastic's keys in Elastic's order, no secret field, DLS ref
   assert.throws(() => check(spo, { ...config, use_document_level_security: true }), (e) => e.kind === "config");
   assert.throws(() => check(spo, { ...config, graph_endpoint: "graph.microsoft.com/v1.0" }), (e) => e.kind === "config");
 });
+
+// ---- file contents ---------------------------------------------------------------------------
+
+const { NetworkError } = await import(pathToFileURL(sdkIndex).href);
+const DL = "https://contoso.sharepoint.com/sites/eng/_layouts/15/download.aspx";
+const bytesOf = (s) => Uint8Array.from(Buffer.from(s, "latin1"));
+const file = (id, name, size, extra = {}) => ({ id, name, size, file: { mimeType: "x" }, lastModifiedDateTime: "2024-02-01T00:00:00Z",
+  parentReference: { driveId: DRIVE }, "@microsoft.graph.downloadUrl": `${DL}?UniqueId=${id}&tempauth=tok-${id}`, ...extra });
+
+/** A drive whose one delta page holds `items`; download links and Graph's /content answer from
+ * `files` (id → bytes, or a status number). Records every call with its headers. */
+function drive(items, files, { expired = new Set() } = {}) {
+  const calls = [];
+  const transport = (method, url, headers) => {
+    calls.push({ url, headers });
+    if (url.startsWith(`${G}/v1.0/sites?`)) return json(200, { value: [{ webUrl: "https://contoso.sharepoint.com", siteCollection: { hostname: "contoso.sharepoint.com" } }] });
+    if (url.startsWith(`${G}/v1.0/sites/contoso.sharepoint.com/sites?`)) return json(200, { value: [{ id: SITE, name: "eng", webUrl: "https://contoso.sharepoint.com/sites/eng" }] });
+    if (url.startsWith(`${G}/v1.0/sites/${encodeURIComponent(SITE)}/drives?`)) return json(200, { value: [{ id: DRIVE, name: "Documents" }] });
+    if (url.includes("/root/delta")) return json(200, { value: items, "@odata.deltaLink": `${G}/v1.0/drives/${DRIVE}/root/delta?token=t9` });
+    const content = /\/items\/([^/]+)\/content$/.exec(url);
+    if (content) return new Response(302, [["location", `${DL}?UniqueId=${content[1]}&tempauth=fresh`]], "");
+    if (url.startsWith(DL)) {
+      const id = /UniqueId=([^&]+)/.exec(url)[1];
+      if (expired.has(id) && !url.includes("tempauth=fresh")) return new Response(401, [], "expired");
+      const f = files[id];
+      return typeof f === "number" ? new Response(f, [["Retry-After", "0"]], "") : new Response(200, [["content-type", "application/octet-stream"]], f);
+    }
+    return json(200, { value: [] });
+  };
+  return { transport, calls };
+}
+
+test("contents: supported files within Elastic's limit carry their bytes; others, folders and empty files none", () => {
+  const bin = bytesOf("%PDF\x00\x01\xfe\xff");
+  const items = [
+    file("t", "notes.TXT", 5), file("p", "scan.pdf", bin.length), file("png", "photo.png", 10),
+    file("big", "huge.docx", connector.MAX_DOCUMENT_SIZE + 1), file("max", "edge.docx", connector.MAX_DOCUMENT_SIZE),
+    file("empty", "empty.txt", 0), file("noext", "Makefile", 3), file("dot", ".txt", 3),
+    { id: "f", name: "Folder.txt", folder: { childCount: 0 }, size: 0 },
+  ];
+  const g = drive(items, { t: bytesOf("hello"), p: bin, max: bytesOf("m") });
+  const { docs } = withGraph(g, () => runSync(spo, config));
+  const att = Object.fromEntries(docs.filter((d) => d.body.object_type === "drive_item").map((d) => [d.id, d.attachment]));
+  assert.deepEqual(att.t, { tag: "bytes", val: bytesOf("hello") });
+  assert.deepEqual(att.p, { tag: "bytes", val: bin });
+  assert.deepEqual(att.max, { tag: "bytes", val: bytesOf("m") }, "exactly the limit is still downloaded");
+  for (const id of ["png", "big", "empty", "noext", "dot", "f"]) assert.equal(att[id], null, id);
+  const downloads = g.calls.filter((c) => c.url.startsWith(DL));
+  assert.deepEqual(downloads.map((c) => /UniqueId=(\w+)/.exec(c.url)[1]), ["t", "p", "max"]);
+  assert.ok(!g.calls.some((c) => c.url.includes("/content")), "the delta's download links are used as they are");
+  assert.ok(downloads.every((c) => !c.headers.some(([k]) => k.toLowerCase() === "authorization")));
+  assert.ok(docs.every((d) => d.body["@microsoft.graph.downloadUrl"] === undefined), "links stay out of the index");
+});
+
+test("contents: a file gone meanwhile (404/410) is indexed without content; a 429 is retried", () => {
+  const g = drive([file("a", "a.txt", 1), file("b", "b.txt", 1), file("c", "c.txt", 1)], { a: 404, b: 410, c: bytesOf("c") });
+  const throttled = [new Response(429, [["Retry-After", "0"]], "")];
+  const inner = g.transport;
+  const transport = (m, url, h) => (url.includes("UniqueId=c") && throttled.length ? (g.calls.push({ url, headers: h }), throttled.shift()) : inner(m, url, h));
+  const { docs } = withGraph({ transport }, () => runSync(spo, config));
+  const items = docs.filter((d) => d.body.object_type === "drive_item");
+  assert.deepEqual(items.map((d) => [d.id, d.attachment?.val.length ?? null]), [["a", null], ["b", null], ["c", 1]]);
+  assert.equal(g.calls.filter((c) => c.url.includes("UniqueId=c")).length, 2);
+});
+
+test("contents: persistent download failures fail the sync without leaking the link's token", () => {
+  const g = drive([file("a", "a.txt", 1)], { a: 503 });
+  withGraph(g, () => assert.throws(() => runSync(spo, config), (e) => e.kind === "network" && /503 after 5 retries/.test(e.message) && !/tok-a/.test(e.message)));
+  const g500 = drive([file("a", "a.txt", 1)], { a: 400 });
+  withGraph(g500, () => assert.throws(() => runSync(spo, config), (e) => e.kind === "source" && /HTTP 400/.test(e.message) && !/tok-a/.test(e.message)));
+});
+
+test("contents: an expired link is replaced through Graph's /content, its 302 followed without the bearer", () => {
+  const g = drive([file("a", "a.txt", 3)], { a: bytesOf("new") }, { expired: new Set(["a"]) });
+  const { docs } = withGraph(g, () => runSync(spo, config));
+  assert.deepEqual(docs.find((d) => d.id === "a").attachment.val, bytesOf("new"));
+  assert.deepEqual(g.calls.filter((c) => c.url.includes("UniqueId=a") || c.url.includes("/content")).map((c) => c.url), [
+    `${DL}?UniqueId=a&tempauth=tok-a`, `${G}/v1.0/drives/${encodeURIComponent(DRIVE)}/items/a/content`, `${DL}?UniqueId=a&tempauth=fresh`,
+  ]);
+});
+
+test("contents: a download origin the operator did not grant fails the sync and names the grant", () => {
+  const g = drive([file("a", "a.txt", 1)], {});
+  const denied = (m, url, h) => {
+    if (!url.startsWith(DL)) return g.transport(m, url, h);
+    // What the SDK's transport throws when the broker refuses an origin.
+    throw Object.assign(new NetworkError("the host denied the request to https://contoso.sharepoint.com"), { code: "HTTP-request-denied" });
+  };
+  withGraph({ transport: denied }, () => assert.throws(() => runSync(spo, config),
+    (e) => e.kind === "network" && /grants\.http/.test(e.message) && /https:\/\/contoso\.sharepoint\.com/.test(e.message) && !/tok-a/.test(e.message)));
+});
+
+test("contents: incremental syncs download the changed files again", () => {
+  const previous = JSON.stringify({ site_drives: { [DRIVE]: `${G}/v1.0/drives/${DRIVE}/root/delta?token=t1` }, cursor_timestamp: "2024-06-01T00:00:00Z" });
+  const g = drive([file("a", "a.txt", 2), { id: "gone", deleted: { state: "deleted" } }], { a: bytesOf("v2") });
+  const { docs } = withGraph(g, () => runSync(spo, config, { kind: "incremental", cursor: previous }));
+  assert.deepEqual(docs.filter((d) => d.id === "a" || d.id === "gone").map((d) => [d.op, d.id, d.attachment?.val ?? null]),
+    [["index", "a", bytesOf("v2")], ["delete", "gone", null]]);
+});
