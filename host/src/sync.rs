@@ -329,6 +329,11 @@ impl Runner<'_> {
         instance.validate_config(&configuration).await?;
         let rules = rules::RuleSet::new(connector.sync_rules.basic.clone())
             .map_err(|e| Failure::Config(e.to_string()))?;
+        if let Some(advanced) = &connector.sync_rules.advanced
+            && self.job.kind != SyncKind::AccessControl
+        {
+            check_advanced_rules(instance, &meta, &configuration, advanced).await?;
+        }
 
         let request = types::SyncRequest {
             configuration,
@@ -526,6 +531,34 @@ fn passes(rules: &rules::RuleSet, action: &crate::sink::Action) -> bool {
 /// A fresh instance of `plugin` for `connector`, with exactly what the operator granted it:
 /// directories, network, credentials, limits. `with_state` gives it the state store (syncs do;
 /// inspections and checks do not).
+/// Advanced rules are the plugin's to judge: checked before every content sync (Kibana
+/// activates only rules that passed, but config.yml's `sync_rules.advanced` reaches a sync
+/// directly), so a bad rule set fails the sync before the source is touched.
+async fn check_advanced_rules(
+    instance: &mut PluginInstance,
+    meta: &types::Metadata,
+    configuration: &[types::ConfigValue],
+    advanced: &serde_json::Value,
+) -> Result<(), Failure> {
+    if !meta.features.advanced_rules {
+        return Err(Failure::Config(format!(
+            "`{}` does not support advanced sync rules; remove `sync_rules.advanced`",
+            meta.service_type
+        )));
+    }
+    let verdict = instance
+        .validate_advanced_rules(configuration, &advanced.to_string())
+        .await?;
+    if verdict.valid {
+        Ok(())
+    } else {
+        Err(Failure::Config(format!(
+            "invalid advanced sync rules: {}",
+            verdict.messages.join("; ")
+        )))
+    }
+}
+
 pub(crate) async fn instantiate(
     env: &SyncEnv,
     connector: &Connector,

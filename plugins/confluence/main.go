@@ -1,7 +1,7 @@
 // Command confluence is the Confluence connector (Elastic service type `confluence`): spaces,
 // pages, blog posts and attachments from Confluence Cloud, Server or Data Center through the
-// REST API v1, with incremental syncs by CQL `lastmodified`, and (Cloud) document-level security
-// with access-control syncs (dls.go).
+// REST API v1, with incremental syncs by CQL `lastmodified`, advanced sync rules (CQL queries,
+// rules.go), and (Cloud) document-level security with access-control syncs (dls.go).
 //
 // Credentials are not configuration fields here: the operator puts them in config.yml
 // `credentials:` (HTTP Basic: Cloud account email + API token, or Server/Data Center user +
@@ -189,13 +189,21 @@ func (confluence) FullSync(req inlet.SyncRequest) (inlet.DocStream, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newSync(s, time.Time{}).stream(), nil
+	rules, err := readRules(req.AdvancedRules)
+	if err != nil {
+		return nil, err
+	}
+	return newSync(s, time.Time{}, rules).stream(), nil
 }
 
 // IncrementalSync fetches the content changed since the cursor (CQL `lastmodified`), with its
-// attachments. Deletions are not visible to CQL: the next full sync removes them.
+// attachments (with advanced rules: what each rule finds that changed). Deletions are not visible to CQL: the next full sync removes them.
 func (confluence) IncrementalSync(req inlet.SyncRequest) (inlet.DocStream, error) {
 	s, err := readSettings(req.Config)
+	if err != nil {
+		return nil, err
+	}
+	rules, err := readRules(req.AdvancedRules)
 	if err != nil {
 		return nil, err
 	}
@@ -205,7 +213,7 @@ func (confluence) IncrementalSync(req inlet.SyncRequest) (inlet.DocStream, error
 			return nil, err
 		}
 	}
-	return newSync(s, since).stream(), nil
+	return newSync(s, since, rules).stream(), nil
 }
 
 // The cursor is the time the previous sync started, so nothing changed during it is missed.

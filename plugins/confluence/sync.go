@@ -34,11 +34,12 @@ type syncer struct {
 	c     *client
 	since time.Time
 	full  bool
-	acl   *access // nil without DLS
+	acl   *access  // nil without DLS
+	rules []string // advanced rules' CQL queries; none: the normal walk
 }
 
-func newSync(s *settings, since time.Time) *syncer {
-	y := &syncer{s: s, c: newClient(s), since: since, full: since.IsZero()}
+func newSync(s *settings, since time.Time, rules []string) *syncer {
+	y := &syncer{s: s, c: newClient(s), since: since, full: since.IsZero(), rules: rules}
 	if s.dls {
 		y.acl = newAccess(s, y.c)
 	}
@@ -61,6 +62,15 @@ func (y *syncer) readable(what, id string, acl []string) bool {
 func (y *syncer) stream() inlet.DocStream {
 	return inlet.Generate(0, func(e *inlet.Emitter) error {
 		started := time.Now()
+		if len(y.rules) > 0 {
+			for _, rule := range y.rules {
+				if err := y.emitMatches(e, y.ruleCQL(rule)); err != nil {
+					return err
+				}
+			}
+			e.SetCursor(formatCursor(started))
+			return nil
+		}
 		if y.full {
 			if err := y.emitSpaces(e); err != nil {
 				return err

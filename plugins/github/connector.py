@@ -10,6 +10,12 @@ sees it.
 Full sync: every repository, issue, pull request and text file (the host deletes what it did not
 see, after a successful sync). Incremental sync: issues and pull requests updated since the
 cursor (the highest `updated_at` seen).
+
+Advanced sync rules (Elastic's shape, see README.md): a list of
+`{"repository": "owner/repo", "filter": {"issue": q, "pr": q, "branch": b, "path": p}}`. With
+rules, `repositories` is ignored and each rule's repository document is indexed, plus the issues
+and pull requests its search queries match (GitHub's search API), the files of its branch and
+the files directly under its path.
 """
 
 import base64
@@ -25,6 +31,10 @@ CLOUD_API = "https://api.github.com"
 PER_PAGE = 100
 # Longest wait for a rate limit to reset before the sync fails (and is retried by its schedule).
 MAX_WAIT_SECS = 120
+# GitHub's search API serves at most this many results per query (later pages answer 422).
+SEARCH_CAP = 1000
+RULE_FILTER_KEYS = ("issue", "pr", "branch", "path")
+_REPO_NAME = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
 _NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 TEXT_EXTENSIONS = {
     "", ".md", ".markdown", ".rst", ".txt", ".adoc", ".py", ".rs", ".go", ".js", ".mjs", ".ts",
@@ -105,7 +115,7 @@ class GitHub(Connector):
         self._api(config)
         repos = self._repo_names(config)
         for r in repos:
-            if r != "*" and not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", r):
+            if r != "*" and not _REPO_NAME.fullmatch(r):
                 raise ConfigError(f"repositories: {r!r} is not owner/repo (or *)")
 
     def _api(self, config):
@@ -270,52 +280,207 @@ class GitHub(Connector):
         for issue in self._pages(f"/repos/{full_name}/issues?{urlencode(q)}"):
             yield issue
 
-    def _files(self, repo):
+    def _files(self, repo, branch=None, strict=False):
+        """The files of `branch` (default: the repository's default branch). `strict`: a branch
+        named by a sync rule that does not exist fails the sync instead of indexing nothing, so
+        a typo does not silently delete the repository's files from the index."""
         full_name = repo["full_name"]
-        branch = repo.get("default_branch")
+        branch = branch or repo.get("default_branch")
         if not branch:
             return
-        tree = self._get_json(f"/repos/{full_name}/git/trees/{quote(branch, safe='')}?recursive=1", missing_ok=True)
-        if tree is None:  # an empty repository has no tree
+        url = f"/repos/{full_name}/git/trees/{quote(branch, safe='')}?recursive=1"
+        r = self._request(url)
+        if r.status == 409:  # an empty repository has no tree
             return
+        if r.status == 404:
+            if strict:
+                raise SourceError(f"sync rule: branch {branch!r} of {full_name} was not found")
+            return
+        self._check(r, url)
+        tree = r.json()
         if tree.get("truncated"):
             self.logger.warning("the file tree of %s is truncated by GitHub; some files are not indexed", full_name)
         for entry in tree.get("tree") or []:
             if entry.get("type") != "blob":
                 continue
-            path = entry["path"]
-            name = path.rsplit("/", 1)[-1]
-            ext = ("." + name.rsplit(".", 1)[-1].lower()) if "." in name.lstrip(".") else ""
-            if name.startswith(".") and "." not in name[1:]:
-                ext = name.lower()
-            size = int(entry.get("size") or 0)
-            doc = {
-                "_id": f"{full_name}/blob/{path}",
-                "_timestamp": repo.get("pushed_at") or repo.get("updated_at"),
-                "type": "File",
-                "repository": full_name,
-                "branch": branch,
-                "path": path,
-                "name": name,
-                "extension": ext,
-                "size": size,
-                "sha": entry.get("sha"),
-                "url": f"{repo.get('html_url')}/blob/{branch}/{path}" if repo.get("html_url") else None,
-            }
-            if ext in TEXT_EXTENSIONS and size <= self.max_file_size:
-                content = self._get_json(
-                    f"/repos/{full_name}/contents/{quote(path)}?{urlencode({'ref': branch})}", missing_ok=True
-                )
-                if isinstance(content, dict) and content.get("encoding") == "base64":
-                    try:
-                        doc["body"] = base64.b64decode(content.get("content") or "").decode("utf-8")
-                    except (ValueError, UnicodeDecodeError):
-                        pass
-            yield doc
+            yield self._file_doc(repo, branch, entry["path"], entry.get("size"), entry.get("sha"))
+
+    def _path_files(self, repo, path):
+        """The files directly under `path` (or the file at `path`) on the default branch, as
+        Elastic's `path` filter reads them: the contents API, files only, no recursion."""
+        full_name = repo["full_name"]
+        path = path.strip("/")
+        url = f"/repos/{full_name}/contents/{quote(path)}"
+        listing = self._get_json(url, missing_ok=True)
+        if listing is None:
+            raise SourceError(f"sync rule: path {path!r} of {full_name} was not found")
+        entries = listing if isinstance(listing, list) else [listing]
+        branch = repo.get("default_branch")
+        for entry in entries:
+            if isinstance(entry, dict) and entry.get("type") == "file":
+                yield self._file_doc(repo, branch, entry["path"], entry.get("size"), entry.get("sha"))
+
+    def _file_doc(self, repo, branch, path, size, sha):
+        full_name = repo["full_name"]
+        name = path.rsplit("/", 1)[-1]
+        ext = ("." + name.rsplit(".", 1)[-1].lower()) if "." in name.lstrip(".") else ""
+        if name.startswith(".") and "." not in name[1:]:
+            ext = name.lower()
+        size = int(size or 0)
+        doc = {
+            "_id": f"{full_name}/blob/{path}",
+            "_timestamp": repo.get("pushed_at") or repo.get("updated_at"),
+            "type": "File",
+            "repository": full_name,
+            "branch": branch,
+            "path": path,
+            "name": name,
+            "extension": ext,
+            "size": size,
+            "sha": sha,
+            "url": f"{repo.get('html_url')}/blob/{branch}/{path}" if repo.get("html_url") else None,
+        }
+        if ext in TEXT_EXTENSIONS and size <= self.max_file_size:
+            content = self._get_json(
+                f"/repos/{full_name}/contents/{quote(path)}?{urlencode({'ref': branch})}", missing_ok=True
+            )
+            if isinstance(content, dict) and content.get("encoding") == "base64":
+                try:
+                    doc["body"] = base64.b64decode(content.get("content") or "").decode("utf-8")
+                except (ValueError, UnicodeDecodeError):
+                    pass
+        return doc
+
+    # ---- advanced sync rules --------------------------------------------------------------
+    def validate_advanced_rules(self, config, rules):
+        """Elastic's checks: the rules' shape, then that every rule's repository is accessible
+        with the granted token. An empty list is valid (and means: no rules)."""
+        if rules is None or rules == []:
+            return []
+        errors = rule_shape_errors(rules)
+        if errors:
+            return errors
+        self._setup(config)
+        _, missing = self._rule_repos(rules)
+        if missing:
+            return [f"Inaccessible repositories '{', '.join(missing)}'."]
+        return []
+
+    def _rule_repos(self, rules):
+        """({name: repository JSON}, sorted inaccessible names) of the rules' repositories."""
+        repos, missing = {}, []
+        for name in dict.fromkeys(rule["repository"] for rule in rules):
+            url = f"/repos/{name}"
+            r = self._request(url)
+            # 404 is GitHub's answer both for a missing repository and for one the token may
+            # not see; a 403 that is not a rate limit (those are retried) is a denied one.
+            if r.status in (403, 404):
+                missing.append(name)
+                continue
+            self._check(r, url)
+            repos[name] = r.json()
+        return repos, sorted(missing)
+
+    def _rule_docs(self, rules, cursor, since=None, old=None):
+        """Documents of the advanced rules. `since` (incremental): only issues and pull requests
+        updated since then, and neither repositories nor files (as without rules)."""
+        # Every rule's repository first: an inaccessible one refuses the whole rule set with
+        # the validator's message before anything is indexed. The host validates rules itself
+        # only when they are edited through Elastic's protocol, not for config.yml's
+        # `sync_rules`, so the sync must not rely on `validate_advanced_rules` having run.
+        repos, missing = self._rule_repos(rules)
+        if missing:
+            raise ConfigError(f"advanced rules: Inaccessible repositories '{', '.join(missing)}'.")
+        done = set()  # ids already yielded: rules may overlap (same repository, same issues)
+        for rule in rules:
+            repo = repos[rule["repository"]]
+            full_name = repo["full_name"]
+            flt = rule["filter"]
+            if since is None and full_name not in done:
+                done.add(full_name)
+                yield self._repo_doc(repo)
+            # Pull requests before issues, as Elastic runs them.
+            for kind in ("pr", "issue"):
+                if not flt.get(kind):
+                    continue
+                q = rule_search_query(full_name, flt[kind], kind)
+                if q is None:
+                    self.logger.warning("sync rule for %s: the %s query %r excludes %ss; skipped", full_name, kind, flt[kind], kind)
+                    continue
+                if since:
+                    q += f" updated:>={since}"
+                for issue in self._search_issues(q):
+                    if old is not None and old.seen(full_name, issue):
+                        continue
+                    doc = self._issue_doc(full_name, issue)
+                    if doc["_id"] in done:
+                        continue
+                    done.add(doc["_id"])
+                    cursor.see(full_name, issue)
+                    yield doc
+            if since is not None:
+                continue
+            if flt.get("branch"):
+                for doc in self._files(repo, flt["branch"], strict=True):
+                    if doc["_id"] not in done:
+                        done.add(doc["_id"])
+                        yield doc
+            if flt.get("path"):
+                for doc in self._path_files(repo, flt["path"]):
+                    if doc["_id"] not in done:
+                        done.add(doc["_id"])
+                        yield doc
+
+    def _search_issues(self, q):
+        """Every issue/pull request matching the search query `q`. Sorted by creation time, which
+        never changes, so pages stay stable while items are updated during the sync. Search
+        serves only SEARCH_CAP results per query: past it, the query is run again from the last
+        creation time seen (`created:>=`), skipping what was already returned."""
+        seen = set()
+        after = None
+        while True:
+            query = q if after is None else f"{q} created:>={after}"
+            url = "/search/issues?" + urlencode({"q": query, "sort": "created", "order": "asc", "per_page": PER_PAGE})
+            served = new = 0
+            total = 0
+            while url:
+                r = self._request(url)
+                self._check(r, url)
+                page = r.json()
+                if not isinstance(page, dict) or not isinstance(page.get("items"), list):
+                    raise SourceError(f"GET {url}: expected search results, got {type(page).__name__}")
+                total = int(page.get("total_count") or 0)
+                if page.get("incomplete_results"):
+                    self.logger.warning("GitHub search timed out for %r: its results may be incomplete", query)
+                for item in page["items"]:
+                    served += 1
+                    key = item.get("number")
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                    new += 1
+                    if item.get("created_at"):
+                        after = item["created_at"]
+                    yield item
+                # Past the cap GitHub answers 422, whatever its `Link` header offers.
+                url = next_link(r.header("link")) if served < SEARCH_CAP else None
+            if served < SEARCH_CAP or total <= served or after is None:
+                return
+            if new == 0:
+                # More than SEARCH_CAP items created within the same second: no qualifier can
+                # page past them.
+                self.logger.warning("search %r: stopping at the %d-result limit", q, SEARCH_CAP)
+                return
 
     def get_docs(self, config, advanced_rules=None):
         self._setup(config)
         cursor = _Cursor(None)
+        if advanced_rules:
+            _require_valid_rules(advanced_rules)
+            yield from self._rule_docs(advanced_rules, cursor)
+            self.logger.info("full sync (advanced rules) done after %d requests", self.requests)
+            self.set_cursor(cursor.value())
+            return
         for repo in self._repositories(config):
             full_name = repo["full_name"]
             yield self._repo_doc(repo)
@@ -330,6 +495,14 @@ class GitHub(Connector):
         self._setup(config)
         old = _Cursor(cursor)
         new = _Cursor(cursor)
+        if advanced_rules:
+            _require_valid_rules(advanced_rules)
+            if old.since is None:
+                raise SourceError("no cursor: run a full sync first")
+            yield from self._rule_docs(advanced_rules, new, since=old.since, old=old)
+            self.logger.info("incremental sync (advanced rules) done after %d requests", self.requests)
+            self.set_cursor(new.value())
+            return
         for repo in self._repositories(config):
             full_name = repo["full_name"]
             since = old.since
@@ -340,6 +513,62 @@ class GitHub(Connector):
                 yield self._issue_doc(full_name, issue)
         self.logger.info("incremental sync done after %d requests", self.requests)
         self.set_cursor(new.value())
+
+
+def rule_shape_errors(rules):
+    """Messages for every way `rules` departs from Elastic's advanced-rule schema (a list of
+    {"repository": non-empty string, "filter": {at least one of issue/pr/branch/path: non-empty
+    string}}, no other keys); [] when it conforms. Repositories must also be owner/repo here:
+    this connector has no organization setting to complete a bare name with."""
+    if not isinstance(rules, list):
+        return [f"advanced rules must be a list of rules, not {type(rules).__name__}"]
+    errors = []
+    for i, rule in enumerate(rules):
+        where = f"rule {i}"
+        if not isinstance(rule, dict):
+            errors.append(f"{where}: must be an object with repository and filter")
+            continue
+        extra = sorted(set(rule) - {"repository", "filter"})
+        if extra:
+            errors.append(f"{where}: unknown key(s) {', '.join(extra)} (allowed: repository, filter)")
+        repo = rule.get("repository")
+        if not isinstance(repo, str) or not repo.strip():
+            errors.append(f"{where}: repository must be a non-empty string")
+        elif not _REPO_NAME.fullmatch(repo):
+            errors.append(f"{where}: repository {repo!r} is not owner/repo")
+        flt = rule.get("filter")
+        if not isinstance(flt, dict):
+            errors.append(f"{where}: filter must be an object with one or more of {', '.join(RULE_FILTER_KEYS)}")
+            continue
+        if not flt:
+            errors.append(f"{where}: filter needs at least one of {', '.join(RULE_FILTER_KEYS)}")
+        extra = sorted(set(flt) - set(RULE_FILTER_KEYS))
+        if extra:
+            errors.append(f"{where}: unknown filter key(s) {', '.join(extra)} (allowed: {', '.join(RULE_FILTER_KEYS)})")
+        for k in RULE_FILTER_KEYS:
+            if k in flt and (not isinstance(flt[k], str) or not flt[k].strip()):
+                errors.append(f"{where}: filter.{k} must be a non-empty string")
+    return errors
+
+
+def _require_valid_rules(rules):
+    # The host validates rules before a sync; this guards a sync started with rules it never
+    # validated (they would otherwise fail deep inside with a KeyError).
+    errors = rule_shape_errors(rules)
+    if errors:
+        raise ConfigError("advanced rules: " + "; ".join(errors))
+
+
+def rule_search_query(full_name, query, kind):
+    """The search query of a rule's `issue` or `pr` filter, or None when the query itself asks
+    for the other kind (Elastic skips such a filter). Scoped to the rule's repository, with
+    `is:issue` / `is:pr` added unless the query already says so."""
+    words = {w.lower() for w in query.split()}
+    mine, other = ({"is:pr", "type:pr"}, {"is:issue", "type:issue"}) if kind == "pr" else ({"is:issue", "type:issue"}, {"is:pr", "type:pr"})
+    if words & other:
+        return None
+    scope = f"repo:{full_name}" if words & mine else f"repo:{full_name} {'is:pr' if kind == 'pr' else 'is:issue'}"
+    return f"{scope} {query.strip()}"
 
 
 class _Cursor:

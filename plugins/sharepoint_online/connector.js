@@ -7,6 +7,8 @@
 //
 // Files' contents go along as `_attachment` bytes (Elastic's extensions and size limit), fetched
 // from each file's pre-authenticated `@microsoft.graph.downloadUrl` on `<tenant>.sharepoint.com`.
+// Elastic's advanced rule `{"skipExtractingDriveItemsOlderThan": <days>}` keeps older files'
+// contents out (their metadata is still indexed).
 //
 // Authentication is the host's: the operator declares an `oauth2_client_credentials` credential
 // for the Graph endpoint in config.yml and grants it; the host fetches, caches and injects the
@@ -32,6 +34,11 @@ export const MAX_DOCUMENT_SIZE = 10485760;
 export const SUPPORTED_EXTENSIONS = new Set([".txt", ".py", ".rst", ".html", ".markdown", ".json", ".xml", ".csv",
   ".md", ".ppt", ".rtf", ".docx", ".odt", ".xls", ".xlsx", ".rb", ".paper", ".sh", ".pptx", ".pdf", ".doc", ".aspx",
   ".xlsb", ".xlsm", ".tsv", ".svg", ".msg", ".potx", ".vsd", ".vsdx", ".vsdm"]);
+
+// Elastic's only advanced rule (sharepoint_online/validator.py): drive items last modified more
+// than this many days ago are indexed without their content.
+export const SKIP_OLDER_THAN = "skipExtractingDriveItemsOlderThan";
+const DAY_MS = 86400000;
 
 // Throttling: Graph answers 429 (and 503 under load) with Retry-After; Elastic retries 5 times.
 const MAX_RETRIES = 5;
@@ -340,15 +347,25 @@ export const listDoc = (list) => doc(list, list.id, "site_list", list.displayNam
 export const listItemDoc = (listId, item) => doc(item, `${listId}-${item.id}`, "list_item", item.fields?.Title ?? null);
 export const pageDoc = (siteId, page) => doc(page, `${siteId}-site_page-${page.id}`, "site_page", page.title ?? page.name);
 
+const OLD_PREFIX = "last modified before";
+
 /** Why a drive item's content is not downloaded (Elastic's rules), or null to download it. A
- * missing `size` counts as empty, which Elastic does not download either. */
-export function skipContent(item) {
+ * missing `size` counts as empty, which Elastic does not download either. `cutoff` (ms since the
+ * epoch, or null) is the advanced rule's: files last modified before it keep their metadata only. */
+export function skipContent(item, cutoff = null) {
   if (item.deleted || item.folder || !item.file) return "not a file";
   if (!item["@microsoft.graph.downloadUrl"]) return "no @microsoft.graph.downloadUrl";
   // Python's os.path.splitext: leading dots belong to the name (".profile" has no extension).
   const name = String(item.name ?? "").replace(/^\.+/, "");
   const dot = name.lastIndexOf(".");
   if (dot < 0 || !SUPPORTED_EXTENSIONS.has(name.slice(dot).toLowerCase())) return "file type is not supported";
+  if (cutoff != null) {
+    // A file whose age cannot be told is not downloaded under the rule, as in Elastic (which
+    // skips drive items without lastModifiedDateTime).
+    const modified = Date.parse(item.lastModifiedDateTime ?? "");
+    if (Number.isNaN(modified)) return "no valid lastModifiedDateTime";
+    if (modified < cutoff) return `${OLD_PREFIX} ${new Date(cutoff).toISOString()} (${SKIP_OLDER_THAN})`;
+  }
   const size = Number(item.size ?? 0);
   if (!(size > 0)) return "empty";
   // Elastic lifts the limit with use_text_extraction_service, whose service takes big files;
@@ -379,11 +396,14 @@ function newCursor() {
 /** A drive item's document with the file's bytes as `_attachment` when Elastic would extract
  * them. A file gone since its delta page was read is indexed without content (its tombstone
  * comes with the next delta). */
-function withContent(graph, item, stats) {
+function withContent(graph, item, stats, cutoff) {
   const d = driveItemDoc(item);
   if (item.deleted) return d;
-  const skip = skipContent(item);
+  const skip = skipContent(item, cutoff);
   if (skip) {
+    // Debug, not Elastic's warning per file: with the rule on, most files of a large tenant are
+    // old, and the per-drive summary below counts them.
+    if (skip.startsWith(OLD_PREFIX)) stats.old++;
     if (item.file) log.debug(`not downloading ${item.name}: ${skip}`);
     return d;
   }
@@ -399,17 +419,18 @@ function withContent(graph, item, stats) {
 
 /** Every drive item of a drive's delta feed (from `url`), files with their content; records
  * the new delta link. Incremental syncs come here too, so changed files are downloaded again. */
-function* driveItems(graph, drive, url, cursor) {
+function* driveItems(graph, drive, url, cursor, cutoff) {
   let n = 0;
-  const stats = { files: 0, bytes: 0 };
+  const stats = { files: 0, bytes: 0, old: 0 };
   for (const page of graph.delta(url)) {
     for (const item of page.items) {
       n++;
-      yield withContent(graph, item, stats);
+      yield withContent(graph, item, stats, cutoff);
     }
     if (page.deltaLink) cursor.site_drives[drive.id] = page.deltaLink;
   }
-  log.info(`drive ${drive.name ?? drive.id}: ${n} item changes, ${stats.files} files downloaded (${stats.bytes} bytes)`);
+  const old = cutoff == null ? "" : `, ${stats.old} older than ${SKIP_OLDER_THAN} indexed without content`;
+  log.info(`drive ${drive.name ?? drive.id}: ${n} item changes, ${stats.files} files downloaded (${stats.bytes} bytes)${old}`);
 }
 
 /** `{ collection }` for each site collection, then `{ site }` for each of its sites (once). */
@@ -443,7 +464,57 @@ function* siteContent(graph, site, since) {
   }
 }
 
-function* fullSync(config, ctx) {
+// ---- advanced rules ---------------------------------------------------------------------------
+
+const kindOf = (v) => (v === null ? "null" : Array.isArray(v) ? "an array" : typeof v === "string" ? JSON.stringify(v) : String(v));
+
+/**
+ * What is wrong with the advanced rules, as messages ([] when they are fine or absent).
+ *
+ * Elastic's schema: an object whose only (optional) property is `skipExtractingDriveItemsOlderThan`,
+ * an integer (`additionalProperties: false`); `{}` is valid and sets no rule. One deliberate
+ * difference: a negative number is refused here. Elastic accepts it, and its cutoff then lies in
+ * the future, so no file's content is downloaded at all: almost certainly a typo, and one that
+ * would silently empty every file's content.
+ */
+export function advancedRuleErrors(rules) {
+  if (rules == null) return [];
+  const example = `advanced rules are a JSON object such as {"${SKIP_OLDER_THAN}": 30} (days)`;
+  if (typeof rules !== "object" || Array.isArray(rules)) return [`${example}; got ${kindOf(rules)}`];
+  const errors = [];
+  const unknown = Object.keys(rules).filter((k) => k !== SKIP_OLDER_THAN);
+  if (unknown.length) {
+    errors.push(`unknown advanced rule ${unknown.map((k) => JSON.stringify(k)).join(", ")}: the only rule is "${SKIP_OLDER_THAN}" (days)`);
+  }
+  if (SKIP_OLDER_THAN in rules) {
+    const days = rules[SKIP_OLDER_THAN];
+    if (typeof days !== "number" || !Number.isInteger(days)) {
+      errors.push(`"${SKIP_OLDER_THAN}" must be a whole number of days; got ${kindOf(days)}`);
+    } else if (days < 0) {
+      errors.push(`"${SKIP_OLDER_THAN}" must be 0 or more days (0 turns the rule off); got ${days}`);
+    }
+  }
+  return errors;
+}
+
+/**
+ * The rule's cutoff (ms since the epoch) for this sync, or null when no content is skipped for
+ * age. Invalid rules fail the sync before any request: the host validates advanced rules only
+ * when Kibana edits them, not for `sync_rules.advanced` in config.yml. 0 days means no rule, as
+ * in Elastic (which tests the number's truthiness). Elastic compares each item with the current
+ * time; one cutoff per sync gives every file of the sync the same threshold.
+ */
+export function contentCutoff(rules, now = Date.now()) {
+  const errors = advancedRuleErrors(rules);
+  if (errors.length) throw new ConfigError(`advanced sync rules: ${errors.join("; ")}`);
+  const days = rules?.[SKIP_OLDER_THAN];
+  if (!days) return null;
+  log.info(`advanced rule: files last modified more than ${days} days ago are indexed without their content`);
+  return now - days * DAY_MS;
+}
+
+function* fullSync(config, rules, ctx) {
+  const cutoff = contentCutoff(rules);
   const graph = new Graph(config);
   const cursor = newCursor();
   for (const step of walkSites(graph, config)) {
@@ -453,14 +524,15 @@ function* fullSync(config, ctx) {
     yield siteDoc(site);
     for (const drive of graph.drives(site.id)) {
       yield driveDoc(drive);
-      yield* driveItems(graph, drive, graph.deltaUrl(drive.id), cursor);
+      yield* driveItems(graph, drive, graph.deltaUrl(drive.id), cursor, cutoff);
     }
     yield* siteContent(graph, site, null);
   }
   ctx.setCursor(cursor);
 }
 
-function* incrementalSync(config, previous, ctx) {
+function* incrementalSync(config, previous, rules, ctx) {
+  const cutoff = contentCutoff(rules);
   if (!previous || typeof previous !== "object" || typeof previous.site_drives !== "object") {
     throw new SourceError("Unable to start incremental sync. Please perform a full sync to re-enable incremental syncs.");
   }
@@ -477,7 +549,7 @@ function* incrementalSync(config, previous, ctx) {
       yield driveDoc(drive);
       // A drive without a link is new since the last sync: its whole delta feed is the change.
       const link = previous.site_drives[drive.id] ?? graph.deltaUrl(drive.id);
-      yield* driveItems(graph, drive, link, cursor);
+      yield* driveItems(graph, drive, link, cursor, cutoff);
     }
     yield* siteContent(graph, site, since);
   }
@@ -503,11 +575,16 @@ export default defineConnector({
     new Graph(config).json(`${graphBase(config)}/sites/root?$select=id`);
   },
 
-  *getDocs(config) {
-    yield* fullSync(config, this);
+  *getDocs(config, advancedRules) {
+    yield* fullSync(config, advancedRules, this);
   },
 
-  *getDocsIncrementally(config, cursor) {
-    yield* incrementalSync(config, cursor, this);
+  *getDocsIncrementally(config, cursor, advancedRules) {
+    yield* incrementalSync(config, cursor, advancedRules, this);
+  },
+
+  // Kibana's advanced sync rules editor (through the host's Elastic protocol) asks this.
+  validateAdvancedRules(config, rules) {
+    return advancedRuleErrors(rules);
   },
 });

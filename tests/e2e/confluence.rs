@@ -5,7 +5,9 @@
 //! `lastmodified` for incremental syncs, and a persistent 503 that must fail the sync without
 //! deleting anything. A second test runs it as Confluence Cloud with document-level security:
 //! identities from the access-control sync, `_allow_access_control` from space permissions and
-//! read restrictions.
+//! read restrictions. A third syncs with advanced sync rules (CQL queries): exactly what they
+//! find, each narrowed by `lastmodified` in an incremental sync, and a rule without `query`
+//! refused before any request.
 
 mod support;
 
@@ -133,6 +135,23 @@ impl Setup {
                  \x20     data_source: confluence_cloud\n      confluence_url: {origin}\n\
                  \x20     spaces: [\"*\"]\n      use_document_level_security: true\n\
                  \x20   grants:\n      http: [\"{origin}\"]\n      credentials: [confluence]\n"
+            ),
+        );
+    }
+
+    /// Confluence Server with advanced sync rules (`rules`: the YAML items under `advanced:`,
+    /// indented for it), and a `spaces` the rules must override.
+    fn configure_rules(&self, rules: &str) {
+        let origin = &self.origin;
+        write_config(
+            self.path(),
+            &format!(
+                "credentials:\n  confluence:\n    type: basic\n    username: inlet\n    password: {PASSWORD}\n    hosts: [\"{origin}\"]\n\
+                 connectors:\n  - connector_id: conf\n    service_type: confluence\n    configuration:\n\
+                 \x20     data_source: confluence_server\n      confluence_url: {origin}\n\
+                 \x20     spaces: [\"HR\"]\n\
+                 \x20   grants:\n      http: [\"{origin}\"]\n      credentials: [confluence]\n\
+                 \x20   sync_rules:\n      advanced:\n{rules}"
             ),
         );
     }
@@ -623,4 +642,93 @@ fn confluence_cloud_document_level_security() {
         strings(&["account_id:acc-alice"]),
         "{report}"
     );
+}
+
+#[test]
+fn confluence_advanced_rules_index_what_the_cql_finds() {
+    let server = Server::start();
+    let setup = Setup::new(&server.origin);
+    server.control("POST", &format!("load?n={ITEMS}"), None);
+
+    // Two rules: ENG's pages (not its blog posts, not the attachments of those pages: like
+    // Elastic's, a rule indexes what its query returns), and one attachment in HR by title.
+    // `spaces: ["HR"]` is ignored.
+    setup.configure_rules(
+        "        - query: \"space = ENG and type = page\"\n        - query: 'type = attachment and title ~ \"notes-5.txt\"'\n",
+    );
+    let (ok, report, stderr) = setup.sync("full");
+    assert!(ok, "rules sync failed: {report}\n{stderr}");
+    let mut want: Vec<String> = (1..=ITEMS)
+        .filter(|i| i % 3 == 0 && i % 4 != 0)
+        .map(|i| format!("{}", 100_000 + i))
+        .collect();
+    want.push("att100005".to_owned());
+    want.sort();
+    let docs = replay(&setup.sink());
+    assert_eq!(docs.keys().cloned().collect::<Vec<_>>(), want, "{report}");
+    assert_eq!(report["stats"]["indexed"], want.len() as u64, "{report}");
+    assert_eq!(docs["100003"]["space"], "Engineering");
+    assert_eq!(docs["100003"]["type"], "page");
+    let att = &docs["att100005"];
+    assert_eq!(att["page"], "Page 5 in HR");
+    assert_eq!(
+        att["_attachment"], "QXR0YWNobWVudCBvZiBwYWdlIDU6IHBsYWluIHRleHQgbm90ZXMuCg==",
+        "{att}"
+    );
+    // Only the rules' searches (followed through their pages) and the one download.
+    let seen = server.requests();
+    let mut cqls: Vec<String> = seen
+        .iter()
+        .filter(|r| target(r).starts_with("/rest/api/content/search?"))
+        .filter_map(|r| query_param(target(r), "cql"))
+        .collect();
+    cqls.dedup();
+    assert_eq!(
+        cqls,
+        [
+            "space = ENG and type = page",
+            "type = attachment and title ~ \"notes-5.txt\""
+        ],
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter().all(|r| {
+            let t = target(r);
+            t.starts_with("/rest/api/content/search?") || t.starts_with("/download/attachments/")
+        }),
+        "{seen:?}"
+    );
+
+    // An incremental sync runs each rule for what changed since the full sync.
+    server.control("POST", "requests/clear", None);
+    let updated = server.control("POST", "update?n=3", None);
+    let (ok, report, stderr) = setup.sync("incremental");
+    assert!(ok, "incremental rules sync failed: {report}\n{stderr}");
+    let seen = server.requests();
+    let cql = seen
+        .iter()
+        .find_map(|r| query_param(target(r), "cql"))
+        .expect("a search");
+    assert!(
+        cql.starts_with("(space = ENG and type = page) and lastmodified >= \""),
+        "{cql}"
+    );
+    // Items 1-3 were edited: only 3 is an ENG page.
+    assert_eq!(report["stats"]["indexed"], 1, "{report} {updated}");
+    assert!(
+        replay(&setup.sink())["100003"]["title"]
+            .as_str()
+            .unwrap_or_default()
+            .ends_with("(edited)")
+    );
+
+    // Rules of the wrong shape are refused before the sync asks Confluence anything.
+    server.control("POST", "requests/clear", None);
+    setup.configure_rules("        - cql: \"space = ENG\"\n");
+    let (ok, report, stderr) = setup.sync("full");
+    assert!(!ok, "an invalid rule must fail the sync: {report}");
+    let err = report["error"].as_str().unwrap_or_default();
+    assert!(err.contains("\"query\""), "{report}\n{stderr}");
+    assert!(server.requests().is_empty(), "{:?}", server.requests());
+    assert_eq!(replay(&setup.sink()).len(), want.len(), "nothing deleted");
 }

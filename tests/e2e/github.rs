@@ -606,3 +606,142 @@ fn github_connector_syncs_through_the_broker() {
             .any(|s| s.status == 401 && s.authorization.is_none())
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Advanced sync rules, against the functional tests' GitHub fixture
+// (tests/ftest/fixtures/github/server.py), which plays GitHub's search API.
+
+/// The fixture server, stopped (by its own handle) when dropped.
+struct Fixture {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Fixture {
+    fn start() -> Fixture {
+        let mut child = Command::new("python3")
+            .arg(root().join("tests/ftest/fixtures/github/server.py"))
+            .args(["--port", "0", "--token", TOKEN])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("start the GitHub fixture server");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("read PORT=");
+        let port = line
+            .trim()
+            .strip_prefix("PORT=")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("the fixture printed {line:?}, not PORT=<n>"));
+        Fixture { child, port }
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// config.yml for connector `gh` against the fixture, with `rules` (YAML lines of the
+/// `sync_rules.advanced` list, indented for it).
+fn rules_config(setup: &Setup, port: u16, rules: &str) {
+    write_config(
+        setup.path(),
+        &format!(
+            "credentials:\n  gh:\n    type: bearer\n    token: {TOKEN}\n    hosts: [\"http://127.0.0.1:{port}\"]\n\
+             connectors:\n  - connector_id: gh\n    service_type: github\n    configuration:\n\
+             \x20     data_source: github_server\n      host: http://127.0.0.1:{port}\n\
+             \x20     repositories: [ftest/repo-0]\n      retry_count: 3\n\
+             \x20   grants:\n      http: [\"http://127.0.0.1:{port}\"]\n      credentials: [gh]\n\
+             \x20   sync_rules:\n      advanced:\n{rules}"
+        ),
+    );
+}
+
+#[test]
+fn github_advanced_rules_index_only_what_they_match() {
+    let fixture = Fixture::start();
+    let port = fixture.port;
+    // 40 issues over ftest/repo-0..4: repo-1 and repo-2 each hold #1..#8; #4 and #8 are pull
+    // requests, #3 and #6 closed; labels `bug` and `area-<number % 5>`.
+    let (status, body) = http(
+        "POST",
+        &format!("http://127.0.0.1:{port}/_fixture/load?n=40"),
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    let setup = Setup::new(port);
+
+    rules_config(
+        &setup,
+        port,
+        "        - repository: ftest/repo-1\n          filter:\n            issue: \"is:open label:bug\"\n            pr: is:open\n            branch: dev\n\
+         \x20       - repository: ftest/repo-2\n          filter:\n            issue: label:area-3\n",
+    );
+    let (ok, report, stderr) = setup.sync("full");
+    assert!(ok, "advanced-rule sync failed: {report}\n{stderr}");
+    let docs = replay(&setup.sink());
+    let ids: Vec<&str> = docs.keys().map(String::as_str).collect();
+    assert_eq!(
+        ids,
+        [
+            // Each rule's repository document (Elastic indexes it too); not repo-0, which the
+            // ignored `repositories` setting names.
+            "ftest/repo-1",
+            // The dev branch's files, not main's.
+            "ftest/repo-1/blob/CHANGELOG.md",
+            "ftest/repo-1/blob/README.md",
+            // Open issues labelled bug (#3, #6 are closed; #4, #8 are pull requests).
+            "ftest/repo-1/issues/1",
+            "ftest/repo-1/issues/2",
+            "ftest/repo-1/issues/5",
+            "ftest/repo-1/issues/7",
+            // Open pull requests.
+            "ftest/repo-1/pull/4",
+            "ftest/repo-1/pull/8",
+            // label:area-3 matches #3 and #8, but #8 is a pull request and the rule asks for
+            // issues; no branch: no files.
+            "ftest/repo-2",
+            "ftest/repo-2/issues/3",
+        ],
+        "{report}"
+    );
+    assert_eq!(docs["ftest/repo-1/blob/CHANGELOG.md"]["branch"], "dev");
+    assert_eq!(docs["ftest/repo-1/pull/8"]["type"], "Pull request");
+
+    // A rule of the wrong shape is refused before any sync, naming what is wrong.
+    rules_config(
+        &setup,
+        port,
+        "        - repository: ftest/repo-1\n          filter:\n            labels: bug\n",
+    );
+    let (ok, report, stderr) = setup.sync("full");
+    assert!(!ok, "an invalid rule set must be refused: {report}");
+    let err = report["error"].as_str().unwrap_or_default();
+    assert!(
+        err.contains("unknown filter key(s) labels"),
+        "{report}\n{stderr}"
+    );
+
+    // A repository the token cannot see is refused, as Elastic's validator does.
+    rules_config(
+        &setup,
+        port,
+        "        - repository: ftest/nope\n          filter:\n            branch: main\n",
+    );
+    let (ok, report, stderr) = setup.sync("full");
+    assert!(
+        !ok,
+        "a rule on an inaccessible repository must be refused: {report}"
+    );
+    let err = report["error"].as_str().unwrap_or_default();
+    assert!(
+        err.contains("Inaccessible repositories 'ftest/nope'"),
+        "{report}\n{stderr}"
+    );
+    // Refused syncs delete nothing.
+    assert_eq!(replay(&setup.sink()).len(), 11);
+}

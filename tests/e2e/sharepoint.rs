@@ -9,6 +9,8 @@
 //! port plays `<tenant>.sharepoint.com` (pre-authenticated download links, a different origin
 //! from Graph); eligible files carry their exact bytes as `_attachment`, the others none, no
 //! download carries the Graph token, and changed files' new bytes come with incremental syncs.
+//! Elastic's advanced rule `skipExtractingDriveItemsOlderThan` (from config.yml's `sync_rules`):
+//! old files indexed without content and never downloaded, invalid rules refused.
 
 mod support;
 
@@ -171,6 +173,11 @@ impl Setup {
     }
 
     fn configure(&self, g: Grants) {
+        self.configure_rules(g, "");
+    }
+
+    /// `sync_rules` is YAML under the connector (`    sync_rules:\n      advanced: ...`).
+    fn configure_rules(&self, g: Grants, sync_rules: &str) {
         let origin = &self.origin;
         let secret_file = self.path().join("graph-secret");
         let secret = if g.right_secret {
@@ -197,7 +204,7 @@ impl Setup {
                  connectors:\n  - connector_id: spo\n    service_type: sharepoint_online\n    configuration:\n\
                  \x20     tenant_id: {TENANT}\n      tenant_name: contoso\n      client_id: {CLIENT_ID}\n\
                  \x20     site_collections: \"*\"\n      graph_endpoint: {origin}\n\
-                 \x20   grants:\n      http: {http}\n      credentials: {creds}\n",
+                 \x20   grants:\n      http: {http}\n      credentials: {creds}\n{sync_rules}",
                 secret_file.display()
             ),
         );
@@ -668,4 +675,150 @@ fn sharepoint_online_connector_syncs_graph_through_the_broker() {
             .any(|r| r["client_secret_ok"] == false && r["status"] == 401),
         "the wrong secret reached the token endpoint and was refused: {log:?}"
     );
+}
+
+/// The drive items that carry `_attachment`, sorted.
+fn with_attachment(docs: &BTreeMap<String, Value>) -> Vec<String> {
+    docs.iter()
+        .filter(|(_, d)| d["object_type"] == "drive_item" && d.get("_attachment").is_some())
+        .map(|(id, _)| id.clone())
+        .collect()
+}
+
+/// The items whose download link was fetched (status 200), sorted.
+fn downloaded(log: &[Value]) -> Vec<String> {
+    let mut ids: Vec<String> = downloads(log)
+        .iter()
+        .filter(|r| r["status"] == 200)
+        .map(|r| r["item"].as_str().expect("item").to_owned())
+        .collect();
+    ids.sort();
+    ids
+}
+
+fn sorted_ids(v: &Value) -> Vec<String> {
+    let mut ids: Vec<String> = v
+        .as_array()
+        .expect("ids")
+        .iter()
+        .map(|i| i.as_str().expect("id").to_owned())
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// Elastic's advanced rule `{"skipExtractingDriveItemsOlderThan": N}`: files last modified more
+/// than N days ago are indexed without content and never downloaded, in full and incremental
+/// syncs; recent files carry theirs. Invalid rules fail the sync before any Graph call.
+#[test]
+fn sharepoint_online_advanced_rule_skips_old_files_contents() {
+    let graph = Graph::start();
+    graph.control("POST", &format!("load?n={ITEMS}"), None);
+    // The generated files are dated from 2024-01-01; two (Documents 1 and 2, `.txt`) are
+    // modified now.
+    let recent = sorted_ids(&graph.control("POST", "update?n=2", None)["updated"]);
+    let state = graph.control("GET", "state", None);
+    let setup = Setup::new(&graph);
+    let rule = |days: &str| {
+        format!(
+            "    sync_rules:\n      advanced:\n        skipExtractingDriveItemsOlderThan: {days}\n"
+        )
+    };
+    setup.configure_rules(ALL, &rule("30"));
+    graph.take_requests();
+
+    // 1. Full sync: every item indexed; only the recent files' contents downloaded.
+    let (ok, report, stderr) = setup.sync("full");
+    assert!(ok, "full sync failed: {report}\n{stderr}");
+    let docs = replay(&setup.sink());
+    let items = docs
+        .values()
+        .filter(|d| d["object_type"] == "drive_item")
+        .count();
+    assert_eq!(items, ITEMS + 2, "old files are still indexed: {state}");
+    let old: Vec<&str> = docs
+        .keys()
+        .filter(|id| !recent.contains(id))
+        .map(String::as_str)
+        .collect();
+    // Checks the recent files' bytes against the source, and that the old ones (of every kind
+    // that would otherwise be extracted) carry none.
+    let with = assert_contents(&graph, &docs, &old);
+    assert_eq!(with, recent, "only the recent files carry content");
+    assert_eq!(with_attachment(&docs), recent);
+    let old_doc = &docs["01MARKETING00000009"];
+    assert_eq!(
+        (&old_doc["name"], &old_doc["lastModifiedDateTime"]),
+        (&json!("Document 9.pdf"), &json!("2024-01-01T16:49:00Z")),
+        "an old, otherwise extracted file keeps its metadata"
+    );
+    assert!(old_doc.get("_attachment").is_none());
+    assert_eq!(
+        downloaded(&graph.take_requests()),
+        recent,
+        "old files are never downloaded"
+    );
+    assert!(
+        stderr.contains("older than skipExtractingDriveItemsOlderThan indexed without content"),
+        "{stderr}"
+    );
+
+    // 2. Incremental: two files change with an old date (as the delta feed can report), one
+    // now; only the latter is downloaded.
+    let changed_old = sorted_ids(
+        &graph.control("POST", "update?n=2&modified=2024-06-01T00:00:00Z", None)["updated"],
+    );
+    let changed_now = sorted_ids(&graph.control("POST", "update?n=1", None)["updated"]);
+    let (ok, report, stderr) = setup.sync("incremental");
+    assert!(ok, "incremental sync failed: {report}\n{stderr}");
+    let docs = replay(&setup.sink());
+    for id in &changed_old {
+        let d = &docs[id];
+        assert!(
+            d["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("Revised document")),
+            "{id} re-indexed: {d}"
+        );
+        assert!(d.get("_attachment").is_none(), "{id}: old, no content");
+    }
+    let mut want = recent.clone();
+    want.extend(changed_now.iter().cloned());
+    want.sort();
+    assert_eq!(with_attachment(&docs), want);
+    assert_contents(
+        &graph,
+        &docs,
+        &docs
+            .keys()
+            .filter(|id| !want.contains(id))
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    assert_eq!(downloaded(&graph.take_requests()), changed_now);
+
+    // 3. Invalid rules (a negative age, an unknown key) fail the sync as configuration errors
+    // before any request reaches the server, and delete nothing.
+    let count = docs.len();
+    for (rules, needle) in [
+        (rule("-3"), "must be 0 or more days"),
+        (
+            "    sync_rules:\n      advanced:\n        skipExtractingDriveItemsOlderThen: 30\n"
+                .to_owned(),
+            "unknown advanced rule \"skipExtractingDriveItemsOlderThen\"",
+        ),
+        (rule("\"30\""), "must be a whole number of days"),
+    ] {
+        setup.configure_rules(ALL, &rules);
+        let (ok, report, stderr) = setup.sync("full");
+        assert!(!ok, "{rules}: {report}");
+        assert_eq!(report["error_class"], "config", "{report}\n{stderr}");
+        let error = report["error"].as_str().unwrap_or_default();
+        assert!(
+            error.contains("skipExtractingDriveItemsOlderThan") && error.contains(needle),
+            "{report}"
+        );
+        assert_eq!(graph.take_requests(), Vec::<Value>::new(), "{rules}");
+        assert_eq!(replay(&setup.sink()).len(), count, "nothing deleted");
+    }
 }

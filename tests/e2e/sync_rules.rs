@@ -83,3 +83,42 @@ fn a_match_all_regex_rule_is_refused_with_its_key() {
         "{err}"
     );
 }
+
+/// config.yml's advanced rules reach a sync without Kibana's validation step, so the host asks
+/// the plugin first: a plugin without advanced rules, or a rule set the plugin calls invalid,
+/// fails the sync as a configuration error before any document is read.
+#[test]
+fn advanced_rules_are_checked_before_the_sync_starts() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    plugin_dir(tmp.path(), &["loadgen", "postgresql"]);
+    let config = write_config(
+        tmp.path(),
+        "connectors:\n  - connector_id: lg\n    service_type: loadgen\n    configuration:\n      count: 10\n    sync_rules:\n      advanced: [{query: x}]\n\
+         \x20 - connector_id: pg\n    service_type: postgresql\n    sync_rules:\n      advanced:\n        - tables: []\n          query: SELECT 1\n",
+    );
+    let run = |id: &str| {
+        let out = inlet(&[
+            "sync",
+            id,
+            "--json",
+            "--config",
+            config.to_str().expect("utf8"),
+        ]);
+        assert!(!out.status.success(), "{id}: {}", stdout(&out));
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        assert_eq!(report["error_class"], "config", "{report}");
+        assert_eq!(report["stats"]["extracted"], 0, "{report}");
+        report["error"].as_str().unwrap_or_default().to_owned()
+    };
+    let err = run("lg");
+    assert!(
+        err.contains("does not support advanced sync rules"),
+        "{err}"
+    );
+    // The postgresql plugin's own validation, not a failed query: no database is granted.
+    let err = run("pg");
+    assert!(
+        err.contains("invalid advanced sync rules") && err.contains("tables"),
+        "{err}"
+    );
+}

@@ -246,3 +246,90 @@ test("contents: incremental syncs download the changed files again", () => {
   assert.deepEqual(docs.filter((d) => d.id === "a" || d.id === "gone").map((d) => [d.op, d.id, d.attachment?.val ?? null]),
     [["index", "a", bytesOf("v2")], ["delete", "gone", null]]);
 });
+
+// ---- advanced rules ----------------------------------------------------------------------------
+
+const DAY = 86400000;
+const daysAgo = (n) => new Date(Date.now() - n * DAY).toISOString().replace(/\.\d{3}Z$/, "Z");
+
+test("advanced rules: Elastic's schema (an object, only skipExtractingDriveItemsOlderThan, an integer), negatives refused", () => {
+  const validate = (rules) => spo.validateAdvancedRules(config, rules);
+  for (const ok of [null, {}, { skipExtractingDriveItemsOlderThan: 30 }, { skipExtractingDriveItemsOlderThan: 0 }]) {
+    assert.deepEqual(validate(ok), [], JSON.stringify(ok));
+  }
+  const bad = [
+    [{ skipExtractingDriveItemsOlderThan: -1 }, /0 or more days.*-1/],
+    [{ skipExtractingDriveItemsOlderThan: 1.5 }, /whole number of days; got 1\.5/],
+    [{ skipExtractingDriveItemsOlderThan: "30" }, /whole number of days; got "30"/],
+    [{ skipExtractingDriveItemsOlderThan: true }, /whole number of days; got true/],
+    [{ skipExtractingDriveItemsOlderThan: null }, /whole number of days; got null/],
+    [{ skipExtractingDriveItemsOlderThen: 30 }, /unknown advanced rule "skipExtractingDriveItemsOlderThen".*skipExtractingDriveItemsOlderThan/],
+    [[{ skipExtractingDriveItemsOlderThan: 30 }], /JSON object.*got an array/],
+    [30, /JSON object.*got 30/],
+  ];
+  for (const [rules, message] of bad) {
+    const errors = validate(rules);
+    assert.equal(errors.length, 1, JSON.stringify(rules));
+    assert.match(errors[0], message);
+  }
+  // Both problems at once are both reported.
+  assert.equal(validate({ x: 1, skipExtractingDriveItemsOlderThan: -2 }).length, 2);
+  // The SDK turns the messages into the host's validation result; the feature is advertised.
+  const { metadata } = withGraph(graph(), () => check(spo, config));
+  assert.equal(metadata.features.advancedRules, true);
+});
+
+test("advanced rules: files older than N days are indexed without content and not downloaded (full sync)", () => {
+  const items = [
+    file("old", "old.txt", 3, { lastModifiedDateTime: daysAgo(31) }),
+    file("new", "new.txt", 3, { lastModifiedDateTime: daysAgo(29) }),
+    file("nodate", "nodate.txt", 3, { lastModifiedDateTime: undefined }),
+    { id: "f", name: "Old folder", folder: { childCount: 0 }, size: 0, lastModifiedDateTime: daysAgo(400) },
+  ];
+  const files = { old: bytesOf("old"), new: bytesOf("new"), nodate: bytesOf("nod") };
+  const g = drive(items, files);
+  const { docs } = withGraph(g, () => runSync(spo, config, { advancedRules: { skipExtractingDriveItemsOlderThan: 30 } }));
+  const byId = Object.fromEntries(docs.map((d) => [d.id, d]));
+  assert.deepEqual(byId.new.attachment, { tag: "bytes", val: bytesOf("new") });
+  for (const id of ["old", "nodate", "f"]) {
+    assert.ok(byId[id], `${id} is still indexed`);
+    assert.equal(byId[id].attachment, null, id);
+  }
+  assert.equal(byId.old.body.name, "old.txt", "its metadata is intact");
+  assert.deepEqual(g.calls.filter((c) => c.url.startsWith(DL)).map((c) => /UniqueId=(\w+)/.exec(c.url)[1]), ["new"]);
+
+  // 0 days is no rule (as in Elastic), and so is {}: everything eligible is downloaded.
+  for (const rules of [{ skipExtractingDriveItemsOlderThan: 0 }, {}]) {
+    const g0 = drive(items, files);
+    const r = withGraph(g0, () => runSync(spo, config, { advancedRules: rules }));
+    assert.deepEqual(r.docs.filter((d) => d.attachment).map((d) => d.id), ["old", "new", "nodate"], JSON.stringify(rules));
+  }
+});
+
+test("advanced rules: incremental syncs apply the rule to changed files", () => {
+  const previous = JSON.stringify({ site_drives: { [DRIVE]: `${G}/v1.0/drives/${DRIVE}/root/delta?token=t1` }, cursor_timestamp: daysAgo(1) });
+  const items = [file("a", "a.txt", 2, { lastModifiedDateTime: daysAgo(8) }), file("b", "b.txt", 2, { lastModifiedDateTime: daysAgo(6) })];
+  const g = drive(items, { a: bytesOf("aa"), b: bytesOf("bb") });
+  const { docs } = withGraph(g, () => runSync(spo, config, { kind: "incremental", cursor: previous, advancedRules: { skipExtractingDriveItemsOlderThan: 7 } }));
+  assert.deepEqual(docs.filter((d) => d.body.object_type === "drive_item").map((d) => [d.id, d.attachment?.val ?? null]),
+    [["a", null], ["b", bytesOf("bb")]]);
+  assert.deepEqual(g.calls.filter((c) => c.url.startsWith(DL)).map((c) => /UniqueId=(\w+)/.exec(c.url)[1]), ["b"]);
+});
+
+test("advanced rules: an invalid rule fails the sync as a config error before any request", () => {
+  for (const kind of ["full", "incremental"]) {
+    const g = drive([file("a", "a.txt", 1)], { a: bytesOf("a") });
+    const cursor = JSON.stringify({ site_drives: {}, cursor_timestamp: daysAgo(1) });
+    withGraph(g, () => assert.throws(() => runSync(spo, config, { kind, cursor, advancedRules: { skipExtractingDriveItemsOlderThan: -5 } }),
+      (e) => e.kind === "config" && /skipExtractingDriveItemsOlderThan.*0 or more days/.test(e.message)));
+    assert.equal(g.calls.length, 0, `${kind}: nothing was requested`);
+  }
+});
+
+test("skipContent: the cutoff compares lastModifiedDateTime; files exactly at it are kept", () => {
+  const cutoff = Date.parse("2024-03-01T00:00:00Z");
+  assert.equal(connector.skipContent(file("a", "a.txt", 1, { lastModifiedDateTime: "2024-03-01T00:00:00Z" }), cutoff), null);
+  assert.match(connector.skipContent(file("a", "a.txt", 1, { lastModifiedDateTime: "2024-02-29T23:59:59Z" }), cutoff), /last modified before 2024-03-01/);
+  assert.equal(connector.skipContent(file("a", "a.txt", 1, { lastModifiedDateTime: "2020-01-01T00:00:00Z" })), null, "no cutoff, no age limit");
+  assert.equal(connector.contentCutoff({ skipExtractingDriveItemsOlderThan: 2 }, cutoff), cutoff - 2 * DAY);
+});
