@@ -11,9 +11,8 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Instant;
 
 use serde_json::Value;
@@ -25,50 +24,10 @@ const PASSWORD: &str = "conf-TOPSECRET-71c2";
 /// attachment): with pages of 5, every list takes several requests.
 const ITEMS: usize = 60;
 
-/// server.py as a child process, killed on drop.
-struct Server {
-    child: Child,
-    origin: String,
-}
-
-impl Server {
-    fn start() -> Server {
-        let mut child = Command::new("python3")
-            .arg(root().join("tests/ftest/fixtures/confluence/server.py"))
-            .args(["--port", "0", "--token", PASSWORD])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("run python3 (the Confluence test server)");
-        let mut first = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut first)
-            .expect("read PORT=");
-        let port = first
-            .trim()
-            .strip_prefix("PORT=")
-            .unwrap_or_else(|| panic!("server.py printed {first:?}, not PORT=<n>"));
-        let origin = format!("http://127.0.0.1:{port}");
-        Server { child, origin }
-    }
-
-    /// A `/_fixture/...` control call; returns the JSON answer.
-    fn control(&self, method: &str, path: &str, body: Option<&str>) -> Value {
-        let (status, text) = http(method, &format!("{}/_fixture/{path}", self.origin), body);
-        assert_eq!(status, 200, "{method} /_fixture/{path}: {text}");
-        serde_json::from_str(&text).expect("control answers JSON")
-    }
-
-    fn requests(&self) -> Vec<Value> {
-        let v = self.control("GET", "requests", None);
-        v.as_array().expect("a list").clone()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The server's request log since the last `requests/clear`.
+fn requests(server: &FixtureServer) -> Vec<Value> {
+    let v = server.control("GET", "requests", None);
+    v.as_array().expect("a list").clone()
 }
 
 struct Setup {
@@ -177,28 +136,10 @@ impl Setup {
             !so.contains(MARK) && !se.contains(MARK),
             "the password reached inlet's output:\n{so}\n{se}"
         );
-        assert_no_secret_under(&self.path().join("data"));
+        assert_not_under(&self.path().join("data"), MARK);
         let report: Value = serde_json::from_str(&so)
             .unwrap_or_else(|e| panic!("no JSON report ({e}): {so}\n{se}"));
         (out.status.success(), report, se)
-    }
-}
-
-fn assert_no_secret_under(dir: &Path) {
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = entry.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if let Ok(bytes) = std::fs::read(&p) {
-                assert!(
-                    !bytes.windows(MARK.len()).any(|w| w == MARK.as_bytes()),
-                    "the password was written to {}",
-                    p.display()
-                );
-            }
-        }
     }
 }
 
@@ -251,7 +192,7 @@ fn expected_ids(n: usize) -> Vec<String> {
 #[test]
 fn confluence_connector_syncs_through_the_broker() {
     let started = Instant::now();
-    let server = Server::start();
+    let server = FixtureServer::start("confluence", &["--token", PASSWORD]);
     let setup = Setup::new(&server.origin);
     setup.configure(true, 3);
 
@@ -308,7 +249,7 @@ fn confluence_connector_syncs_through_the_broker() {
         "the attachment's bytes, base64"
     );
 
-    let seen = server.requests();
+    let seen = requests(&server);
     // The host injected the operator's Basic credential into every request.
     assert!(
         seen.iter()
@@ -372,7 +313,7 @@ fn confluence_connector_syncs_through_the_broker() {
         upload["_attachment"],
         "VXBsb2FkZWQgZmlsZSAxIG9mIDEwMDAwMy4K"
     );
-    let seen = server.requests();
+    let seen = requests(&server);
     let cql: Vec<String> = seen
         .iter()
         .filter_map(|r| query_param(target(r), "cql"))
@@ -455,7 +396,7 @@ fn confluence_connector_syncs_through_the_broker() {
         "the host's log names the grant to add:\n{stderr}"
     );
     assert!(
-        server.requests().is_empty(),
+        requests(&server).is_empty(),
         "nothing reached the server without the grant"
     );
     assert_eq!(replay(&setup.sink()).len(), expected);
@@ -480,7 +421,7 @@ fn strings(v: &[&str]) -> Vec<String> {
 #[test]
 fn confluence_cloud_document_level_security() {
     const N: usize = 20;
-    let server = Server::start();
+    let server = FixtureServer::start("confluence", &["--token", PASSWORD]);
     let setup = Setup::new(&server.origin);
     setup.configure_cloud_dls();
     server.control("POST", &format!("load?n={N}"), None);
@@ -546,7 +487,7 @@ fn confluence_cloud_document_level_security() {
         !setup.sink().exists() || replay(&setup.sink()).is_empty(),
         "an access-control sync writes no content"
     );
-    let seen = server.requests();
+    let seen = requests(&server);
     assert!(
         seen.iter().all(|r| r["auth_ok"] == true
             && (target(r).starts_with("/rest/api/3/users/search?")
@@ -616,7 +557,7 @@ fn confluence_cloud_document_level_security() {
     }
     // 1, 7, 8, 9, 10, att100010, 13 differ from their space's.
     assert_eq!(restricted, 7, "{docs:?}");
-    let seen = server.requests();
+    let seen = requests(&server);
     assert!(
         seen.iter().any(|r| target(r)
             == "/wiki/rest/api/content/100001/restriction/byOperation/read?expand=restrictions.user%2Crestrictions.group"),
@@ -646,7 +587,7 @@ fn confluence_cloud_document_level_security() {
 
 #[test]
 fn confluence_advanced_rules_index_what_the_cql_finds() {
-    let server = Server::start();
+    let server = FixtureServer::start("confluence", &["--token", PASSWORD]);
     let setup = Setup::new(&server.origin);
     server.control("POST", &format!("load?n={ITEMS}"), None);
 
@@ -676,7 +617,7 @@ fn confluence_advanced_rules_index_what_the_cql_finds() {
         "{att}"
     );
     // Only the rules' searches (followed through their pages) and the one download.
-    let seen = server.requests();
+    let seen = requests(&server);
     let mut cqls: Vec<String> = seen
         .iter()
         .filter(|r| target(r).starts_with("/rest/api/content/search?"))
@@ -704,7 +645,7 @@ fn confluence_advanced_rules_index_what_the_cql_finds() {
     let updated = server.control("POST", "update?n=3", None);
     let (ok, report, stderr) = setup.sync("incremental");
     assert!(ok, "incremental rules sync failed: {report}\n{stderr}");
-    let seen = server.requests();
+    let seen = requests(&server);
     let cql = seen
         .iter()
         .find_map(|r| query_param(target(r), "cql"))
@@ -729,6 +670,6 @@ fn confluence_advanced_rules_index_what_the_cql_finds() {
     assert!(!ok, "an invalid rule must fail the sync: {report}");
     let err = report["error"].as_str().unwrap_or_default();
     assert!(err.contains("\"query\""), "{report}\n{stderr}");
-    assert!(server.requests().is_empty(), "{:?}", server.requests());
+    assert!(requests(&server).is_empty(), "{:?}", requests(&server));
     assert_eq!(replay(&setup.sink()).len(), want.len(), "nothing deleted");
 }

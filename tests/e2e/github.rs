@@ -435,38 +435,11 @@ impl Setup {
             !so.contains(MARK) && !se.contains(MARK),
             "the token reached inlet's output:\n{so}\n{se}"
         );
-        assert_no_secret_under(&self.path().join("data"));
+        assert_not_under(&self.path().join("data"), MARK);
         let report: Value = serde_json::from_str(&so)
             .unwrap_or_else(|e| panic!("no JSON report ({e}): {so}\n{se}"));
         (out.status.success(), report, se)
     }
-}
-
-fn assert_no_secret_under(dir: &Path) {
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = entry.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if let Ok(bytes) = std::fs::read(&p) {
-                assert!(
-                    !bytes.windows(MARK.len()).any(|w| w == MARK.as_bytes()),
-                    "the token was written to {}",
-                    p.display()
-                );
-            }
-        }
-    }
-}
-
-fn counts_by_type(docs: &BTreeMap<String, Value>) -> BTreeMap<String, usize> {
-    let mut out = BTreeMap::new();
-    for d in docs.values() {
-        *out.entry(d["type"].as_str().unwrap_or("?").to_owned())
-            .or_insert(0) += 1;
-    }
-    out
 }
 
 #[test]
@@ -489,7 +462,7 @@ fn github_connector_syncs_through_the_broker() {
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
-    assert_eq!(counts_by_type(&docs), expected, "{report}");
+    assert_eq!(counts_by(&docs, "type"), expected, "{report}");
     assert_eq!(docs["octo/alpha/issues/1"]["title"], "octo/alpha #1");
     assert_eq!(docs["octo/alpha/pull/7"]["type"], "Pull request");
     assert_eq!(docs["octo/gamma/issues/1"]["repository"], "octo/gamma");
@@ -552,7 +525,7 @@ fn github_connector_syncs_through_the_broker() {
     assert!(ok, "second full sync failed: {report}\n{stderr}");
     let docs = replay(&setup.sink());
     assert!(!docs.contains_key("octo/alpha/issues/2"), "{report}");
-    assert_eq!(counts_by_type(&docs)["Issue"], 8);
+    assert_eq!(counts_by(&docs, "type")["Issue"], 8);
     assert_eq!(docs.len(), 17);
 
     // 3. Incremental: one issue changed since the cursor; only it is fetched again.
@@ -611,40 +584,6 @@ fn github_connector_syncs_through_the_broker() {
 // Advanced sync rules, against the functional tests' GitHub fixture
 // (tests/ftest/fixtures/github/server.py), which plays GitHub's search API.
 
-/// The fixture server, stopped (by its own handle) when dropped.
-struct Fixture {
-    child: std::process::Child,
-    port: u16,
-}
-
-impl Fixture {
-    fn start() -> Fixture {
-        let mut child = Command::new("python3")
-            .arg(root().join("tests/ftest/fixtures/github/server.py"))
-            .args(["--port", "0", "--token", TOKEN])
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("start the GitHub fixture server");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("read PORT=");
-        let port = line
-            .trim()
-            .strip_prefix("PORT=")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("the fixture printed {line:?}, not PORT=<n>"));
-        Fixture { child, port }
-    }
-}
-
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// config.yml for connector `gh` against the fixture, with `rules` (YAML lines of the
 /// `sync_rules.advanced` list, indented for it).
 fn rules_config(setup: &Setup, port: u16, rules: &str) {
@@ -663,16 +602,11 @@ fn rules_config(setup: &Setup, port: u16, rules: &str) {
 
 #[test]
 fn github_advanced_rules_index_only_what_they_match() {
-    let fixture = Fixture::start();
+    let fixture = FixtureServer::start("github", &["--token", TOKEN]);
     let port = fixture.port;
     // 40 issues over ftest/repo-0..4: repo-1 and repo-2 each hold #1..#8; #4 and #8 are pull
     // requests, #3 and #6 closed; labels `bug` and `area-<number % 5>`.
-    let (status, body) = http(
-        "POST",
-        &format!("http://127.0.0.1:{port}/_fixture/load?n=40"),
-        None,
-    );
-    assert_eq!(status, 200, "{body}");
+    fixture.control("POST", "load?n=40", None);
     let setup = Setup::new(port);
 
     rules_config(

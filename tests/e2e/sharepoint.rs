@@ -15,9 +15,8 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use base64::Engine as _;
 use serde_json::{Value, json};
@@ -36,49 +35,34 @@ const PAGE: usize = 4;
 const ENG_SITE: &str = "contoso.sharepoint.com,00005173-0000-4000-8000-000000000001,000003eb-0000-4000-8000-000000000001";
 const ENG_DRIVE: &str = "b!engineering-drive-0001";
 
-/// The Graph test server, a child process killed on drop.
+/// The Graph test server (killed on drop).
 struct Graph {
-    child: Child,
-    origin: String,
+    server: FixtureServer,
     /// Its second port, standing in for `https://contoso.sharepoint.com` (file downloads).
     downloads: String,
 }
 
 impl Graph {
     fn start() -> Graph {
-        let server = root().join("tests/ftest/fixtures/sharepoint_online/server.py");
-        let mut child = Command::new("python3")
-            .arg(&server)
-            .args([
-                "--port",
-                "0",
+        let page = PAGE.to_string();
+        let server = FixtureServer::start(
+            "sharepoint_online",
+            &[
                 "--tenant-id",
                 TENANT,
                 "--client-id",
                 CLIENT_ID,
-            ])
-            .args(["--client-secret", SECRET, "--page-size", &PAGE.to_string()])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("run python3 server.py");
-        let mut first = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut first)
-            .expect("read PORT=");
-        let port = first
-            .trim()
-            .strip_prefix("PORT=")
-            .unwrap_or_else(|| panic!("server.py printed {first:?}, not PORT=<n>"));
-        let mut graph = Graph {
-            child,
-            origin: format!("http://127.0.0.1:{port}"),
-            downloads: String::new(),
-        };
-        graph.downloads = graph.control("GET", "state", None)["download_origin"]
+                "--client-secret",
+                SECRET,
+                "--page-size",
+                &page,
+            ],
+        );
+        let downloads = server.control("GET", "state", None)["download_origin"]
             .as_str()
             .expect("download_origin")
             .to_owned();
-        graph
+        Graph { server, downloads }
     }
 
     /// A file's current name and bytes at the source.
@@ -91,9 +75,7 @@ impl Graph {
     }
 
     fn control(&self, method: &str, action: &str, body: Option<&str>) -> Value {
-        let (status, text) = http(method, &format!("{}/_fixture/{action}", self.origin), body);
-        assert_eq!(status, 200, "{action}: {text}");
-        serde_json::from_str(&text).expect("fixture answers JSON")
+        self.server.control(method, action, body)
     }
 
     fn faults(&self, spec: Value) {
@@ -105,13 +87,6 @@ impl Graph {
         let log = self.control("GET", "requests", None);
         self.control("DELETE", "requests", None);
         log.as_array().expect("a list").clone()
-    }
-}
-
-impl Drop for Graph {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -157,7 +132,7 @@ impl Setup {
         );
         let setup = Setup {
             tmp,
-            origin: graph.origin.clone(),
+            origin: graph.server.origin.clone(),
             downloads: graph.downloads.clone(),
         };
         setup.configure(ALL);
@@ -231,34 +206,6 @@ impl Setup {
             .unwrap_or_else(|e| panic!("no JSON report ({e}): {so}\n{se}"));
         (out.status.success(), report, se)
     }
-}
-
-/// Fails if `needle` is in any file under `dir`.
-fn assert_not_under(dir: &Path, needle: &str) {
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = entry.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if let Ok(bytes) = std::fs::read(&p) {
-                assert!(
-                    !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
-                    "{needle:?} was written to {}",
-                    p.display()
-                );
-            }
-        }
-    }
-}
-
-fn by_type(docs: &BTreeMap<String, Value>) -> BTreeMap<String, usize> {
-    let mut out = BTreeMap::new();
-    for d in docs.values() {
-        *out.entry(d["object_type"].as_str().unwrap_or("?").to_owned())
-            .or_insert(0) += 1;
-    }
-    out
 }
 
 fn path_of(r: &Value) -> &str {
@@ -367,7 +314,7 @@ fn sharepoint_online_connector_syncs_graph_through_the_broker() {
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
-    assert_eq!(by_type(&docs), want);
+    assert_eq!(counts_by(&docs, "object_type"), want);
 
     // Elastic's ids and fields.
     let sc = &docs["https://contoso.sharepoint.com"];

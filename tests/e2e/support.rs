@@ -269,3 +269,87 @@ pub fn count(url: &str, index: &str) -> u64 {
     let v: serde_json::Value = serde_json::from_str(&body).expect("JSON");
     v["count"].as_u64().expect("count")
 }
+
+/// A stand-in API server from `tests/ftest/fixtures/<name>/server.py` (the same one the
+/// functional tests use), started on a free loopback port and killed on drop.
+pub struct FixtureServer {
+    child: std::process::Child,
+    pub port: u16,
+    /// `http://127.0.0.1:<port>`
+    pub origin: String,
+}
+
+impl FixtureServer {
+    /// Runs `server.py --port 0 <args>`; the server prints `PORT=<n>` first.
+    pub fn start(name: &str, args: &[&str]) -> FixtureServer {
+        use std::io::{BufRead, BufReader};
+        let script = root().join(format!("tests/ftest/fixtures/{name}/server.py"));
+        let mut child = Command::new("python3")
+            .arg(&script)
+            .args(["--port", "0"])
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("run python3 {}: {e}", script.display()));
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut first)
+            .expect("read PORT=");
+        let port: u16 = first
+            .trim()
+            .strip_prefix("PORT=")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("{} printed {first:?}, not PORT=<n>", script.display()));
+        FixtureServer {
+            child,
+            port,
+            origin: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    /// A `/_fixture/<action>` control call; returns its JSON answer.
+    pub fn control(&self, method: &str, action: &str, body: Option<&str>) -> serde_json::Value {
+        let (status, text) = http(method, &format!("{}/_fixture/{action}", self.origin), body);
+        assert_eq!(status, 200, "{method} /_fixture/{action}: {text}");
+        serde_json::from_str(&text).expect("the fixture answers JSON")
+    }
+}
+
+impl Drop for FixtureServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Fails if `needle` (a secret) is in any file under `dir`.
+pub fn assert_not_under(dir: &Path, needle: &str) {
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if let Ok(bytes) = std::fs::read(&p) {
+                assert!(
+                    !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
+                    "{needle:?} was written to {}",
+                    p.display()
+                );
+            }
+        }
+    }
+}
+
+/// How many documents have each value of the string field `field`.
+pub fn counts_by(
+    docs: &std::collections::BTreeMap<String, serde_json::Value>,
+    field: &str,
+) -> std::collections::BTreeMap<String, usize> {
+    let mut out = std::collections::BTreeMap::new();
+    for d in docs.values() {
+        *out.entry(d[field].as_str().unwrap_or("?").to_owned())
+            .or_insert(0) += 1;
+    }
+    out
+}
