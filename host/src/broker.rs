@@ -6,12 +6,15 @@
 //! address check → connect to the checked address → response limits. Modules, one job each:
 //! - [`http`]: origin patterns, the two-sided match and the post-DNS address classes;
 //! - [`credentials`]: secrets, what they inject, the OAuth2 token cache;
+//! - [`form_credentials`]: credentials a plugin's manifest forms from its configuration form
+//!   (e.g. SharePoint's "Secret value"), held and injected by the host like config.yml's;
 //! - [`send`]: DNS, TCP/TLS, HTTP/1.1 and the streaming response limits;
 //! - [`network`]: one connector's request pipeline;
 //! - [`hooks`]: the `WasiHttpHooks` a plugin's store uses;
 //! - [`metrics`]: counters per connector.
 
 pub mod credentials;
+pub mod form_credentials;
 pub mod hooks;
 pub mod http;
 pub mod metrics;
@@ -29,6 +32,7 @@ pub use network::ConnectorNetwork;
 use crate::config::{Config, Connector};
 use crate::plugin::Manifest;
 use credentials::{Credential, CredentialError};
+use form_credentials::Form;
 use http::{OriginPattern, Policy};
 
 /// Why a connector's network could not be set up.
@@ -47,6 +51,15 @@ pub struct Broker {
     /// Connector ids in config order, to name `connectors[i]` in messages.
     connector_ids: Vec<String>,
     shared: Mutex<HashMap<String, Arc<network::Shared>>>,
+    /// Credentials formed from connectors' configuration values (a plugin's `[credentials]`),
+    /// by connector id and credential name: kept, with their OAuth2 token caches, across syncs
+    /// while the values they were formed from are unchanged.
+    formed: Mutex<HashMap<(String, String), FormedCredential>>,
+}
+
+struct FormedCredential {
+    digest: [u8; 32],
+    credential: Arc<Credential>,
 }
 
 impl std::fmt::Debug for Broker {
@@ -82,6 +95,7 @@ impl Broker {
                 .map(|c| c.connector_id.clone())
                 .collect(),
             shared: Mutex::new(HashMap::new()),
+            formed: Mutex::new(HashMap::new()),
         })
     }
 
@@ -91,11 +105,13 @@ impl Broker {
             credentials: BTreeMap::new(),
             connector_ids: Vec::new(),
             shared: Mutex::new(HashMap::new()),
+            formed: Mutex::new(HashMap::new()),
         }
     }
 
     /// The network of one connector: its plugin's declared origins, the operator's grants,
-    /// credentials and limits.
+    /// credentials (config.yml's granted ones first, then those its plugin forms from the
+    /// connector's configuration values) and limits.
     pub fn network_for(
         &self,
         connector: &Connector,
@@ -136,7 +152,7 @@ impl Broker {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let credentials = connector
+        let mut credentials = connector
             .grants
             .credentials
             .iter()
@@ -151,6 +167,8 @@ impl Broker {
                     })
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let formed = self.form_credentials(connector, manifest, &key, &granted, &credentials)?;
+        credentials.extend(formed);
         let limits = network::Limits::from_config(&connector.grants.http_limits);
         let shared = {
             let mut map = self
@@ -183,6 +201,101 @@ impl Broker {
         )))
     }
 
+    /// The credentials `manifest` declares (`[credentials]` in plugin.toml), formed from the
+    /// connector's configuration values. Not formed when a field they name is empty, or when
+    /// `operator` (config.yml's granted credentials) already claims the same header on their
+    /// hosts. Refused, so the sync fails before the plugin runs, when an origin the secret
+    /// would go to is not granted.
+    fn form_credentials(
+        &self,
+        connector: &Connector,
+        manifest: Option<&Manifest>,
+        key: &str,
+        granted: &[OriginPattern],
+        operator: &[Arc<Credential>],
+    ) -> Result<Vec<Arc<Credential>>, BrokerError> {
+        let Some(manifest) = manifest else {
+            return Ok(Vec::new());
+        };
+        let plugin = &connector.service_type;
+        let mut formed = self
+            .formed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut out = Vec::new();
+        for (name, declaration) in &manifest.credentials {
+            let slot = (connector.connector_id.clone(), name.clone());
+            let filled = match form_credentials::form(name, declaration, &connector.configuration)
+                .map_err(|message| BrokerError::Invalid {
+                key: format!("{key}.configuration"),
+                message: format!("plugin `{plugin}`'s credential `{name}`: {message}"),
+            })? {
+                Form::Incomplete { missing } => {
+                    // Dropped, so an emptied form leaves no secret (or token) in memory.
+                    formed.remove(&slot);
+                    tracing::debug!(
+                        connector_id = %connector.connector_id,
+                        "plugin `{plugin}`'s credential `{name}` is not formed: configuration field(s) {} empty",
+                        missing.join(", ")
+                    );
+                    continue;
+                }
+                Form::Complete(filled) => filled,
+            };
+            if let Some(chosen) = filled.claimed_by(operator) {
+                formed.remove(&slot);
+                tracing::info!(
+                    connector_id = %connector.connector_id,
+                    "plugin `{plugin}`'s credential `{name}` (from {}) is not formed: {key}.grants.credentials grants `{chosen}` for the same hosts, and the operator's credential wins",
+                    filled.secret_fields.join(", ")
+                );
+                continue;
+            }
+            filled
+                .check_granted(granted)
+                .map_err(|(origin, why)| BrokerError::Invalid {
+                    key: format!("{key}.grants.http"),
+                    message: format!(
+                        "{origin} is not granted, but plugin `{plugin}` forms credential `{name}` from configuration field(s) {} and {why}: add \"{origin}\" to {key}.grants.http to let the host send the secret there, or leave those fields empty",
+                        filled.secret_fields.join(", ")
+                    ),
+                })?;
+            if let Some(cached) = formed.get(&slot)
+                && cached.digest == filled.digest
+            {
+                out.push(cached.credential.clone());
+                continue;
+            }
+            let credential_name = format!("form:{}/{name}", connector.connector_id);
+            let credential = Credential::load(&credential_name, &filled.spec, Path::new("."))
+                .map_err(|e| BrokerError::Invalid {
+                    key: format!("{key}.configuration"),
+                    message: format!(
+                        "plugin `{plugin}`'s credential `{name}`: {}",
+                        filled.explain(&e)
+                    ),
+                })?;
+            for h in credential.hosts() {
+                if h.as_str().starts_with("http://") {
+                    tracing::warn!(
+                        connector_id = %connector.connector_id,
+                        "credential `{credential_name}` is bound to {h}, which is plain HTTP: the secret crosses the network unencrypted"
+                    );
+                }
+            }
+            let credential = Arc::new(credential);
+            formed.insert(
+                slot,
+                FormedCredential {
+                    digest: filled.digest,
+                    credential: credential.clone(),
+                },
+            );
+            out.push(credential);
+        }
+        Ok(out)
+    }
+
     /// Counters of every connector that has had a network, by connector id.
     pub fn metrics(&self) -> Vec<(String, MetricsSnapshot)> {
         let map = self
@@ -197,11 +310,163 @@ impl Broker {
         out
     }
 
-    /// OAuth2 tokens fetched per credential.
+    /// OAuth2 tokens fetched per credential (form credentials as `form:<connector_id>/<name>`).
     pub fn token_fetches(&self) -> Vec<(String, u64)> {
-        self.credentials
+        let mut out: Vec<(String, u64)> = self
+            .credentials
             .iter()
             .map(|(n, c)| (n.clone(), c.token_fetches()))
-            .collect()
+            .collect();
+        let formed = self
+            .formed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        out.extend(
+            formed
+                .values()
+                .map(|f| (f.credential.name().to_owned(), f.credential.token_fetches())),
+        );
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// SharePoint's declaration (plugins/sharepoint_online/plugin.toml).
+    const MANIFEST: &str = r#"
+service_type = "sharepoint_online"
+component = "sharepoint_online.wasm"
+[permissions]
+http = ["https://graph.microsoft.com"]
+[credentials.graph]
+type = "oauth2_client_credentials"
+token_url = "https://login.microsoftonline.com/{tenant_id}/oauth2/v2.0/token"
+client_id = "{client_id}"
+client_secret = "{secret_value}"
+scopes = ["https://graph.microsoft.com/.default"]
+client_auth = "body"
+hosts = ["https://graph.microsoft.com"]
+"#;
+
+    fn broker(yaml: &str) -> (Broker, Config) {
+        let config: Config = serde_yaml_ng::from_str(yaml).expect("config");
+        (
+            Broker::new(&config, Path::new(".")).expect("broker"),
+            config,
+        )
+    }
+
+    fn manifest() -> Manifest {
+        toml::from_str(MANIFEST).expect("manifest")
+    }
+
+    fn connector(http: &str, secret: &str) -> String {
+        format!(
+            "connectors:\n  - connector_id: spo\n    service_type: sharepoint_online\n    configuration: {{tenant_id: t, client_id: app, secret_value: \"{secret}\"}}\n    grants: {{http: {http}}}\n"
+        )
+    }
+
+    const GRANTED: &str =
+        "[\"https://graph.microsoft.com\", \"https://login.microsoftonline.com\"]";
+
+    fn formed(b: &Broker) -> Option<Arc<Credential>> {
+        b.formed
+            .lock()
+            .expect("lock")
+            .get(&("spo".to_owned(), "graph".to_owned()))
+            .map(|f| f.credential.clone())
+    }
+
+    #[test]
+    fn form_credentials_are_kept_while_the_form_is_unchanged() {
+        let m = manifest();
+        let (b, config) = broker(&connector(GRANTED, "s3cr3t-1"));
+        let net = b
+            .network_for(&config.connectors[0], Some(&m))
+            .expect("network");
+        assert!(
+            net.forbidden_headers()
+                .contains(&::http::header::AUTHORIZATION)
+        );
+        let first = formed(&b).expect("formed");
+        assert_eq!(first.name(), "form:spo/graph");
+        assert!(!format!("{first:?}").contains("s3cr3t"));
+        // The next sync with the same values gets the same credential (and its cached token).
+        b.network_for(&config.connectors[0], Some(&m))
+            .expect("network");
+        assert!(Arc::ptr_eq(&first, &formed(&b).expect("formed")));
+        assert!(
+            b.token_fetches()
+                .iter()
+                .any(|(name, n)| name == "form:spo/graph" && *n == 0)
+        );
+        // A changed secret forms it again; an emptied one drops it.
+        let (_, changed) = broker(&connector(GRANTED, "s3cr3t-2"));
+        b.network_for(&changed.connectors[0], Some(&m))
+            .expect("network");
+        assert!(!Arc::ptr_eq(&first, &formed(&b).expect("formed")));
+        let (_, emptied) = broker(&connector(GRANTED, ""));
+        let net = b
+            .network_for(&emptied.connectors[0], Some(&m))
+            .expect("network");
+        assert!(formed(&b).is_none());
+        assert!(
+            !net.forbidden_headers()
+                .contains(&::http::header::AUTHORIZATION)
+        );
+    }
+
+    #[test]
+    fn a_form_credential_needs_every_origin_of_its_secret_granted() {
+        let m = manifest();
+        for (http, missing) in [
+            ("[]", "https://graph.microsoft.com"),
+            (
+                "[\"https://graph.microsoft.com\"]",
+                "https://login.microsoftonline.com",
+            ),
+            (
+                "[\"https://graph.microsoft.com\", \"https://*.microsoftonline.com\"]",
+                "https://login.microsoftonline.com",
+            ),
+        ] {
+            let (b, config) = broker(&connector(http, "s3cr3t"));
+            let err = b
+                .network_for(&config.connectors[0], Some(&m))
+                .err()
+                .expect(http)
+                .to_string();
+            assert!(
+                err.starts_with("connectors[0].grants.http:") && err.contains(missing),
+                "{err}"
+            );
+            assert!(
+                err.contains("secret_value") && !err.contains("s3cr3t"),
+                "{err}"
+            );
+            assert!(formed(&b).is_none());
+        }
+        // Without a secret nothing is formed, so nothing needs granting.
+        let (b, config) = broker(&connector("[]", ""));
+        assert!(b.network_for(&config.connectors[0], Some(&m)).is_ok());
+    }
+
+    #[test]
+    fn the_operators_credential_wins_over_the_form() {
+        let m = manifest();
+        let (b, config) = broker(&format!(
+            "credentials:\n  graph:\n    type: bearer\n    token: operator-token\n    hosts: [\"https://graph.microsoft.com\"]\n{}",
+            connector(GRANTED, "s3cr3t").replace("]}\n", "], credentials: [graph]}\n")
+        ));
+        let net = b
+            .network_for(&config.connectors[0], Some(&m))
+            .expect("network");
+        assert!(formed(&b).is_none(), "the form's credential is not formed");
+        assert!(
+            net.forbidden_headers()
+                .contains(&::http::header::AUTHORIZATION)
+        );
     }
 }

@@ -93,13 +93,17 @@ pub enum JobType {
 
 #[derive(Subcommand, Debug)]
 pub enum PluginsCommand {
-    /// List the plugins in a directory and whether each loads.
+    /// List the plugins in a directory, whether each loads, and its signature.
     List {
         #[arg(long, default_value = "plugins")]
         plugins: PathBuf,
         /// Compiled-plugin cache (default: ~/.cache/inlet).
         #[arg(long)]
         cache_dir: Option<PathBuf>,
+        /// Require signatures by this key, as `inlet run` does with
+        /// `inlet.plugins.trusted_keys`: an OpenSSH public key line or a file of them. Repeatable.
+        #[arg(long = "trusted-key", value_name = "KEY")]
+        trusted_keys: Vec<String>,
     },
     /// Describe one component: contract version, metadata, configuration fields, permissions,
     /// imports, and what is wrong with it if anything.
@@ -110,6 +114,45 @@ pub enum PluginsCommand {
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
+        /// Require a signature by this key (an OpenSSH public key line or a file of them).
+        /// Repeatable.
+        #[arg(long = "trusted-key", value_name = "KEY")]
+        trusted_keys: Vec<String>,
+    },
+    #[command(flatten)]
+    Signing(SigningCommand),
+}
+
+/// Signed plugins: detached OpenSSH (SSHSIG) ed25519 signatures, `<component>.sig`.
+#[derive(Subcommand, Debug)]
+pub enum SigningCommand {
+    /// Make an ed25519 key pair for signing plugins: FILE (the secret key, mode 0600) and
+    /// FILE.pub (the line to list under `inlet.plugins.trusted_keys`).
+    Keygen {
+        /// Where to write the secret key; the public key goes to FILE.pub.
+        file: PathBuf,
+        /// The comment stored with the key (shown beside its fingerprint).
+        #[arg(long, default_value = "inlet plugin signing key")]
+        comment: String,
+    },
+    /// Sign components: writes `<component>.sig` beside each (the component is not changed).
+    Sign {
+        /// The secret key: an unencrypted OpenSSH ed25519 key (`inlet plugins keygen`).
+        #[arg(long, value_name = "SECRET_KEY_FILE")]
+        key: PathBuf,
+        /// Components (`.wasm`), or plugin folders holding a plugin.toml.
+        #[arg(required = true)]
+        components: Vec<PathBuf>,
+    },
+    /// Check components' signatures: by one of the given keys, or (without --key) only that each
+    /// signature is intact, and by whom.
+    Verify {
+        /// A trusted public key: an OpenSSH public key line or a file of them. Repeatable.
+        #[arg(long = "key", value_name = "KEY")]
+        keys: Vec<String>,
+        /// Components (`.wasm`), or plugin folders holding a plugin.toml.
+        #[arg(required = true)]
+        components: Vec<PathBuf>,
     },
 }
 

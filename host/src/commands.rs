@@ -17,6 +17,9 @@ use inlet::sync::{self, Progress, SyncReport};
 
 use crate::cli::{Command, ConfigCommand, JobType, NewLang, PluginsCommand};
 
+mod config_check;
+mod signing;
+
 pub async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Run {
@@ -32,19 +35,28 @@ pub async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             json,
         } => sync_one(&config, plugins, &connector, job_type, json).await,
         Command::Plugins {
-            command: PluginsCommand::List { plugins, cache_dir },
-        } => list_plugins(&plugins, cache_dir).await,
+            command:
+                PluginsCommand::List {
+                    plugins,
+                    cache_dir,
+                    trusted_keys,
+                },
+        } => list_plugins(&plugins, cache_dir, &trusted_keys).await,
         Command::Plugins {
             command:
                 PluginsCommand::Inspect {
                     file,
                     cache_dir,
                     json,
+                    trusted_keys,
                 },
-        } => inspect(&file, cache_dir, json).await,
+        } => inspect(&file, cache_dir, json, &trusted_keys).await,
+        Command::Plugins {
+            command: PluginsCommand::Signing(command),
+        } => signing::run(command),
         Command::Config {
             command: ConfigCommand::Check { config, plugins },
-        } => check_config(&config, plugins).await,
+        } => config_check::run(&config, plugins).await,
         Command::New { name, lang, dir } => new_project(&name, lang, dir),
     }
 }
@@ -241,14 +253,29 @@ fn print_summary(r: &SyncReport) {
     }
 }
 
-/// A runtime for commands that have no config: the cache goes to ~/.cache/inlet.
+/// A runtime for commands that have no config: the cache goes to `--cache-dir`, else
+/// `$XDG_CACHE_HOME/inlet` or `~/.cache/inlet`, else (no home, e.g. a service account or a
+/// bare container) `<tmp>/inlet-<uid>`: one per user, since a directory in the shared temp
+/// folder that someone else created first could hold their native code. Whichever it is, the
+/// runtime refuses it (naming `--cache-dir`) unless this user owns it and nobody else may
+/// write to it.
 fn standalone_runtime(cache_dir: Option<PathBuf>) -> anyhow::Result<Runtime> {
     let cache_dir = cache_dir.unwrap_or_else(|| {
         std::env::var_os("XDG_CACHE_HOME")
-            .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-            .unwrap_or_else(std::env::temp_dir)
-            .join("inlet")
+            .filter(|v| !v.is_empty())
+            .map(|x| PathBuf::from(x).join("inlet"))
+            .or_else(|| {
+                std::env::var_os("HOME")
+                    .filter(|v| !v.is_empty())
+                    .map(|h| PathBuf::from(h).join(".cache").join("inlet"))
+            })
+            .unwrap_or_else(|| {
+                #[cfg(unix)]
+                let user = rustix::process::geteuid().as_raw().to_string();
+                #[cfg(not(unix))]
+                let user = std::env::var("USERNAME").unwrap_or_default();
+                std::env::temp_dir().join(format!("inlet-{user}"))
+            })
     });
     let caps = config::Limits::default();
     Runtime::new(
@@ -260,7 +287,12 @@ fn standalone_runtime(cache_dir: Option<PathBuf>) -> anyhow::Result<Runtime> {
     )
 }
 
-async fn list_plugins(dir: &Path, cache_dir: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+async fn list_plugins(
+    dir: &Path,
+    cache_dir: Option<PathBuf>,
+    trusted_keys: &[String],
+) -> anyhow::Result<ExitCode> {
+    let trust = signing::trusted_keys(trusted_keys, "--trusted-key")?;
     let runtime = standalone_runtime(cache_dir)?;
     let found = plugin::discover(dir)?;
     if found.is_empty() {
@@ -275,14 +307,15 @@ async fn list_plugins(dir: &Path, cache_dir: Option<PathBuf>) -> anyhow::Result<
         match d {
             Ok(d) => {
                 let m = &d.manifest;
-                match plugin::load(&runtime, &d.component_path(), Some(m.clone()), None) {
+                match plugin::load(&runtime, &d.component_path(), Some(m.clone()), None, &trust) {
                     Ok(p) => println!(
-                        "{:<20} {:<10} contract {:<7} {:>8} KiB  {}",
+                        "{:<20} {:<10} contract {:<7} {:>8} KiB  {}  {}",
                         m.service_type,
                         m.version.as_deref().unwrap_or("-"),
                         p.component.contract,
                         p.size / 1024,
-                        d.dir.display()
+                        d.dir.display(),
+                        p.signature
                     ),
                     Err(e) => {
                         bad += 1;
@@ -316,13 +349,20 @@ struct Inspection {
     permissions: Option<serde_json::Value>,
     configuration: Vec<serde_json::Value>,
     imports: Vec<String>,
+    signature: Option<String>,
     problems: Vec<String>,
     cache: Option<String>,
     load_ms: Option<f64>,
     instantiate_ms: Option<f64>,
 }
 
-async fn inspect(file: &Path, cache_dir: Option<PathBuf>, json: bool) -> anyhow::Result<ExitCode> {
+async fn inspect(
+    file: &Path,
+    cache_dir: Option<PathBuf>,
+    json: bool,
+    trusted_keys: &[String],
+) -> anyhow::Result<ExitCode> {
+    let trust = signing::trusted_keys(trusted_keys, "--trusted-key")?;
     let runtime = standalone_runtime(cache_dir)?;
     let manifest_path = file.with_file_name(plugin::manifest::FILE_NAME);
     let manifest = if manifest_path.is_file() {
@@ -340,10 +380,14 @@ async fn inspect(file: &Path, cache_dir: Option<PathBuf>, json: bool) -> anyhow:
         sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)),
         permissions: manifest
             .as_ref()
-            .map(|m| serde_json::json!({"files": m.permissions.files, "http": m.permissions.http, "sql": m.permissions.sql})),
+            .map(|m| serde_json::json!({"files": m.permissions.files, "http": m.permissions.http, "sql": m.permissions.sql, "credentials": m.credentials_summary()})),
+        signature: Some(match plugin::signature::check(file, &bytes, &trust) {
+            Ok(status) => status.to_string(),
+            Err(e) => format!("REFUSED: {e}"),
+        }),
         ..Default::default()
     };
-    match plugin::load(&runtime, file, manifest.clone(), None) {
+    match plugin::load(&runtime, file, manifest.clone(), None, &trust) {
         Err(e) => out.problems.push(e.to_string()),
         Ok(p) => {
             out.contract = Some(p.component.contract.clone());
@@ -357,9 +401,11 @@ async fn inspect(file: &Path, cache_dir: Option<PathBuf>, json: bool) -> anyhow:
                 call_timeout: Duration::from_secs(30),
                 read_only_dirs: vec![],
                 state: None,
+                state_quota: Default::default(),
                 cancel: Arc::default(),
                 network: None,
                 databases: None,
+                budget: inlet::runtime::budget::HostBudget::new(Default::default()),
             };
             match runtime.instantiate(&p.component, opts).await {
                 Err(e) => out.problems.push(format!("cannot instantiate: {e}")),
@@ -462,6 +508,9 @@ fn print_inspection(i: &Inspection) {
     if let Some(p) = &i.permissions {
         println!("permissions:   {p}");
     }
+    if let Some(s) = &i.signature {
+        println!("signature:     {s}");
+    }
     if let (Some(cache), Some(ms)) = (&i.cache, i.load_ms) {
         println!("load:          {ms:.1} ms ({cache})");
     }
@@ -490,31 +539,4 @@ fn print_inspection(i: &Inspection) {
     for p in &i.problems {
         println!("problem:       {p}");
     }
-}
-
-async fn check_config(config: &Path, plugins: Option<PathBuf>) -> anyhow::Result<ExitCode> {
-    let loaded = load_config(config)?;
-    let svc = Service::open(loaded, plugins).await?;
-    let mut bad = 0;
-    for c in &svc.config.config.connectors {
-        match check_connector(&svc, c).await {
-            Ok(()) => println!("{}: ok ({})", c.connector_id, c.service_type),
-            Err(e) => {
-                bad += 1;
-                println!("{}: {e:#}", c.connector_id);
-            }
-        }
-    }
-    for k in &svc.config.unknown_keys {
-        println!("warning: unknown key `{k}`");
-    }
-    Ok(if bad == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
-}
-
-async fn check_connector(svc: &Service, c: &config::Connector) -> anyhow::Result<()> {
-    svc.check(c).await.map_err(|e| anyhow::anyhow!(e))
 }

@@ -225,6 +225,17 @@ mod tests {
     }
 
     #[test]
+    fn a_connectors_debug_print_shows_configuration_keys_not_values() {
+        let (c, _) = parse_ok(
+            "connectors:\n  - connector_id: sp\n    service_type: sharepoint_online\n    api_key: ${ES_KEY}\n    configuration:\n      secret_value: hunter2-form-secret\n",
+        );
+        let printed = format!("{:?}", c.connectors[0]);
+        assert!(printed.contains("secret_value"), "{printed}");
+        assert!(!printed.contains("hunter2-form-secret"), "{printed}");
+        assert!(!printed.contains("s3cr3t"), "{printed}");
+    }
+
+    #[test]
     fn wrong_type_names_the_key_path() {
         let (key, message) = parse_err(
             "connectors:\n  - connector_id: a\n    service_type: dir\n    limits:\n      memory_mib: lots\n",
@@ -263,5 +274,204 @@ mod tests {
         let (c, _) = parse_ok("");
         assert!(c.elasticsearch.is_none());
         assert!(c.connectors.is_empty());
+    }
+
+    /// Random `config.yml` files made of Elastic's and Inlet's keys, with values of every YAML
+    /// type and `${ENV}` forms: the loader never panics, and every value it refuses is named
+    /// by its key path.
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Keys of every level of the file, so random trees reach deep paths; some dotted.
+        const KEYS: &[&str] = &[
+            "elasticsearch",
+            "host",
+            "cloud_id",
+            "api_key",
+            "username",
+            "password",
+            "ssl",
+            "verify_certs",
+            "bulk",
+            "chunk_size",
+            "chunk_max_mem_size",
+            "max_concurrency",
+            "max_retries",
+            "retry_interval",
+            "service",
+            "idling",
+            "heartbeat",
+            "max_concurrent_content_syncs",
+            "log_level",
+            "metrics",
+            "listen",
+            "connectors",
+            "connector_id",
+            "service_type",
+            "index_name",
+            "configuration",
+            "schedule",
+            "full",
+            "incremental",
+            "access_control",
+            "limits",
+            "memory_mib",
+            "call_timeout_secs",
+            "max_document_bytes",
+            "max_batch_docs",
+            "max_state_keys",
+            "max_state_bytes",
+            "grants",
+            "files",
+            "http",
+            "http_limits",
+            "credentials",
+            "databases",
+            "sha256",
+            "sync_rules",
+            "basic",
+            "advanced",
+            "pipeline",
+            "name",
+            "inlet",
+            "data_dir",
+            "plugins_dir",
+            "cache_dir",
+            "protocol",
+            "sources",
+            "extraction_service",
+            "elasticsearch.host",
+            "elasticsearch.bulk.chunk_size",
+            "service.idling",
+            "inlet.limits.memory_mib",
+            "limits.memory_mib",
+            "a..b",
+            ".",
+            "",
+        ];
+
+        fn leaf() -> impl Strategy<Value = Value> {
+            prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                any::<i64>().prop_map(|n| Value::Number(n.into())),
+                (0u64..100_000).prop_map(|n| Value::Number(n.into())),
+                any::<f64>().prop_map(|f| Value::Number(f.into())),
+                prop::sample::select(vec![
+                    "",
+                    "lots",
+                    "dir",
+                    "abc",
+                    "http://127.0.0.1:9200",
+                    "0 0 * * * ?",
+                    "every day",
+                    "standalone",
+                    "kibana",
+                    "/tmp",
+                    "${ES_KEY}",
+                    "${NOPE}",
+                    "${NOPE:-fallback}",
+                    "${",
+                    "${A",
+                    "${A:-",
+                    "$${ES_KEY}",
+                    "x${ES_KEY}y",
+                    "${ES_KEY:-}",
+                    "*.example.com",
+                    "info",
+                    "-1",
+                    "1e400",
+                ])
+                .prop_map(|s| Value::String(s.to_owned())),
+                "\\PC{0,16}".prop_map(Value::String),
+            ]
+        }
+
+        fn tree() -> impl Strategy<Value = Value> {
+            leaf().prop_recursive(5, 48, 5, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Sequence),
+                    prop::collection::vec((prop::sample::select(KEYS), inner), 0..5).prop_map(
+                        |entries| {
+                            Value::Mapping(
+                                entries
+                                    .into_iter()
+                                    .map(|(k, v)| (Value::String(k.to_owned()), v))
+                                    .collect(),
+                            )
+                        }
+                    ),
+                ]
+            })
+        }
+
+        /// A connector entry that is often nearly right, so validation past the types runs.
+        fn connector() -> impl Strategy<Value = Value> {
+            (
+                prop::sample::select(vec!["a", "b", "a", ""]),
+                prop::sample::select(vec!["dir", "loadgen", ""]),
+                prop::collection::vec((prop::sample::select(KEYS), tree()), 0..4),
+            )
+                .prop_map(|(id, service_type, extra)| {
+                    let mut m = serde_yaml_ng::Mapping::new();
+                    m.insert("connector_id".into(), id.into());
+                    m.insert("service_type".into(), service_type.into());
+                    for (k, v) in extra {
+                        m.insert(k.into(), v);
+                    }
+                    Value::Mapping(m)
+                })
+        }
+
+        fn file() -> impl Strategy<Value = String> {
+            (
+                prop::collection::vec((prop::sample::select(KEYS), tree()), 0..5),
+                prop::option::of(prop::collection::vec(connector(), 0..3)),
+            )
+                .prop_map(|(top, connectors)| {
+                    let mut m: serde_yaml_ng::Mapping = top
+                        .into_iter()
+                        .map(|(k, v)| (Value::String(k.to_owned()), v))
+                        .collect();
+                    if let Some(c) = connectors {
+                        m.insert("connectors".into(), Value::Sequence(c));
+                    }
+                    serde_yaml_ng::to_string(&Value::Mapping(m)).unwrap_or_default()
+                })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(1000))]
+
+            #[test]
+            fn never_panics_and_every_refusal_names_its_key(text in file()) {
+                let outcome = parse(&text, &|name| (name == "ES_KEY").then(|| "s3cr3t".to_owned()));
+                if let Err(ParseError::Invalid { key, message }) = outcome {
+                    prop_assert!(!message.is_empty(), "{}", text);
+                    // A path into the file (`connectors[0].limits.memory_mib`), or the file as
+                    // a whole when its top level is the wrong shape. (A key the file spells
+                    // `.` is named as written, like any other.)
+                    let spelled = text.lines().any(|l| l.trim_start().starts_with(&format!("{key}:")));
+                    prop_assert!(
+                        !key.is_empty() && (key != "." || spelled),
+                        "key {:?} in\n{}",
+                        key,
+                        text
+                    );
+                    if key != "(top level)" {
+                        let first = key
+                            .split(['.', '['])
+                            .next()
+                            .unwrap_or_default();
+                        let named = text.lines().any(|l| {
+                            let l = l.trim_start_matches([' ', '-']);
+                            l.starts_with(first) || l.trim_start_matches('\'').starts_with(first)
+                        });
+                        prop_assert!(named, "key {:?} is not a key of\n{}", key, text);
+                    }
+                }
+            }
+        }
     }
 }

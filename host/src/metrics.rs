@@ -122,3 +122,18 @@ pub fn record_broker(broker: &crate::broker::Broker) {
         counter!("inlet_oauth2_token_fetches_total", "credential" => credential).absolute(n);
     }
 }
+
+/// Peak resident memory of this process (`VmHWM` from /proc/self/status), in bytes; 0 where
+/// the platform does not say. Reported with each sync so an operator (and the containment
+/// tests) can see what a plugin made the host hold.
+pub fn process_peak_rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().strip_suffix("kB"))
+                .and_then(|kb| kb.trim().parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}

@@ -1,9 +1,11 @@
 //! Plugins: discovered in a directory, verified, compiled through the cache, linked once.
 //!
-//! A plugin is a folder holding `plugin.toml` and the component it names. Third-party plugins
-//! drop in as folders; nothing is recompiled on the host side.
+//! A plugin is a folder holding `plugin.toml` and the component it names (and, when the operator
+//! requires signed plugins, the component's detached signature `<component>.sig`). Third-party
+//! plugins drop in as folders; nothing is recompiled on the host side.
 
 pub mod manifest;
+pub mod signature;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -12,6 +14,7 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 pub use manifest::{Manifest, Permissions};
+pub use signature::{Signature, SignatureError, TrustedKeys};
 
 use crate::runtime::{LoadError, LoadedComponent, Runtime};
 
@@ -48,6 +51,10 @@ pub enum PluginError {
         expected: String,
         actual: String,
     },
+    /// Trusted keys are configured and the component's signature does not satisfy them
+    /// (boxed: the variant names two files and two keys).
+    #[error(transparent)]
+    Signature(#[from] Box<SignatureError>),
     #[error("{path}: {source}")]
     Load { path: PathBuf, source: LoadError },
     #[error(
@@ -118,15 +125,21 @@ pub struct Plugin {
     pub path: PathBuf,
     pub sha256: String,
     pub size: u64,
+    /// Its detached signature, as checked at load.
+    pub signature: Signature,
     pub component: LoadedComponent,
 }
 
-/// Reads, verifies (size, optional pin) and loads one component.
+/// Reads, verifies and loads one component. Verification runs on the bytes that are then
+/// compiled (never a second read of the file): the optional sha256 pin, then the signature —
+/// required, and by one of `trust`'s keys, when `trust` is not empty. Both apply when both are
+/// configured.
 pub fn load(
     runtime: &Runtime,
     path: &Path,
     manifest: Option<Manifest>,
     pin: Option<&str>,
+    trust: &TrustedKeys,
 ) -> Result<Arc<Plugin>, PluginError> {
     let bytes = std::fs::read(path).map_err(|source| PluginError::Read {
         path: path.to_path_buf(),
@@ -143,6 +156,7 @@ pub fn load(
             actual: sha256,
         });
     }
+    let signature = signature::check(path, &bytes, trust).map_err(Box::new)?;
     let component = runtime
         .load(&bytes, &digest)
         .map_err(|source| PluginError::Load {
@@ -159,6 +173,7 @@ pub fn load(
     tracing::info!(
         plugin = %path.display(),
         cache = ?component.cache,
+        signature = %signature,
         elapsed_ms = component.load_time.as_secs_f64() * 1e3,
         "plugin loaded"
     );
@@ -167,6 +182,7 @@ pub fn load(
         path: path.to_path_buf(),
         sha256,
         size: bytes.len() as u64,
+        signature,
         component,
     }))
 }

@@ -9,14 +9,18 @@
 //!   sync-rule drafts, create `scheduled` jobs from cron schedules;
 //! - [`jobs`]: pick up `pending` and `suspended` jobs, claim them safely across processes, run
 //!   them (many at once), report `_stats`, honour cancellation, end them;
-//! - [`cleanup`]: jobs whose worker vanished (`last_seen` too old) end in `error`.
+//! - [`cleanup`]: jobs whose worker vanished (`last_seen` too old) or whose connector was
+//!   deleted end in `error`.
 //!
 //! Every write that two processes could race on is guarded by optimistic concurrency on the
-//! connector document (`if_seq_no`/`if_primary_term`), as in Elastic's service.
+//! connector document (`if_seq_no`/`if_primary_term`), as in Elastic's service. What the cluster
+//! is (release, serverless, licence) is in [`cluster`]; the request sequence of a sync, beside
+//! Elastic's, is in docs/KIBANA.md.
 
 pub mod api;
 mod cleanup;
 pub mod client;
+pub mod cluster;
 pub mod document;
 mod jobs;
 pub mod rules;
@@ -172,9 +176,10 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let client = EsClient::new(&settings)?;
     let api = api::Api::new(client);
-    if !wait_for_cluster(&api, &service, &cancel).await? {
+    let Some(cluster) = wait_for_cluster(&api, &service, &cancel).await? else {
         return Ok(());
-    }
+    };
+    let api = api.with_cluster(cluster);
     let cfg = &service.config.config;
     let secs = |s: u64| Duration::from_secs(s.max(1));
     let ctx = Arc::new(Ctx {
@@ -213,13 +218,13 @@ pub async fn serve(
 }
 
 /// Waits for the cluster like Elastic's preflight check (backoff up to
-/// `elasticsearch.max_wait_duration`, 240 s) and refuses one without the connector API.
-/// `false` when stopped meanwhile.
+/// `elasticsearch.max_wait_duration`, 240 s) and refuses one without the connector API
+/// ([`cluster::Cluster::from_info`]). `None` when stopped meanwhile.
 async fn wait_for_cluster(
     api: &api::Api,
     service: &Service,
     cancel: &AtomicBool,
-) -> anyhow::Result<bool> {
+) -> anyhow::Result<Option<cluster::Cluster>> {
     let es = service.config.config.elasticsearch.as_ref();
     let max_wait = Duration::from_secs(es.and_then(|e| e.max_wait_duration).unwrap_or(240));
     let started = Instant::now();
@@ -242,33 +247,22 @@ async fn wait_for_cluster(
         let until = Instant::now() + backoff;
         while Instant::now() < until {
             if cancel.load(Ordering::Relaxed) {
-                return Ok(false);
+                return Ok(None);
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         backoff = (backoff * 2).min(Duration::from_secs(30));
     };
-    let version = info["version"]["number"].as_str().unwrap_or("unknown");
-    if info["version"]["distribution"] == "opensearch" {
-        anyhow::bail!(
-            "{} is OpenSearch {version}, which has no connector API; set `inlet.protocol: standalone` to sync config.yml's connectors into it",
-            api.url()
-        );
+    let cluster = cluster::Cluster::from_info(&info, api.url()).map_err(anyhow::Error::msg)?;
+    if cluster.serverless {
+        tracing::info!(cluster = %api.url(), "Elasticsearch serverless: no version check, no `_refresh`");
+    } else {
+        tracing::info!(cluster = %api.url(), version = %cluster.version, "Elasticsearch is up");
     }
-    let (major, minor) = parse_version(version);
-    if (major, minor) < (8, 13) {
-        anyhow::bail!(
-            "{} runs Elasticsearch {version}; Kibana's connector protocol needs 8.13 or later",
-            api.url()
-        );
+    for how in cluster.fallbacks() {
+        tracing::info!(version = %cluster.version, "as Elastic's service on this release, Inlet {how}");
     }
-    tracing::info!(cluster = %api.url(), version, "Elasticsearch is up");
-    Ok(true)
-}
-
-fn parse_version(v: &str) -> (u32, u32) {
-    let mut parts = v.split(['.', '-']).map(|p| p.parse::<u32>().unwrap_or(0));
-    (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
+    Ok(Some(cluster))
 }
 
 /// The machine's name for `worker_hostname`.
@@ -279,16 +273,4 @@ fn hostname() -> String {
         .map(|h| h.trim().to_owned())
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "inlet".into())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn versions() {
-        assert_eq!(parse_version("8.15.0"), (8, 15));
-        assert_eq!(parse_version("9.1.0-SNAPSHOT"), (9, 1));
-        assert!(parse_version("8.12.2") < (8, 13));
-    }
 }

@@ -2,11 +2,16 @@
 //! use with limits always on.
 
 mod bindings;
+pub mod budget;
 mod cache;
 mod engine;
+mod fs_guard;
 mod guest_output;
+mod guest_services;
 mod host_state;
+mod http_budget;
 mod instance;
+mod plugin_state;
 mod sql_host;
 
 use std::path::{Path, PathBuf};
@@ -21,11 +26,15 @@ use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 pub use bindings::types;
 pub use cache::CacheOutcome;
 pub use engine::{AllocatorKind, EngineSettings};
-pub use instance::{CallError, PluginInstance, SyncKind};
+/// Plugin text made safe for a log line (escaped, cut); for host lines that quote a plugin.
+pub use guest_output::clean as log_safe;
+/// A plugin instance's log pipe and rate limit, shared by host lines about that plugin.
+pub use guest_output::{GuestLog, Level as LogLevel};
+pub use instance::{Batch, CallError, PluginInstance, SyncKind};
+pub use plugin_state::StateQuota;
 
 use crate::store::StateStore;
 use bindings::since_v0_1;
-use guest_output::GuestLog;
 use host_state::{HostState, Limiter};
 
 /// Why a component cannot be used.
@@ -50,6 +59,8 @@ pub enum LoadError {
 /// A component compiled (or loaded from the cache), checked against the contract, and linked.
 pub struct LoadedComponent {
     pub(crate) pre: since_v0_1::ConnectorPre<HostState>,
+    /// Where the optional `json-lines` export is, when the component has it.
+    pub(crate) json_lines: Option<since_v0_1::json_lines::GuestIndices>,
     pub contract: String,
     pub cache: CacheOutcome,
     pub load_time: Duration,
@@ -65,11 +76,15 @@ pub struct InstanceOptions {
     /// Host directories mounted read-only at the same path.
     pub read_only_dirs: Vec<PathBuf>,
     pub state: Option<Arc<StateStore>>,
+    /// The connector's plugin-state quota (`limits.max_state_keys`, `limits.max_state_bytes`).
+    pub state_quota: StateQuota,
     pub cancel: Arc<AtomicBool>,
     /// Brokered HTTP for this connector; `None` refuses every request.
     pub network: Option<Arc<crate::broker::ConnectorNetwork>>,
     /// Databases this connector may open; `None` refuses every `sql` open.
     pub databases: Option<Arc<crate::sql::ConnectorSql>>,
+    /// What the host may hold or open on the instance's behalf.
+    pub budget: budget::HostBudget,
 }
 
 pub struct Runtime {
@@ -91,14 +106,15 @@ impl Runtime {
         // broker's policy (`broker::HttpHooks`), never straight out.
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
             .map_err(anyhow::Error::from)?;
+        // What a guest makes the host open or hold is budgeted: these shadow the WASI and
+        // `wasi:http` functions that open files or keep guest bytes in host memory.
+        fs_guard::add_to_linker(&mut linker).map_err(anyhow::Error::from)?;
+        http_budget::add_to_linker(&mut linker).map_err(anyhow::Error::from)?;
         since_v0_1::Connector::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
             .map_err(anyhow::Error::from)?;
-        let cache = cache::CompileCache::new(cache_dir, &engine).map_err(|e| {
-            anyhow::anyhow!(
-                "cannot create the plugin cache directory {}: {e}",
-                cache_dir.display()
-            )
-        })?;
+        // The error names the path and the fix (create it, chmod it, or choose another).
+        let cache = cache::CompileCache::new(cache_dir, &engine)
+            .map_err(|e| anyhow::anyhow!("cannot use the plugin cache directory: {e}"))?;
         let ticker = engine::EpochTicker::start(&engine)?;
         Ok(Runtime {
             engine,
@@ -136,10 +152,13 @@ impl Runtime {
             .linker
             .instantiate_pre(&component)
             .map_err(|e| missing_import(&e, &imports))?;
+        // Optional: a component without it is asked for `sync.next-batch`.
+        let json_lines = since_v0_1::json_lines::GuestIndices::new(&instance_pre).ok();
         let pre = since_v0_1::ConnectorPre::new(instance_pre)
             .map_err(|e| LoadError::Invalid(format!("{e:#}")))?;
         Ok(LoadedComponent {
             pre,
+            json_lines,
             contract,
             cache: loaded.outcome,
             load_time: loaded.elapsed,
@@ -155,6 +174,10 @@ impl Runtime {
         opts: InstanceOptions,
     ) -> Result<PluginInstance, CallError> {
         let log = GuestLog::new(&opts.connector_id);
+        // The broker's refusals of this instance's requests share its log budget.
+        if let Some(network) = &opts.network {
+            network.attach_log(log.clone());
+        }
         let mut wasi = WasiCtxBuilder::new();
         // Deny by default: no env, args, stdin, sockets or name lookups. Output goes to the
         // host's logs; files only where the operator granted a directory.
@@ -179,9 +202,15 @@ impl Runtime {
                     CallError::Setup(format!("cannot open granted directory {guest}: {e}"))
                 })?;
         }
+        // Every host object of the instance (header maps, streams, files, rows...) lives in
+        // this table: its capacity is the handle budget.
+        let mut table = wasmtime::component::ResourceTable::new();
+        table.set_max_capacity(
+            usize::try_from(opts.budget.limits().max_handles).unwrap_or(usize::MAX),
+        );
         let state = HostState {
             wasi: wasi.build(),
-            table: Default::default(),
+            table,
             limiter: Limiter {
                 max_memory_bytes: opts.memory_limit_bytes,
                 max_table_elements: 1_000_000,
@@ -190,10 +219,19 @@ impl Runtime {
             deadline: None,
             cancel: opts.cancel,
             log,
-            state: opts.state.map(|s| (s, opts.connector_id.clone())),
+            state: opts
+                .state
+                .map(|s| plugin_state::PluginState::new(s, &opts.connector_id, opts.state_quota)),
             http: wasmtime_wasi_http::WasiHttpCtx::new(),
-            http_hooks: crate::broker::HttpHooks::new(&opts.connector_id, opts.network),
+            http_hooks: crate::broker::HttpHooks::new(
+                &opts.connector_id,
+                opts.network,
+                opts.budget.clone(),
+            ),
             sql: opts.databases,
+            budget: opts.budget,
+            http_held: Default::default(),
+            files: Default::default(),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
@@ -201,7 +239,8 @@ impl Runtime {
         store.epoch_deadline_callback(|ctx| ctx.data().on_epoch());
         let started = Instant::now();
         store.data_mut().deadline = Some((started + opts.call_timeout, opts.call_timeout));
-        let result = component.pre.instantiate_async(&mut store).await;
+        let result =
+            instance::instantiate(&component.pre, component.json_lines.as_ref(), &mut store).await;
         store.data_mut().deadline = None;
         let bindings = result.map_err(|e| instance::classify(e, &store, "instantiate"))?;
         tracing::debug!(connector_id = %opts.connector_id, elapsed = ?started.elapsed(), "plugin instantiated");

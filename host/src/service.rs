@@ -150,6 +150,9 @@ impl Service {
     /// only its connectors' syncs.
     fn load_plugins(&mut self) -> anyhow::Result<()> {
         let (found, problems) = plugin::by_service_type(plugin::discover(&self.plugins_dir)?);
+        // A bad trusted key stops the start: running with signatures silently unchecked would
+        // be worse than not running.
+        let trust = plugin::TrustedKeys::from_config(&self.config)?;
         for p in problems {
             tracing::warn!("{p}");
         }
@@ -159,7 +162,7 @@ impl Service {
             {
                 continue;
             }
-            match load_one(&self.env.runtime, &found, c) {
+            match load_one(&self.env.runtime, &found, c, &trust) {
                 Ok(p) => {
                     self.plugins.insert(c.service_type.clone(), p);
                 }
@@ -213,6 +216,30 @@ impl Service {
         progress: Arc<Progress>,
         cancel: Arc<AtomicBool>,
     ) -> SyncReport {
+        self.sync_with(connector, kind, progress, cancel, false)
+            .await
+    }
+
+    /// A sync the service itself runs (`--once`, schedules, resumes): `cancel` is the process's
+    /// shutdown, so a stopped sync is recorded `suspended` and runs again at the next start.
+    async fn service_sync(
+        &self,
+        connector: &Connector,
+        kind: SyncKind,
+        cancel: Arc<AtomicBool>,
+    ) -> SyncReport {
+        self.sync_with(connector, kind, Arc::default(), cancel, true)
+            .await
+    }
+
+    async fn sync_with(
+        &self,
+        connector: &Connector,
+        kind: SyncKind,
+        progress: Arc<Progress>,
+        cancel: Arc<AtomicBool>,
+        shutdown: bool,
+    ) -> SyncReport {
         let cursor = match kind {
             SyncKind::Incremental => match self.env.store.cursor(&connector.connector_id) {
                 Ok(c) => c,
@@ -224,7 +251,7 @@ impl Service {
             _ => None,
         };
         let report = self
-            .sync_from(connector, kind, progress, cancel, cursor)
+            .sync_job(connector, kind, progress, cancel, cursor, shutdown)
             .await;
         // Cursors are saved only after success.
         if report.status == sync::Status::Completed
@@ -278,6 +305,8 @@ impl Service {
                     index: connector.index_name(),
                     elapsed_ms: 0,
                     peak_memory_bytes: 0,
+                    host_peak: Default::default(),
+                    process_peak_rss_bytes: crate::metrics::process_peak_rss_bytes(),
                     cursor: None,
                 };
             }
@@ -327,7 +356,7 @@ impl Service {
             tasks.push(tokio::spawn(async move {
                 let _permit = limit.acquire_owned().await;
                 let c = &svc.config.config.connectors[i];
-                svc.sync(c, SyncKind::Full, Arc::default(), cancel).await
+                svc.service_sync(c, SyncKind::Full, cancel).await
             }));
         }
         let mut reports = Vec::new();
@@ -380,7 +409,7 @@ impl Service {
             };
             let _permit = limit.acquire().await;
             tracing::info!(connector_id = %c.connector_id, job_type = %job_type, "resuming an interrupted sync");
-            self.sync(c, kind, Arc::default(), cancel.clone()).await;
+            self.service_sync(c, kind, cancel.clone()).await;
             resumed_full |= kind == SyncKind::Full;
         }
         if schedules.is_empty() {
@@ -388,8 +417,7 @@ impl Service {
                 return;
             }
             let _permit = limit.acquire().await;
-            self.sync(c, SyncKind::Full, Arc::default(), cancel.clone())
-                .await;
+            self.service_sync(c, SyncKind::Full, cancel.clone()).await;
             return;
         }
         let mut last = chrono::Utc::now();
@@ -401,7 +429,7 @@ impl Service {
                 if cron.schedule.after(&last).next().is_some_and(|t| t <= now) {
                     let _permit = limit.acquire().await;
                     tracing::info!(connector_id = %c.connector_id, schedule = %cron.expression, "scheduled sync due");
-                    self.sync(c, *kind, Arc::default(), cancel.clone()).await;
+                    self.service_sync(c, *kind, cancel.clone()).await;
                 }
             }
             last = now;
@@ -413,6 +441,7 @@ fn load_one(
     runtime: &Runtime,
     found: &BTreeMap<String, Discovered>,
     c: &Connector,
+    trust: &plugin::TrustedKeys,
 ) -> Result<Arc<Plugin>, PluginError> {
     let d = found
         .get(&c.service_type)
@@ -422,5 +451,6 @@ fn load_one(
         &d.component_path(),
         Some(d.manifest.clone()),
         c.sha256.as_deref(),
+        trust,
     )
 }

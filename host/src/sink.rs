@@ -131,8 +131,9 @@ impl Writer {
     }
 
     /// Ends the sync once every document is acknowledged (indexed, deleted or dead-lettered).
-    /// Stale documents are removed only when `succeeded` (never after an error).
-    pub async fn finish(self, succeeded: bool) -> Result<SinkStats, SinkError> {
+    /// Stale documents are removed only when `succeeded` (never after an error). The counts
+    /// come back whether or not finishing failed: what was indexed is in the index either way.
+    pub async fn finish(self, succeeded: bool) -> (SinkStats, Result<(), SinkError>) {
         match self {
             Writer::Embedded(w) => w.finish(succeeded).await,
             Writer::Cluster(w) => {
@@ -141,7 +142,10 @@ impl Writer {
                 } else {
                     inlet_indexer::SyncOutcome::Failed
                 };
-                Ok(from_indexer(w.finish(outcome).await?))
+                match w.finish(outcome).await {
+                    Ok(stats) => (from_indexer(stats), Ok(())),
+                    Err(e) => (from_indexer(e.stats), Err(e.error.into())),
+                }
             }
         }
     }

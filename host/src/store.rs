@@ -8,6 +8,10 @@ use serde::{Deserialize, Serialize};
 
 const CURSORS: TableDefinition<&str, &str> = TableDefinition::new("cursors");
 const PLUGIN_STATE: TableDefinition<(&str, &str), &str> = TableDefinition::new("plugin_state");
+/// connector → (keys, bytes of keys and values) in `plugin_state`, kept in step with it in the
+/// same transactions, so the quota check never scans a connector's state.
+const PLUGIN_STATE_USAGE: TableDefinition<&str, (u64, u64)> =
+    TableDefinition::new("plugin_state_usage");
 const JOBS: TableDefinition<&str, &str> = TableDefinition::new("jobs");
 /// (index, document id) → id of the sync that last wrote it. Stale deletion in the embedded
 /// sink walks this table in pages, so memory stays flat whatever the index size.
@@ -35,6 +39,38 @@ from_redb!(
     redb::CommitError,
     serde_json::Error
 );
+
+/// What a connector keeps in its plugin state: keys, and bytes of keys and values together.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StateUsage {
+    pub keys: u64,
+    pub bytes: u64,
+}
+
+impl StateUsage {
+    /// What one entry counts for.
+    pub fn entry(key: &str, value: &str) -> StateUsage {
+        StateUsage {
+            keys: 1,
+            bytes: (key.len() + value.len()) as u64,
+        }
+    }
+
+    fn add(&mut self, e: StateUsage) {
+        self.keys = self.keys.saturating_add(e.keys);
+        self.bytes = self.bytes.saturating_add(e.bytes);
+    }
+
+    fn sub(&mut self, e: StateUsage) {
+        self.keys = self.keys.saturating_sub(e.keys);
+        self.bytes = self.bytes.saturating_sub(e.bytes);
+    }
+
+    /// Whether this usage stays within `limit` (same units).
+    pub fn within(&self, limit: StateUsage) -> bool {
+        self.keys <= limit.keys && self.bytes <= limit.bytes
+    }
+}
 
 /// One finished (or running) sync, as kept in the job history.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -65,6 +101,7 @@ impl StateStore {
         let txn = db.begin_write()?;
         txn.open_table(CURSORS)?;
         txn.open_table(PLUGIN_STATE)?;
+        txn.open_table(PLUGIN_STATE_USAGE)?;
         txn.open_table(JOBS)?;
         txn.open_table(SINK_DOCS)?;
         txn.open_table(SINK_FILES)?;
@@ -103,26 +140,101 @@ impl StateStore {
             .map(|v| v.value().to_owned()))
     }
 
+    /// What a connector's plugin state holds. Read from the usage table; a database written
+    /// before that table existed is counted once, here, and the count kept.
+    pub fn plugin_usage(&self, connector_id: &str) -> Result<StateUsage, StoreError> {
+        {
+            let txn = self.db.begin_read()?;
+            if let Some(row) = txn.open_table(PLUGIN_STATE_USAGE)?.get(connector_id)? {
+                let (keys, bytes) = row.value();
+                return Ok(StateUsage { keys, bytes });
+            }
+        }
+        let txn = self.db.begin_write()?;
+        let usage = {
+            let state = txn.open_table(PLUGIN_STATE)?;
+            let mut usage = StateUsage::default();
+            for row in state.range((connector_id, "")..)? {
+                let (k, v) = row?;
+                let (connector, key) = k.value();
+                if connector != connector_id {
+                    break;
+                }
+                usage.add(StateUsage::entry(key, v.value()));
+            }
+            txn.open_table(PLUGIN_STATE_USAGE)?
+                .insert(connector_id, (usage.keys, usage.bytes))?;
+            usage
+        };
+        txn.commit()?;
+        Ok(usage)
+    }
+
+    /// Applies a connector's staged writes (`None` deletes) in one durable transaction and
+    /// returns the usage after them. Refuses the whole set, writing nothing, if the result
+    /// would pass `limit` — which the caller checked already, unless another instance of the
+    /// same connector wrote in the meantime.
+    pub fn plugin_apply<'a>(
+        &self,
+        connector_id: &str,
+        writes: impl IntoIterator<Item = (&'a str, Option<&'a str>)>,
+        limit: StateUsage,
+    ) -> Result<StateUsage, StoreError> {
+        // Counts a database written before the usage table, outside the transaction below.
+        self.plugin_usage(connector_id)?;
+        let txn = self.db.begin_write()?;
+        let usage = {
+            let mut state = txn.open_table(PLUGIN_STATE)?;
+            let mut usage_table = txn.open_table(PLUGIN_STATE_USAGE)?;
+            // Read inside the transaction: another instance may have written since.
+            let mut usage = usage_table
+                .get(connector_id)?
+                .map(|row| {
+                    let (keys, bytes) = row.value();
+                    StateUsage { keys, bytes }
+                })
+                .unwrap_or_default();
+            for (key, value) in writes {
+                let old = match value {
+                    Some(v) => {
+                        usage.add(StateUsage::entry(key, v));
+                        state.insert((connector_id, key), v)?
+                    }
+                    None => state.remove((connector_id, key))?,
+                };
+                if let Some(old) = old {
+                    usage.sub(StateUsage::entry(key, old.value()));
+                }
+            }
+            if usage.within(limit) {
+                usage_table.insert(connector_id, (usage.keys, usage.bytes))?;
+            }
+            usage
+        };
+        if !usage.within(limit) {
+            txn.abort()?;
+            return Err(StoreError(format!(
+                "the plugin state of connector `{connector_id}` would hold {} keys and {} bytes, over its quota of {} keys and {} bytes (connectors[].limits.max_state_keys / max_state_bytes); nothing was written",
+                usage.keys, usage.bytes, limit.keys, limit.bytes
+            )));
+        }
+        txn.commit()?;
+        Ok(usage)
+    }
+
+    /// Sets (`Some`) or deletes (`None`) one key at once, keeping the usage count; no quota.
     pub fn plugin_set(
         &self,
         connector_id: &str,
         key: &str,
         value: Option<&str>,
     ) -> Result<(), StoreError> {
-        let txn = self.db.begin_write()?;
-        {
-            let mut table = txn.open_table(PLUGIN_STATE)?;
-            match value {
-                Some(v) => {
-                    table.insert((connector_id, key), v)?;
-                }
-                None => {
-                    table.remove((connector_id, key))?;
-                }
-            }
-        }
-        txn.commit()?;
-        Ok(())
+        let unlimited = StateUsage {
+            keys: u64::MAX,
+            bytes: u64::MAX,
+        };
+        self.plugin_apply(connector_id, [(key, value)], unlimited)
+            .map(drop)
     }
 
     pub fn record_job(&self, job: &JobRecord) -> Result<(), StoreError> {
@@ -288,6 +400,72 @@ mod tests {
         assert_eq!(store.ledger_count("idx").expect("count"), 25);
         assert_eq!(store.ledger_count("other").expect("count"), 1);
         assert_eq!(store.committed_len("idx").expect("len"), Some(2));
+    }
+
+    #[test]
+    fn plugin_usage_follows_every_write_and_the_quota_holds_in_the_transaction() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = StateStore::open(&dir.path().join("s.redb")).expect("open");
+        let limit = StateUsage {
+            keys: 3,
+            bytes: 100,
+        };
+        let usage = store
+            .plugin_apply("c", [("a", Some("1")), ("b", Some("22"))], limit)
+            .expect("apply");
+        assert_eq!(usage, StateUsage { keys: 2, bytes: 5 });
+        // Overwrite, delete, delete of a missing key.
+        let usage = store
+            .plugin_apply("c", [("a", Some("4444")), ("b", None), ("zz", None)], limit)
+            .expect("apply");
+        assert_eq!(usage, StateUsage { keys: 1, bytes: 5 });
+        assert_eq!(store.plugin_usage("c").expect("usage"), usage);
+        // Over the quota: refused whole, nothing written.
+        let err = store
+            .plugin_apply(
+                "c",
+                [("x", Some("1")), ("y", Some("1")), ("z", Some("1"))],
+                limit,
+            )
+            .unwrap_err();
+        assert!(err.to_string().contains("max_state_keys"), "{err}");
+        assert_eq!(store.plugin_get("c", "x").expect("get"), None);
+        assert_eq!(store.plugin_usage("c").expect("usage"), usage);
+        // Other connectors are counted apart.
+        store.plugin_set("d", "k", Some("v")).expect("set");
+        assert_eq!(
+            store.plugin_usage("d").expect("usage"),
+            StateUsage { keys: 1, bytes: 2 }
+        );
+        assert_eq!(store.plugin_usage("c").expect("usage"), usage);
+    }
+
+    #[test]
+    fn plugin_usage_is_counted_once_for_state_written_before_the_usage_table() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.redb");
+        {
+            // A database as an older inlet left it: state rows, no usage row.
+            let db = Database::create(&path).expect("create");
+            let txn = db.begin_write().expect("txn");
+            {
+                let mut t = txn.open_table(PLUGIN_STATE).expect("table");
+                t.insert(("c", "k1"), "abc").expect("insert");
+                t.insert(("c", "k2"), "de").expect("insert");
+                t.insert(("other", "k"), "zzzzzz").expect("insert");
+            }
+            txn.commit().expect("commit");
+        }
+        let store = StateStore::open(&path).expect("open");
+        assert_eq!(
+            store.plugin_usage("c").expect("usage"),
+            StateUsage { keys: 2, bytes: 9 }
+        );
+        store.plugin_set("c", "k1", None).expect("delete");
+        assert_eq!(
+            store.plugin_usage("c").expect("usage"),
+            StateUsage { keys: 1, bytes: 4 }
+        );
     }
 
     #[test]

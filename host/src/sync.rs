@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::config::{Connector, Limits};
 use crate::plugin::Plugin;
-use crate::runtime::{CallError, InstanceOptions, PluginInstance, Runtime, SyncKind, types};
+use crate::runtime::{Batch, CallError, InstanceOptions, PluginInstance, Runtime, SyncKind, types};
 use crate::sink::dead_letter::{DeadLetters, Entry, ErrorInfo};
 use crate::sink::{Sink, Target, Writer};
 use crate::store::{JobRecord, StateStore};
@@ -87,6 +87,12 @@ pub struct SyncReport {
     pub index: String,
     pub elapsed_ms: u64,
     pub peak_memory_bytes: u64,
+    /// High-water marks of what the host held for the plugin (host memory, open files,
+    /// requests in flight): the figures its `limits.host_memory_mib`, `max_open_files` and
+    /// `max_requests_in_flight` cap.
+    pub host_peak: crate::runtime::budget::Usage,
+    /// Peak resident memory of the whole inlet process so far (Linux; 0 elsewhere).
+    pub process_peak_rss_bytes: u64,
     /// The plugin's cursor for the next incremental sync; set only when the sync completed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cursor: Option<String>,
@@ -186,12 +192,19 @@ pub async fn run(env: &SyncEnv, job: SyncJob<'_>, progress: Arc<Progress>) -> Sy
         progress,
         stats: SyncStats::default(),
         peak_memory: 0,
+        host_peak: Default::default(),
         cursor: None,
     };
     let outcome = runner.run().await;
     let cancelled = job.cancel.load(Ordering::Relaxed);
     let (status, error, class) = match &outcome {
         Ok(()) => (Status::Completed, None, None),
+        // A process shutdown, not a user's cancel: the next start runs this job type again.
+        Err(_) if cancelled && job.cancel_is_shutdown => (
+            Status::Suspended,
+            Some("the process shut down during the sync; it runs again at the next start".into()),
+            Some("suspended"),
+        ),
         Err(_) if cancelled => (
             Status::Canceled,
             Some("the sync was cancelled".into()),
@@ -210,6 +223,8 @@ pub async fn run(env: &SyncEnv, job: SyncJob<'_>, progress: Arc<Progress>) -> Sy
         index,
         elapsed_ms: started.elapsed().as_millis() as u64,
         peak_memory_bytes: runner.peak_memory as u64,
+        host_peak: runner.host_peak,
+        process_peak_rss_bytes: crate::metrics::process_peak_rss_bytes(),
         cursor: if status == Status::Completed {
             runner.cursor.take()
         } else {
@@ -243,6 +258,15 @@ pub async fn run(env: &SyncEnv, job: SyncJob<'_>, progress: Arc<Progress>) -> Sy
             elapsed_ms = report.elapsed_ms,
             "sync completed"
         ),
+        Some(error) if report.status == Status::Suspended => tracing::warn!(
+            connector_id = %report.connector_id,
+            sync_job_id = %report.job_id,
+            index = %report.index,
+            extracted = report.stats.extracted,
+            indexed = report.stats.indexed,
+            "sync suspended: {}",
+            crate::runtime::log_safe(error)
+        ),
         Some(error) => tracing::error!(
             connector_id = %report.connector_id,
             sync_job_id = %report.job_id,
@@ -250,7 +274,9 @@ pub async fn run(env: &SyncEnv, job: SyncJob<'_>, progress: Arc<Progress>) -> Sy
             error_class = report.error_class.unwrap_or("unknown"),
             extracted = report.stats.extracted,
             indexed = report.stats.indexed,
-            "sync failed: {error}"
+            // The error may quote the plugin (its own message, a stderr tail).
+            "sync failed: {}",
+            crate::runtime::log_safe(error)
         ),
     }
     report
@@ -263,6 +289,7 @@ struct Runner<'a> {
     progress: Arc<Progress>,
     stats: SyncStats,
     peak_memory: usize,
+    host_peak: crate::runtime::budget::Usage,
     cursor: Option<String>,
 }
 
@@ -273,6 +300,7 @@ impl Runner<'_> {
         let mut instance = self.instantiate(&limits).await?;
         let result = self.drive(&mut instance, &limits).await;
         self.peak_memory = instance.peak_memory();
+        self.host_peak = instance.host_peak();
         result
     }
 
@@ -317,8 +345,10 @@ impl Runner<'_> {
             _ => {}
         }
         let schema = instance.configuration_schema().await?;
-        let (configuration, unknown) = configuration::resolve(&schema, &connector.configuration)
-            .map_err(|e| Failure::Config(e.to_string()))?;
+        let handover = configuration::Handover::new(connector, self.job.plugin.manifest.as_ref());
+        let (configuration, unknown) =
+            configuration::resolve(&schema, &connector.configuration, &handover)
+                .map_err(|e| Failure::Config(e.to_string()))?;
         if !unknown.is_empty() {
             tracing::warn!(
                 connector_id = %connector.connector_id,
@@ -348,6 +378,7 @@ impl Runner<'_> {
             },
         };
         let sync = instance.start_sync(self.job.kind, &request).await?;
+        flush_state(instance)?;
 
         let target = Target {
             connector_id: connector.connector_id.clone(),
@@ -375,22 +406,23 @@ impl Runner<'_> {
             },
             Err(e) => Err(e),
         };
+        let cursor = cursor.and_then(|c| flush_state(instance).map(|()| c));
         if cursor.is_ok() {
             // A failed destructor is the plugin's bug, not a reason to fail a complete sync.
             if let Err(e) = instance.end_sync(sync).await {
-                tracing::warn!(connector_id = %connector.connector_id, error = %e, "plugin failed to release its sync");
+                tracing::warn!(connector_id = %connector.connector_id, error = %crate::runtime::log_safe(&e.to_string()), "plugin failed to release its sync");
             }
         }
         let succeeded = cursor.is_ok() && !self.job.cancel.load(Ordering::Relaxed);
-        let sink_stats = writer
-            .finish(succeeded)
-            .await
-            .map_err(|e| Failure::Host(e.to_string()))?;
+        let (sink_stats, finished) = writer.finish(succeeded).await;
+        // Counted before the error is raised: documents indexed before a failed stale deletion
+        // are in the index, and the report says so.
         self.stats.indexed = sink_stats.indexed;
         self.stats.deleted = sink_stats.deleted;
         self.stats.stale_deleted = sink_stats.stale_deleted;
         self.stats.dead_lettered += sink_stats.dead_lettered;
         self.stats.bytes = sink_stats.bytes;
+        finished.map_err(|e| Failure::Host(e.to_string()))?;
         self.cursor = cursor?;
         if self.job.cancel.load(Ordering::Relaxed) {
             return Err(Failure::Call(CallError::Cancelled { call: "sync" }));
@@ -419,27 +451,50 @@ impl Runner<'_> {
             let Some(batch) = instance.next_batch(sync).await? else {
                 return Ok(());
             };
-            if batch.len() > limits.max_batch_docs {
+            let count = match &batch {
+                Batch::Documents(docs) => docs.len(),
+                Batch::JsonLines(lines) => document::json_lines(lines).count(),
+            };
+            if count > limits.max_batch_docs {
                 return Err(Failure::Host(format!(
-                    "the plugin returned {} documents in one batch; the limit is {} (limits.max_batch_docs)",
-                    batch.len(),
+                    "the plugin returned {count} documents in one batch; the limit is {} (limits.max_batch_docs)",
                     limits.max_batch_docs
                 )));
             }
             let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-            let mut actions = Vec::with_capacity(batch.len());
+            let mut actions = Vec::with_capacity(count);
             let mut rejected = Vec::new();
-            self.stats.extracted += batch.len() as u64;
+            self.stats.extracted += count as u64;
             self.stats.batches += 1;
-            for doc in batch {
-                let id = doc.id.clone();
-                let raw = (doc.op == types::Operation::Index).then(|| doc.body.clone());
-                match document::prepare(doc, &now, &doc_limits) {
-                    Ok(action) if !rules.is_empty() && !passes(rules, &action) => {
-                        self.stats.filtered += 1;
+            let mut keep =
+                |prepared: Result<crate::sink::Action, (String, String, document::DocError)>| {
+                    match prepared {
+                        Ok(action) if !rules.is_empty() && !passes(rules, &action) => {
+                            self.stats.filtered += 1;
+                        }
+                        Ok(action) => actions.push(action),
+                        Err(refused) => rejected.push(refused),
                     }
-                    Ok(action) => actions.push(action),
-                    Err(e) => rejected.push((id, raw.unwrap_or_default(), e)),
+                };
+            match batch {
+                Batch::Documents(docs) => {
+                    for doc in docs {
+                        let id = doc.id.clone();
+                        let raw = (doc.op == types::Operation::Index).then(|| doc.body.clone());
+                        keep(
+                            document::prepare(doc, &now, &doc_limits)
+                                .map_err(|e| (id, raw.unwrap_or_default(), e)),
+                        );
+                    }
+                }
+                // Each line is checked as a `document` is; a bad one is refused alone.
+                Batch::JsonLines(lines) => {
+                    for line in document::json_lines(&lines) {
+                        keep(
+                            document::prepare_line(line, &now, &doc_limits)
+                                .map_err(|r| (r.id, r.line, r.error)),
+                        );
+                    }
                 }
             }
             if !rejected.is_empty() {
@@ -449,6 +504,9 @@ impl Runner<'_> {
                 .send_batch(actions)
                 .await
                 .map_err(|e| Failure::Host(e.to_string()))?;
+            // The batch is the sink's now: what the plugin stored while producing it (a
+            // checkpoint) may be kept.
+            flush_state(instance)?;
             let live = writer.stats();
             let p = &self.progress;
             p.extracted.store(self.stats.extracted, Ordering::Relaxed);
@@ -470,11 +528,7 @@ impl Runner<'_> {
         let time = chrono::Utc::now().to_rfc3339();
         let bodies: Vec<Box<serde_json::value::RawValue>> = rejected
             .iter()
-            .map(|(_, body, _)| {
-                serde_json::value::RawValue::from_string(body.clone())
-                    .or_else(|_| serde_json::value::to_raw_value(body))
-                    .unwrap_or_default()
-            })
+            .map(|(_, body, _)| document::dead_letter_body(body))
             .collect();
         let reasons: Vec<String> = rejected.iter().map(|(_, _, e)| e.to_string()).collect();
         let entries: Vec<Entry<'_>> = rejected
@@ -506,7 +560,12 @@ impl Runner<'_> {
             ))
         })?;
         for (id, _, e) in rejected.iter().take(10) {
-            tracing::warn!(connector_id = %connector.connector_id, document_id = %id, "document refused: {e}");
+            tracing::warn!(
+                connector_id = %connector.connector_id,
+                document_id = %crate::runtime::log_safe(id),
+                "document refused: {}",
+                crate::runtime::log_safe(&e.to_string())
+            );
         }
         if rejected.len() > 10 {
             tracing::warn!(connector_id = %connector.connector_id, more = rejected.len() - 10, "more documents refused in this batch");
@@ -517,14 +576,18 @@ impl Runner<'_> {
     }
 }
 
+/// Commits what the plugin put in its state during the steps the host has accepted so far.
+fn flush_state(instance: &mut PluginInstance) -> Result<(), Failure> {
+    instance
+        .flush_state()
+        .map_err(|e| Failure::Host(format!("cannot save the plugin's state: {e}")))
+}
+
 /// Whether basic rules let a document through. Deletions always pass.
 fn passes(rules: &rules::RuleSet, action: &crate::sink::Action) -> bool {
     match action.source.as_deref() {
         None => true,
-        // The source was validated as a JSON object moments ago.
-        Some(src) => serde_json::from_str::<serde_json::Value>(src)
-            .map(|v| rules.includes(&v))
-            .unwrap_or(true),
+        Some(src) => rules.includes_source(src),
     }
 }
 
@@ -594,11 +657,15 @@ pub(crate) async fn instantiate(
         call_timeout: Duration::from_secs(limits.call_timeout_secs),
         read_only_dirs,
         state: with_state.then(|| env.store.clone()),
+        state_quota: crate::runtime::StateQuota::from_limits(limits),
         cancel,
         network: Some(network),
         databases: Some(
             env.databases
                 .for_connector(connector, plugin.manifest.as_ref()),
+        ),
+        budget: crate::runtime::budget::HostBudget::new(
+            crate::runtime::budget::BudgetLimits::from_limits(limits),
         ),
     };
     Ok(env.runtime.instantiate(&plugin.component, opts).await?)

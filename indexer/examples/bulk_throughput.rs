@@ -75,7 +75,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 writer.send_batch(chunk).await?;
                 i += n;
             }
-            writer.finish(SyncOutcome::Succeeded).await
+            writer
+                .finish(SyncOutcome::Succeeded)
+                .await
+                .map_err(|e| e.error)
         }));
     }
     let mut indexed = 0;

@@ -38,4 +38,4 @@ pub use error::IndexerError;
 pub use indexer::Indexer;
 pub use response::ErrorInfo;
 pub use stats::SyncStats;
-pub use sync::{SyncOutcome, SyncTarget, SyncWriter};
+pub use sync::{FinishError, SyncOutcome, SyncTarget, SyncWriter};

@@ -197,7 +197,20 @@ impl SyncWriter {
 
     /// Waits until every action of this sync is settled (indexed, deleted or dead-lettered). Then, if the sync
     /// succeeded and is a full sync, deletes the documents it did not stamp. A failed sync never deletes.
-    pub async fn finish(mut self, outcome: SyncOutcome) -> Result<SyncStats, IndexerError> {
+    ///
+    /// An error still carries the counts: the documents indexed before a stale deletion failed are in the
+    /// index, and the caller's report must say so (`indexed + deleted + dead_lettered = emitted`).
+    pub async fn finish(mut self, outcome: SyncOutcome) -> Result<SyncStats, FinishError> {
+        match self.settle(outcome).await {
+            Ok(stats) => Ok(stats),
+            Err(error) => Err(FinishError {
+                error,
+                stats: self.stats(),
+            }),
+        }
+    }
+
+    async fn settle(&mut self, outcome: SyncOutcome) -> Result<SyncStats, IndexerError> {
         drop(self.tx.take());
         if let Some(batcher) = self.batcher.take() {
             batcher.await.map_err(|e| {
@@ -229,6 +242,16 @@ impl SyncWriter {
         }
         Ok(self.stats())
     }
+}
+
+/// A sync that did not finish cleanly, with what its documents came to anyway.
+#[derive(Debug, thiserror::Error)]
+#[error("{error}")]
+pub struct FinishError {
+    #[source]
+    pub error: IndexerError,
+    /// The counts at the moment of the failure.
+    pub stats: SyncStats,
 }
 
 async fn run_batcher(

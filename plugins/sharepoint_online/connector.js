@@ -10,12 +10,15 @@
 // Elastic's advanced rule `{"skipExtractingDriveItemsOlderThan": <days>}` keeps older files'
 // contents out (their metadata is still indexed).
 //
-// Authentication is the host's: the operator declares an `oauth2_client_credentials` credential
-// for the Graph endpoint in config.yml and grants it; the host fetches, caches and injects the
-// bearer token. This plugin has no secret field and never sees a token (see README.md).
+// Authentication is the host's, from either of two places: the form's "Secret value" (Elastic's
+// `secret_value`), which plugin.toml's `[credentials.graph]` turns into a host-held OAuth2
+// credential, or an `oauth2_client_credentials` credential the operator declares in config.yml
+// and grants. Either way the host fetches, caches and injects the bearer token; this plugin
+// never sees the secret (the host withholds sensitive fields) or a token (see README.md).
 import { defineConnector, fields, http, log, Document, AuthError, ConfigError, NetworkError, SourceError } from "@inlet/sdk";
 
 const WILDCARD = "*";
+const SECRET_AUTH = "secret";
 const DEFAULT_GRAPH = "https://graph.microsoft.com";
 // Elastic's $select lists, so documents carry the same Graph fields.
 const DRIVE_SELECT = "createdDateTime,description,id,lastModifiedDateTime,name,webUrl,driveType,createdBy,lastModifiedBy,owner";
@@ -56,8 +59,17 @@ const configuration = {
   tenant_id: fields.string("Tenant ID", { order: 1 }),
   tenant_name: fields.string("Tenant name", { order: 2 }),
   client_id: fields.string("Client ID", { order: 3 }),
-  // Elastic's auth_method, secret_value, certificate and private_key (orders 4-7) are left out on
-  // purpose: the secret is a host credential (README.md).
+  // Elastic's orders 4 and 5. The secret is never handed to this plugin: the host forms the Graph
+  // credential from it (plugin.toml) and injects the token. Optional here (required in Elastic)
+  // so that a config.yml credential can stand in for it. Elastic's certificate and private_key
+  // (orders 6-7) are left out: the host offers no certificate (private-key JWT) authentication.
+  auth_method: fields.dropdown("Authentication Method", [{ label: "Client Secret", value: SECRET_AUTH }], {
+    order: 4, default: SECRET_AUTH,
+  }),
+  secret_value: fields.string("Secret value", {
+    order: 5, sensitive: true, required: false, dependsOn: { auth_method: SECRET_AUTH },
+    tooltip: "The app registration's client secret. Inlet keeps it: it fetches Graph tokens with it and never hands it to the connector. Leave it empty when config.yml grants a credential instead.",
+  }),
   site_collections: fields.list("Comma-separated list of sites", {
     order: 8, display: "textarea", default: WILDCARD,
     tooltip: "A comma-separated list of sites to ingest data from. If enumerating all sites, use * to include all available sites, or specify a list of site names. Otherwise, specify a list of site paths.",
@@ -185,8 +197,9 @@ class Graph {
   /** The error for a final, non-retryable answer, saying what to fix. */
   refusal(r, url) {
     if (r.status === 401) {
-      return new AuthError(`Graph refused the request (HTTP 401, ${graphMessage(r)}): declare an oauth2_client_credentials credential for ` +
-        `${this.base.replace(/\/v1\.0$/, "")} in config.yml (credentials:) and list it in this connector's grants.credentials`);
+      return new AuthError(`Graph refused the request (HTTP 401, ${graphMessage(r)}): fill in the Secret value (secret_value) and grant ` +
+        `https://graph.microsoft.com and https://login.microsoftonline.com in this connector's grants.http, or declare an oauth2_client_credentials ` +
+        `credential for ${this.base.replace(/\/v1\.0$/, "")} in config.yml (credentials:) and list it in this connector's grants.credentials`);
     }
     if (r.status === 403) {
       return new AuthError(`Graph denied ${url} (HTTP 403, ${graphMessage(r)}): the app registration needs the Sites.Read.All application permission`);
@@ -562,6 +575,9 @@ export default defineConnector({
   validateConfig(config) {
     graphBase(config);
     siteNames(config);
+    if ((config.auth_method ?? SECRET_AUTH) !== SECRET_AUTH) {
+      throw new ConfigError(`auth_method: ${JSON.stringify(config.auth_method)} is not offered (Inlet has no certificate authentication); use "${SECRET_AUTH}"`);
+    }
     if (config.use_document_level_security) {
       throw new ConfigError("use_document_level_security: document-level security is not supported by this connector yet; turn it off");
     }

@@ -57,6 +57,8 @@ struct State {
     expires_in: u64,
     /// OAuth2: a token stops working after this many uses of `/protected` (0: never).
     uses_per_token: u32,
+    /// `/protected` answers 401 to every token (a disabled app, a missing scope).
+    refuse_all: bool,
     uses: BTreeMap<String, u32>,
 }
 
@@ -213,9 +215,10 @@ impl Server {
                     .to_owned();
                 let current = format!("tok-{MARK}-{}", st.issued);
                 let limit = st.uses_per_token;
+                let refuse_all = st.refuse_all;
                 let uses = st.uses.entry(token.clone()).or_insert(0);
                 *uses += 1;
-                let ok = token == current && (limit == 0 || *uses <= limit);
+                let ok = !refuse_all && token == current && (limit == 0 || *uses <= limit);
                 drop(st);
                 if ok {
                     respond(&mut out, "200 OK", &[], b"{\"ok\":true}");
@@ -759,4 +762,146 @@ fn sensitive_configuration_values_stay_out_of_logs_and_reports() {
         "{}",
         run.report
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Issue 12: `Host` from the checked target, token requests rate-limited, denial logs bounded.
+
+/// WARN lines of inlet's log that contain `needle` (the level is followed by a space, or by
+/// a colour code on a terminal-style log).
+fn warn_lines(stderr: &str, needle: &str) -> usize {
+    stderr
+        .lines()
+        .filter(|l| l.contains(" WARN") && l.contains(needle))
+        .count()
+}
+
+#[test]
+fn the_source_reads_the_checked_host_and_userinfo_never_passes() {
+    let source = Server::start();
+    let port = source.port;
+    let setup = Setup::new(None);
+    let run = setup.sync(
+        &credentials(port),
+        &grants(
+            &[
+                format!("http://127.0.0.1:{port}"),
+                format!("http://localhost:{port}"),
+            ],
+            &["bearer"],
+        ),
+        &serde_json::json!([
+            // wasi-http puts the authority into `Host` verbatim; the policy checks the host
+            // after the `@`, and the credential is bound to that one.
+            http(
+                "userinfo",
+                format!("http://evil.example@127.0.0.1:{port}/echo")
+            ),
+            http("password", format!("http://u:pw@localhost:{port}/echo")),
+            // Spelled differently from the grant: upper case and a trailing dot.
+            http("spelled", format!("http://LocalHost.:{port}/echo")),
+            http("plain", format!("http://127.0.0.1:{port}/echo")),
+        ]),
+        "",
+    );
+    assert!(run.ok, "{}\n{}", run.report, run.stderr);
+    // Exactly two requests arrived, each with the Host the policy checked (before: four, one
+    // with `Host: evil.example@127.0.0.1:<port>` and the bearer token, one with
+    // `LocalHost.:<port>`).
+    let seen = source.seen();
+    let hosts: Vec<&str> = seen.iter().filter_map(|s| s.header("host")).collect();
+    assert_eq!(
+        hosts,
+        vec![format!("localhost:{port}"), format!("127.0.0.1:{port}")],
+        "{seen:?}"
+    );
+    for id in ["userinfo", "password"] {
+        assert!(
+            error_of(run.doc(id)).contains("HttpRequestDenied"),
+            "{id}: {}",
+            run.doc(id)
+        );
+    }
+    assert_eq!(run.doc("spelled")["status"], 200, "{}", run.doc("spelled"));
+    assert_eq!(run.doc("plain")["status"], 200, "{}", run.doc("plain"));
+    assert_eq!(
+        warn_lines(&run.stderr, "rule: bad_url"),
+        2,
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("user information"), "{}", run.stderr);
+}
+
+#[test]
+fn a_source_refusing_every_token_costs_two_token_requests_not_one_per_request() {
+    let source = Server::start();
+    let port = source.port;
+    source.state.lock().expect("state").refuse_all = true;
+    let setup = Setup::new(None);
+    let run = setup.sync(
+        &oauth_credentials(port),
+        &grants(&[format!("http://127.0.0.1:{port}")], &["wiki"]),
+        &serde_json::json!([
+            {"id": "flood", "op": "http", "repeat": 200,
+             "url": format!("http://127.0.0.1:{port}/protected")},
+        ]),
+        "",
+    );
+    assert!(run.ok, "{}\n{}", run.report, run.stderr);
+    let flood = run.doc("flood");
+    assert_eq!(
+        flood["statuses"],
+        serde_json::json!({"401": 200}),
+        "{flood}"
+    );
+    // The first 401 replaces the token once (a revoked token is replaced, and that request
+    // sent again); the next 200 go to the plugin with the token kept. Before: a token
+    // request before every request and every retry, 400 in all.
+    assert_eq!(source.token_requests().len(), 2);
+    let protected = source
+        .seen()
+        .iter()
+        .filter(|s| s.path() == "/protected")
+        .count();
+    assert_eq!(protected, 201);
+}
+
+#[test]
+fn thirty_thousand_denied_origins_log_sixty_four_warn_lines_and_one_summary() {
+    let source = Server::start();
+    let port = source.port;
+    let setup = Setup::new(None);
+    let run = setup.sync(
+        "  {}\n",
+        &grants(&[format!("http://127.0.0.1:{port}")], &[]),
+        &serde_json::json!([
+            {"id": "flood", "op": "http", "repeat": 30000,
+             "url": format!("http://d{{i}}.example:{port}/")},
+        ]),
+        "",
+    );
+    assert!(run.ok, "{}\n{}", run.report, run.stderr);
+    let flood = run.doc("flood");
+    assert_eq!(
+        flood["errors"],
+        serde_json::json!({"ErrorCode::HttpRequestDenied": 30000}),
+        "{flood}"
+    );
+    // Before: 30,000 WARN lines (and 30,000 remembered messages).
+    assert_eq!(warn_lines(&run.stderr, "rule: not_granted"), 64);
+    assert_eq!(
+        warn_lines(
+            &run.stderr,
+            "further distinct refusals are logged at DEBUG only"
+        ),
+        1,
+        "{}",
+        run.stderr
+            .lines()
+            .filter(|l| l.contains(" WARN"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    assert!(source.seen().is_empty());
 }

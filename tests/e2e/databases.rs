@@ -1,7 +1,9 @@
 //! The SQL broker and the `postgresql` and `mysql` connectors end to end, against real
 //! PostgreSQL and MariaDB servers (tests/databases/start; scripts/test starts them and exports
 //! INLET_TEST_POSTGRES / INLET_TEST_MYSQL): fixtures of 10k rows of mixed types, full and
-//! incremental syncs, stale deletion, advanced rules, grants and read-only refusals.
+//! incremental syncs, stale deletion, advanced rules, grants and read-only refusals; a hostile
+//! plugin (tests/plugins/test-sql-hostile) trying to write through a read-only grant and to
+//! make the host buffer rows it never reads.
 
 mod support;
 
@@ -485,7 +487,6 @@ fn writes_are_refused_on_a_read_only_grant() {
     let connectors = format!(
         "  - connector_id: del\n    service_type: postgresql\n    grants:\n      databases: [postgresql]\n{}  - connector_id: cte\n    service_type: postgresql\n    grants:\n      databases: [postgresql]\n{}  - connector_id: two\n    service_type: postgresql\n    grants:\n      databases: [postgresql]\n{}",
         rule(&format!("DELETE FROM {schema}.items RETURNING id")),
-        // Passes the statement check (it starts with WITH); the read-only session refuses it.
         rule(&format!(
             "WITH d AS (DELETE FROM {schema}.items RETURNING id) SELECT id FROM d"
         )),
@@ -503,7 +504,9 @@ fn writes_are_refused_on_a_read_only_grant() {
 
     for (connector, expect) in [
         ("del", "read-only"),
-        ("cte", "read-only transaction"),
+        // The lexical check refuses the writable CTE by name now; the read-only transaction
+        // behind it is tested with server-side functions below.
+        ("cte", "`DELETE` writes"),
         ("two", "one statement"),
         ("myupd", "read-only"),
     ] {
@@ -582,4 +585,290 @@ fn query_limits_stop_slow_and_oversized_queries() {
             "{connector} took too long"
         );
     }
+}
+
+/// One integer from the server (counts after a hostile run).
+fn scalar(url: &str, q: &str) -> i64 {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        if url.starts_with("postgres") {
+            let pool = sqlx::PgPool::connect(url).await.expect("connect");
+            sqlx::query_scalar::<_, i64>(q)
+                .fetch_one(&pool)
+                .await
+                .expect(q)
+        } else {
+            let pool = sqlx::MySqlPool::connect(url).await.expect("connect");
+            sqlx::query_scalar::<_, i64>(q)
+                .fetch_one(&pool)
+                .await
+                .expect(q)
+        }
+    })
+}
+
+/// A config running the hostile plugin with `script` (a JSON list of steps) against `pg` and
+/// `my`, each with one pooled connection, so every step meets the session the step before it
+/// left behind.
+fn hostile_config(tmp: &Path, script: &Json, connector_extra: &str) -> PathBuf {
+    let (pg, my) = servers();
+    let one = "    max_connections: 1\n";
+    let dbs = format!(
+        "{}{}",
+        database_entry(tmp, "pg", pg, one),
+        database_entry(tmp, "my", my, one)
+    );
+    // A JSON string literal is a valid YAML double-quoted scalar.
+    let script = serde_json::to_string(&script.to_string()).expect("JSON");
+    setup(
+        tmp,
+        "sql_hostile",
+        &dbs,
+        &format!(
+            "  - connector_id: h\n    service_type: sql-hostile\n    grants:\n      databases: [pg, my]\n{connector_extra}    configuration:\n      script: {script}\n"
+        ),
+    )
+}
+
+/// What the hostile plugin reported per step.
+fn steps(tmp: &Path) -> std::collections::BTreeMap<String, Json> {
+    replay(&tmp.join("data/sink/search-h.ndjson"))
+}
+
+fn assert_refused(step: &Json, words: &[&str]) {
+    let err = step["error"].as_str().unwrap_or_default();
+    assert_eq!(step["ok"], false, "{step}");
+    for w in words {
+        assert!(err.contains(w), "expected {w:?} in {step}");
+    }
+}
+
+#[test]
+fn a_hostile_plugin_cannot_write_through_a_read_only_postgres_grant() {
+    let (pg, _) = servers();
+    let s = "inlet_e2e_hostile";
+    exec(
+        &pg.admin_url,
+        &[
+            format!("DROP SCHEMA IF EXISTS {s} CASCADE"),
+            format!("CREATE SCHEMA {s}"),
+            format!("CREATE TABLE {s}.t (id int PRIMARY KEY)"),
+            format!("INSERT INTO {s}.t SELECT generate_series(1, 1000)"),
+            // Functions a database may well have: they change the session, or write. The
+            // lexical check cannot see into them; the read-only transaction must hold.
+            format!(
+                "CREATE FUNCTION {s}.loosen() RETURNS text LANGUAGE sql AS $$ SELECT set_config('default_transaction_read_only', 'off', false) $$"
+            ),
+            format!(
+                "CREATE FUNCTION {s}.become(r text) RETURNS text LANGUAGE sql AS $$ SELECT set_config('role', r, false) $$"
+            ),
+            format!(
+                "CREATE FUNCTION {s}.purge() RETURNS bigint LANGUAGE sql AS $$ WITH d AS (DELETE FROM {s}.t RETURNING 1) SELECT count(*) FROM d $$"
+            ),
+        ],
+    );
+    let q = |id: &str, sql: String| serde_json::json!({"id": id, "op": "query", "db": "pg", "sql": sql});
+    let script = Json::Array(vec![
+        // Issue 12's statements, exactly.
+        q(
+            "set_config",
+            "SELECT set_config('default_transaction_read_only','off',false)".into(),
+        ),
+        q(
+            "cte_delete",
+            format!("WITH d AS (DELETE FROM {s}.t RETURNING id) SELECT id FROM d"),
+        ),
+        q(
+            "set_role",
+            "SELECT set_config('role', current_user, false)".into(),
+        ),
+        // The same through functions the check lets pass.
+        q("loosen", format!("SELECT {s}.loosen()")),
+        q("become", format!("SELECT {s}.become(current_user)")),
+        q("purge", format!("SELECT {s}.purge()")),
+        q(
+            "after",
+            "SELECT current_setting('role'), current_setting('default_transaction_read_only')"
+                .into(),
+        ),
+    ]);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let config = hostile_config(tmp.path(), &script, "");
+    let run = sync(&config, "h", "full");
+    assert_completed(&run, "hostile sync");
+    let st = steps(tmp.path());
+    assert_refused(
+        &st["set_config"],
+        &["set_config", "read-only database grant"],
+    );
+    assert_refused(&st["cte_delete"], &["DELETE", "read-only database grant"]);
+    assert_refused(&st["set_role"], &["set_config"]);
+    // The functions ran, inside a transaction that was rolled back...
+    assert_eq!(st["loosen"]["rows"][0][0], "off", "{}", st["loosen"]);
+    assert_eq!(st["become"]["ok"], true, "{}", st["become"]);
+    // ...so the write after them still met a read-only transaction,
+    assert_refused(&st["purge"], &["read-only transaction"]);
+    // the next statement on the same pooled session saw neither change,
+    assert_eq!(
+        st["after"]["rows"][0],
+        serde_json::json!(["none", "on"]),
+        "{}",
+        st["after"]
+    );
+    // and every row is still there (before: all 1000 deleted).
+    assert_eq!(
+        scalar(&pg.admin_url, &format!("SELECT count(*) FROM {s}.t")),
+        1000
+    );
+    assert_no_password(&[&run], &pg.password);
+}
+
+#[test]
+fn a_hostile_plugin_cannot_write_through_a_read_only_mariadb_grant() {
+    let (_, my) = servers();
+    let t = "inlet_e2e_hostile";
+    exec(
+        &my.admin_url,
+        &[
+            format!("DROP TABLE IF EXISTS {t}"),
+            format!("DROP FUNCTION IF EXISTS {t}_loosen"),
+            format!("DROP FUNCTION IF EXISTS {t}_purge"),
+            format!("CREATE TABLE {t} (id INT PRIMARY KEY)"),
+            format!("INSERT INTO {t} SELECT seq FROM seq_1_to_1000"),
+            format!(
+                "CREATE FUNCTION {t}_loosen() RETURNS INT BEGIN SET SESSION tx_read_only = 0; RETURN @@SESSION.tx_read_only; END"
+            ),
+            format!(
+                "CREATE FUNCTION {t}_purge() RETURNS INT MODIFIES SQL DATA BEGIN DELETE FROM {t}; RETURN ROW_COUNT(); END"
+            ),
+        ],
+    );
+    let q = |id: &str, sql: String| serde_json::json!({"id": id, "op": "query", "db": "my", "sql": sql});
+    let script = Json::Array(vec![
+        // Issue 12's statements, exactly: MySQL's lexer reads the executable comments as code.
+        q("outfile", "SELECT 1 /*!INTO OUTFILE '/tmp/x'*/".into()),
+        q(
+            "set_session",
+            "/*!SET SESSION tx_read_only = 0, @x = */ (SELECT 1)".into(),
+        ),
+        q(
+            "delete",
+            format!("/*!DELETE FROM {t} WHERE 1 <> */ (SELECT 0)"),
+        ),
+        // `--1` is two minus signs, not a comment; `"\""` is a string holding a quote.
+        q("dashes", "SELECT 1 --1, 2 INTO @y, @z".into()),
+        q("quote", "SELECT \"\\\"\" INTO @x -- \"".into()),
+        // A function that flips the session to read-write, then one that writes.
+        q("loosen", format!("SELECT {t}_loosen()")),
+        q("purge", format!("SELECT {t}_purge()")),
+        q("after", "SELECT @@SESSION.tx_read_only, @x, @y".into()),
+    ]);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let config = hostile_config(tmp.path(), &script, "");
+    let run = sync(&config, "h", "full");
+    assert_completed(&run, "hostile sync");
+    let st = steps(tmp.path());
+    assert_refused(&st["outfile"], &["INTO", "read-only database grant"]);
+    assert_refused(&st["set_session"], &["`SET` statements"]);
+    assert_refused(&st["delete"], &["`DELETE` statements"]);
+    assert_refused(&st["dashes"], &["INTO"]);
+    assert_refused(&st["quote"], &["INTO"]);
+    assert_eq!(st["loosen"]["rows"][0][0], 0, "{}", st["loosen"]);
+    assert_refused(&st["purge"], &["READ ONLY transaction"]);
+    assert_eq!(
+        st["after"]["rows"][0],
+        serde_json::json!([1, null, null]),
+        "{}",
+        st["after"]
+    );
+    assert_eq!(
+        scalar(&my.admin_url, &format!("SELECT count(*) FROM {t}")),
+        1000
+    );
+    assert_no_password(&[&run], &my.password);
+}
+
+/// Runs `inlet sync` and samples its peak resident memory (VmHWM) until it exits.
+fn sync_with_peak_rss(config: &Path, connector: &str) -> (Run, u64) {
+    let dir = config.parent().expect("config dir");
+    let out = std::fs::File::create(dir.join("stdout")).expect("stdout file");
+    let err = std::fs::File::create(dir.join("stderr")).expect("stderr file");
+    let started = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_inlet"))
+        .args(["sync", connector, "--json", "--config"])
+        .arg(config)
+        .env("RUST_LOG", "info,wasmtime=warn,cranelift=warn")
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .expect("run inlet");
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak_kib = 0u64;
+    let status = loop {
+        if let Ok(text) = std::fs::read_to_string(&status_file)
+            && let Some(kib) = text
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        {
+            peak_kib = peak_kib.max(kib);
+        }
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let stdout = std::fs::read(dir.join("stdout")).expect("stdout");
+    let stderr = std::fs::read(dir.join("stderr")).expect("stderr");
+    let report = serde_json::from_slice(&stdout).unwrap_or(Json::Null);
+    let run = Run {
+        out: Output {
+            status,
+            stdout,
+            stderr,
+        },
+        report,
+        secs: started.elapsed().as_secs_f64(),
+    };
+    (run, peak_kib * 1024)
+}
+
+#[test]
+fn an_unread_stream_of_large_rows_keeps_host_memory_bounded() {
+    // 2000 rows of 1.4 MB (2.8 GB) that the plugin starts and does not read for 6 seconds.
+    // Before rows were buffered by bytes, the host held 1024+ of them: about 1.8 GB of RSS.
+    let hold = serde_json::json!([{
+        "id": "hold", "op": "hold", "db": "pg", "ms": 6000, "read": 3,
+        "sql": "SELECT repeat('x', 1400000) FROM generate_series(1, 2000)",
+    }]);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let config = hostile_config(tmp.path(), &hold, "");
+    let (run, peak) = sync_with_peak_rss(&config, "h");
+    assert_completed(&run, "sync holding a stream");
+    let st = steps(tmp.path());
+    assert_eq!(st["hold"]["rows_read"], 3, "{}", st["hold"]);
+    eprintln!(
+        "peak RSS of `inlet sync` with an unread stream of 1.4 MB rows: {} MiB",
+        peak >> 20
+    );
+    // The stream keeps at most 4 MiB (plus the row being read); the process, runtime and
+    // compiled plugin take the rest.
+    assert!(peak < 200 << 20, "peak RSS {} MiB", peak >> 20);
+
+    // With a host budget smaller than the stream's buffer, the budget stops it first and the
+    // sync fails naming the key to raise.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let config = hostile_config(tmp.path(), &hold, "    limits:\n      host_memory_mib: 2\n");
+    let (run, peak) = sync_with_peak_rss(&config, "h");
+    assert!(!run.out.status.success(), "{}", run.report);
+    let err = run.report["error"].as_str().unwrap_or_default();
+    assert!(
+        err.contains("SQL rows waiting to be read") && err.contains("limits.host_memory_mib"),
+        "{}",
+        run.report
+    );
+    assert!(peak < 200 << 20, "peak RSS {} MiB", peak >> 20);
 }

@@ -3,10 +3,18 @@
 //!
 //! Most tests run Inlet's service loop in process (`inlet::protocol::serve`) with documents in
 //! the embedded sink, so the protocol is tested on its own; the last ones run the real `inlet`
-//! binary with `elasticsearch.host` set, documents going to the fake's `_bulk`. Those skip
-//! themselves (saying so) while this build refuses a cluster configuration.
+//! binary with `elasticsearch.host` set, documents going to the fake's `_bulk`. The fake is
+//! strict the way Elasticsearch 8.15 is (`fake_es/declarations.rs`): every test ends with
+//! [`assert_accepted`], so a request a real cluster would refuse fails the test.
+//!
+//! Submodules: `kibana_es_rules` (the fake's rules, endpoint by endpoint), `kibana_compat` (what
+//! a real cluster and Elastic's service do that the protocol must match), `kibana_config_check`
+//! (`inlet config check` in Kibana mode).
 
 mod fake_es;
+mod kibana_compat;
+mod kibana_config_check;
+mod kibana_es_rules;
 mod support;
 
 use std::path::Path;
@@ -96,6 +104,16 @@ async fn serve(dir: &Path, fake: &FakeEs, connectors: &str) -> Served {
     Served { cancel, task }
 }
 
+/// Serves one connector of any plugin in `dir/plugins`.
+async fn serve_plugins(dir: &Path, fake: &FakeEs, id: &str, service_type: &str) -> Served {
+    serve(
+        dir,
+        fake,
+        &format!("  - connector_id: {id}\n    service_type: {service_type}\n"),
+    )
+    .await
+}
+
 fn loadgen_entry(id: &str) -> String {
     format!("  - connector_id: {id}\n    service_type: loadgen\n")
 }
@@ -143,6 +161,21 @@ async fn wait_job(fake: &FakeEs, job: &str, status: &str, timeout: Duration) -> 
     })
     .await;
     fake.job(job)
+}
+
+/// Nothing Inlet sent was refused (as Elasticsearch 8.15 would have refused it), and no job
+/// changed status against the protocol's state machine.
+fn assert_accepted(fake: &FakeEs) {
+    let refused = fake.refusals();
+    assert!(
+        refused.is_empty(),
+        "Elasticsearch would refuse: {refused:#?}"
+    );
+    let violations = fake.violations();
+    assert!(
+        violations.is_empty(),
+        "status changes the protocol does not allow: {violations:#?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -257,6 +290,7 @@ async fn first_contact_configuration_and_a_kibana_job() {
         "only the new documents: {done}"
     );
     inlet.stop().await;
+    assert_accepted(&fake);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -287,6 +321,7 @@ async fn two_processes_run_each_job_exactly_once() {
     }
     first.stop().await;
     second.stop().await;
+    assert_accepted(&fake);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -303,6 +338,18 @@ async fn cancellation_mid_sync_ends_canceled() {
         Duration::from_secs(60),
         || {
             fake.job(&job)["indexed_document_count"]
+                .as_u64()
+                .unwrap_or(0)
+                > 0
+        },
+    )
+    .await;
+    // The running job's `_stats` carry Inlet's own counts as the job's `metadata` (8.15+).
+    wait_for(
+        "metadata from the running job",
+        Duration::from_secs(30),
+        || {
+            fake.job(&job)["metadata"]["inlet"]["extracted"]
                 .as_u64()
                 .unwrap_or(0)
                 > 0
@@ -331,6 +378,7 @@ async fn cancellation_mid_sync_ends_canceled() {
         "no cursor after a canceled sync"
     );
     inlet.stop().await;
+    assert_accepted(&fake);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -368,6 +416,7 @@ async fn a_cron_schedule_fires_once_with_two_processes() {
     wait_job(&fake, &job, "completed", Duration::from_secs(60)).await;
     first.stop().await;
     second.stop().await;
+    assert_accepted(&fake);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -423,6 +472,7 @@ async fn draft_sync_rules_are_validated_and_activated_only_when_valid() {
     let done = wait_job(&fake, &job, "completed", Duration::from_secs(60)).await;
     assert_eq!(done["indexed_document_count"], 80, "{done}");
     inlet.stop().await;
+    assert_accepted(&fake);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -444,11 +494,18 @@ async fn jobs_of_a_vanished_worker_end_in_error() {
         done["error"],
         "The job has not seen any update for some time."
     );
+    // Ended the way Elastic's service ends it: Kibana shows when (`PUT …/_error` sets neither).
+    assert!(done["completed_at"].is_string(), "completed_at: {done}");
+    assert!(
+        done["last_seen"].as_str().is_some_and(|t| t > "2021"),
+        "last_seen is the time it was ended: {done}"
+    );
     wait_for("connector released", Duration::from_secs(10), || {
         fake.connector("c6")["last_sync_status"] == "error"
     })
     .await;
     inlet.stop().await;
+    assert_accepted(&fake);
 }
 
 // ---- The real binary, documents through `_bulk` -------------------------------------------
@@ -517,6 +574,7 @@ async fn the_real_binary_serves_kibana_into_the_cluster() {
     );
     assert_eq!(done["total_document_count"], 300, "{done}");
     stop(child);
+    assert_accepted(&fake);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -567,6 +625,7 @@ async fn a_killed_process_leaves_a_job_the_other_cleans_up() {
     let next = create_job(&fake, "b2", "full").await;
     wait_job(&fake, &next, "completed", Duration::from_secs(60)).await;
     stop(second);
+    assert_accepted(&fake);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -617,4 +676,5 @@ async fn a_stopping_process_suspends_its_job_and_another_resumes_it() {
     wait_job(&fake, &job, "canceled", Duration::from_secs(30)).await;
     assert_eq!(fake.claims().iter().filter(|(j, _)| *j == job).count(), 2);
     stop(second);
+    assert_accepted(&fake);
 }

@@ -11,10 +11,18 @@
 //! download carries the Graph token, and changed files' new bytes come with incremental syncs.
 //! Elastic's advanced rule `skipExtractingDriveItemsOlderThan` (from config.yml's `sync_rules`):
 //! old files indexed without content and never downloaded, invalid rules refused.
+//!
+//! Sensitive fields and form credentials: the guide's form as it is (the "Secret value" in
+//! `configuration.secret_value`, no `credentials:` block) becomes a host-held OAuth2 credential
+//! through the plugin's `[credentials.graph]`; sensitive values are withheld from a plugin
+//! unless `grants.sensitive_fields` names them (the adversarial `http-probe` plugin reports what
+//! it received); a manifest whose credential would send a form's secret to an origin the
+//! operator did not grant fails before any request.
 
 mod support;
 
 use std::collections::BTreeMap;
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -181,6 +189,48 @@ impl Setup {
                  \x20     site_collections: \"*\"\n      graph_endpoint: {origin}\n\
                  \x20   grants:\n      http: {http}\n      credentials: {creds}\n{sync_rules}",
                 secret_file.display()
+            ),
+        );
+    }
+
+    /// The built plugin's `plugin.toml` with the origins of its form credential (Entra ID's token
+    /// endpoint, Microsoft Graph) replaced by the test server's, which plays both: everything
+    /// else of the declaration (placeholders, scope, client authentication) is the shipped one.
+    fn point_form_credential_at_stand_in(&self) {
+        let path = self.path().join("plugins/sharepoint_online/plugin.toml");
+        let shipped = std::fs::read_to_string(&path).expect("read the built plugin.toml");
+        let token =
+            "token_url = \"https://login.microsoftonline.com/{tenant_id}/oauth2/v2.0/token\"";
+        let hosts = "hosts = [\"https://graph.microsoft.com\"]";
+        assert!(
+            shipped.contains("[credentials.graph]")
+                && shipped.contains(token)
+                && shipped.contains(hosts)
+                && shipped.contains("client_secret = \"{secret_value}\""),
+            "the shipped form credential changed: {shipped}"
+        );
+        let origin = &self.origin;
+        let text = shipped
+            .replace(
+                token,
+                &format!("token_url = \"{origin}/{{tenant_id}}/oauth2/v2.0/token\""),
+            )
+            .replace(hosts, &format!("hosts = [\"{origin}\"]"));
+        std::fs::write(&path, text).expect("write plugin.toml");
+    }
+
+    /// Elastic's connector-clients form for SharePoint, filled as the guide says, in
+    /// `configuration:`; `grants` is the YAML of the connector's grants (indented 6).
+    fn configure_form(&self, secret: &str, grants: &str, credentials: &str) {
+        let origin = &self.origin;
+        write_config(
+            self.path(),
+            &format!(
+                "{credentials}connectors:\n  - connector_id: spo\n    service_type: sharepoint_online\n    configuration:\n\
+                 \x20     tenant_id: {TENANT}\n      tenant_name: contoso\n      client_id: {CLIENT_ID}\n\
+                 \x20     auth_method: secret\n      secret_value: \"{secret}\"\n\
+                 \x20     site_collections: \"*\"\n      graph_endpoint: {origin}\n\
+                 \x20   grants:\n{grants}"
             ),
         );
     }
@@ -767,5 +817,302 @@ fn sharepoint_online_advanced_rule_skips_old_files_contents() {
         );
         assert_eq!(graph.take_requests(), Vec::<Value>::new(), "{rules}");
         assert_eq!(replay(&setup.sink()).len(), count, "nothing deleted");
+    }
+}
+
+/// Elastic's connector-clients guide as it is: the app's secret typed into the form's "Secret
+/// value" (`configuration.secret_value`), no `credentials:` block. The host forms the Graph
+/// credential from the plugin's `[credentials.graph]`: the token endpoint receives the secret,
+/// Graph the host's bearer token, and nothing under the data directory (nor inlet's output)
+/// holds the secret. Without the token endpoint's grant the sync fails before any request; a
+/// granted config.yml credential wins over the form.
+#[test]
+fn sharepoint_online_secret_value_from_the_form_becomes_a_host_credential() {
+    let graph = Graph::start();
+    let expected = graph.control("POST", &format!("load?n={ITEMS}"), None)["expected"]
+        .as_u64()
+        .expect("expected") as usize;
+    let setup = Setup::new(&graph);
+    setup.point_form_credential_at_stand_in();
+    let origin = &setup.origin;
+    let both = format!("      http: [\"{origin}\", \"{}\"]\n", setup.downloads);
+    setup.configure_form(SECRET, &both, "");
+    graph.take_requests();
+
+    // 1. The form's secret, and nothing else: the sync indexes everything.
+    let (ok, report, stderr) = setup.sync("full");
+    assert!(ok, "full sync failed: {report}\n{stderr}");
+    assert_eq!(replay(&setup.sink()).len(), expected, "{report}");
+    let log = graph.take_requests();
+    let tokens: Vec<&Value> = log
+        .iter()
+        .filter(|r| path_of(r).ends_with("/oauth2/v2.0/token"))
+        .collect();
+    assert_eq!(
+        tokens.len(),
+        1,
+        "one token, fetched by the host: {tokens:?}"
+    );
+    assert_eq!(
+        (
+            &tokens[0]["path"],
+            &tokens[0]["client_id"],
+            &tokens[0]["client_secret_ok"],
+            &tokens[0]["scope"],
+            &tokens[0]["status"]
+        ),
+        (
+            &json!(format!("/{TENANT}/oauth2/v2.0/token")),
+            &json!(CLIENT_ID),
+            &json!(true),
+            &json!(SCOPE),
+            &json!(200)
+        ),
+        "the token endpoint received the form's secret"
+    );
+    let calls: Vec<&Value> = log
+        .iter()
+        .filter(|r| path_of(r).starts_with("/v1.0/"))
+        .collect();
+    let bearer = calls[0]["authorization"].as_str().unwrap_or_default();
+    assert!(bearer.starts_with("Bearer eyJ0eXAi."), "{bearer}");
+    assert!(
+        calls
+            .iter()
+            .all(|r| r["authorization"] == bearer && r["status"] == 200),
+        "every Graph call carries the host's token: {calls:?}"
+    );
+    assert!(
+        downloads(&log).iter().all(|r| r["authorization"].is_null()),
+        "the credential stays bound to Graph's origin"
+    );
+    assert_not_under(&setup.path().join("data"), &bearer[7..]);
+
+    // 2. The token endpoint's origin (here also Graph's) not granted: refused before the plugin
+    // runs, naming the grant; the source sees no request at all.
+    setup.configure_form(
+        SECRET,
+        &format!("      http: [\"{}\"]\n", setup.downloads),
+        "",
+    );
+    let (ok, report, stderr) = setup.sync("full");
+    assert!(!ok, "{report}");
+    let error = report["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("connectors[0].grants.http")
+            && error.contains(origin.as_str())
+            && error.contains("secret_value"),
+        "{report}\n{stderr}"
+    );
+    assert_eq!(graph.take_requests(), Vec::<Value>::new(), "no request");
+    assert_eq!(replay(&setup.sink()).len(), expected, "nothing deleted");
+
+    // 3. No secret anywhere: no credential is formed, Graph answers 401, and the plugin says
+    // where the secret goes.
+    setup.configure_form("", &both, "");
+    let (ok, report, _) = setup.sync("full");
+    assert!(!ok, "{report}");
+    assert_eq!(report["error_class"], "auth", "{report}");
+    let error = report["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("401") && error.contains("secret_value"),
+        "{report}"
+    );
+    let log = graph.take_requests();
+    assert!(
+        !log.iter()
+            .any(|r| path_of(r).ends_with("/oauth2/v2.0/token")),
+        "no token requested without a secret: {log:?}"
+    );
+
+    // 4. A config.yml credential granted for Graph wins over the form (here a wrong secret in the
+    // form, the right one in the operator's credential file).
+    let secret_file = setup.path().join("graph-secret");
+    std::fs::write(&secret_file, SECRET).expect("write the secret file");
+    setup.configure_form(
+        &format!("{SECRET}-wrong"),
+        &format!("{}      credentials: [graph]\n", both),
+        &format!(
+            "credentials:\n  graph:\n    type: oauth2_client_credentials\n\
+             \x20   token_url: {origin}/{TENANT}/oauth2/v2.0/token\n    client_id: {CLIENT_ID}\n\
+             \x20   client_secret: {{file: {}}}\n    scopes: [\"{SCOPE}\"]\n    client_auth: body\n\
+             \x20   hosts: [\"{origin}\"]\n",
+            secret_file.display()
+        ),
+    );
+    let (ok, report, stderr) = setup.sync("full");
+    assert!(ok, "{report}\n{stderr}");
+    let log = graph.take_requests();
+    let tokens: Vec<&Value> = log
+        .iter()
+        .filter(|r| path_of(r).ends_with("/oauth2/v2.0/token"))
+        .collect();
+    assert_eq!(tokens.len(), 1, "{tokens:?}");
+    assert_eq!(tokens[0]["client_secret_ok"], true, "the operator's secret");
+    assert!(
+        stderr.contains("the operator's credential wins"),
+        "{stderr}"
+    );
+}
+
+/// A plugin directory with the adversarial `http-probe` plugin, its `plugin.toml` replaced by
+/// `manifest` when given.
+fn probe_plugin(dir: &Path, manifest: Option<&str>) {
+    let plugins = plugin_dir(dir, &["http_probe"]);
+    if let Some(text) = manifest {
+        std::fs::write(plugins.join("http_probe/plugin.toml"), text).expect("write plugin.toml");
+    }
+}
+
+/// config.yml for one `http-probe` connector running `script`, with `decoy_pin` (a sensitive
+/// field of the plugin) set to `pin`; `grants` is YAML indented 6.
+fn probe_config(dir: &Path, script: &Value, pin: u32, grants: &str) {
+    write_config(
+        dir,
+        &format!(
+            "connectors:\n  - connector_id: probe\n    service_type: http-probe\n    configuration:\n\
+             \x20     script: '{script}'\n      decoy_pin: {pin}\n    grants:\n{grants}"
+        ),
+    );
+}
+
+fn probe_sync(dir: &Path) -> (bool, Value, String) {
+    let out = inlet(&[
+        "sync",
+        "probe",
+        "--json",
+        "--config",
+        dir.join("config.yml").to_str().expect("utf-8 path"),
+    ]);
+    let report = serde_json::from_str(&stdout(&out)).unwrap_or(Value::Null);
+    (out.status.success(), report, stderr(&out))
+}
+
+/// The `config` probe's view: every configuration value the plugin received, by key.
+fn received(dir: &Path) -> BTreeMap<String, String> {
+    let docs = replay(&dir.join("data/sink/search-probe.ndjson"));
+    docs["seen"]["config"]
+        .as_array()
+        .expect("the config probe ran")
+        .iter()
+        .map(|kv| {
+            (
+                kv[0].as_str().expect("key").to_owned(),
+                kv[1].as_str().expect("value").to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// A sensitive field (`decoy_pin` of the probe) is checked but not handed to the plugin unless
+/// the operator lists it in `grants.sensitive_fields`; a listed key the plugin does not have is
+/// warned about.
+#[test]
+fn sensitive_fields_are_withheld_unless_granted() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    probe_plugin(tmp.path(), None);
+    let script = json!([{"id": "seen", "op": "config"}]);
+    const PIN: u32 = 907_153;
+
+    probe_config(tmp.path(), &script, PIN, "      http: []\n");
+    let (ok, report, stderr) = probe_sync(tmp.path());
+    assert!(ok, "{report}\n{stderr}");
+    let seen = received(tmp.path());
+    assert_eq!(
+        seen.keys().collect::<Vec<_>>(),
+        vec!["script"],
+        "the sensitive value is withheld: {seen:?}"
+    );
+    assert_not_under(&tmp.path().join("data"), &PIN.to_string());
+
+    probe_config(
+        tmp.path(),
+        &script,
+        PIN,
+        "      sensitive_fields: [decoy_pin, no_such_field]\n",
+    );
+    let (ok, report, stderr) = probe_sync(tmp.path());
+    assert!(ok, "{report}\n{stderr}");
+    assert_eq!(
+        received(tmp.path()).get("decoy_pin").map(String::as_str),
+        Some(PIN.to_string().as_str()),
+        "granted, it is handed over"
+    );
+    assert!(
+        stderr.contains("grants.sensitive_fields[1] = \"no_such_field\""),
+        "{stderr}"
+    );
+}
+
+/// True once something connected to `listener` (non-blocking).
+fn was_contacted(listener: &TcpListener) -> bool {
+    listener.set_nonblocking(true).expect("non-blocking");
+    listener.accept().is_ok()
+}
+
+/// A hostile manifest: a form credential that would send the form's sensitive value somewhere
+/// the operator did not grant. Each variant fails before the plugin makes a request (the probe's
+/// script would reach a granted origin first thing), before the token endpoint is asked, and
+/// with the grant or manifest key to look at.
+#[test]
+fn a_hostile_form_credential_fails_before_any_request() {
+    let granted = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let evil = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let granted_origin = format!(
+        "http://127.0.0.1:{}",
+        granted.local_addr().expect("addr").port()
+    );
+    let evil_origin = format!(
+        "http://127.0.0.1:{}",
+        evil.local_addr().expect("addr").port()
+    );
+    let head = "service_type = \"http-probe\"\ncomponent = \"http_probe.wasm\"\n[permissions]\nhttp = [\"http://*:*\"]\n[credentials.steal]\n";
+    let script = json!([{"id": "reach", "op": "http", "url": format!("{granted_origin}/x")}]);
+    for (variant, declaration, needles) in [
+        (
+            "bound to an origin that is not granted",
+            format!("type = \"bearer\"\ntoken = \"{{decoy_pin}}\"\nhosts = [\"{evil_origin}\"]\n"),
+            vec!["connectors[0].grants.http".to_owned(), evil_origin.clone()],
+        ),
+        (
+            "a token endpoint that is not granted",
+            format!(
+                "type = \"oauth2_client_credentials\"\ntoken_url = \"{evil_origin}/oauth2/token\"\nclient_id = \"probe\"\nclient_secret = \"{{decoy_pin}}\"\nhosts = [\"{granted_origin}\"]\n"
+            ),
+            vec!["connectors[0].grants.http".to_owned(), evil_origin.clone()],
+        ),
+        (
+            "a placeholder in the token endpoint's host",
+            "type = \"oauth2_client_credentials\"\ntoken_url = \"http://{script}/token\"\nclient_id = \"probe\"\nclient_secret = \"{decoy_pin}\"\nhosts = [\"http://127.0.0.1:9\"]\n".to_owned(),
+            vec!["credentials.steal.token_url".to_owned(), "never in the scheme or host".to_owned()],
+        ),
+        (
+            "the sensitive value in the token endpoint's path",
+            format!(
+                "type = \"oauth2_client_credentials\"\ntoken_url = \"{granted_origin}/{{decoy_pin}}/token\"\nclient_id = \"probe\"\nclient_secret = \"{{script}}\"\nhosts = [\"{granted_origin}\"]\n"
+            ),
+            vec!["decoy_pin".to_owned(), "credentials.steal.token_url".to_owned()],
+        ),
+    ] {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        probe_plugin(tmp.path(), Some(&format!("{head}{declaration}")));
+        probe_config(
+            tmp.path(),
+            &script,
+            4242,
+            &format!("      http: [\"{granted_origin}\"]\n"),
+        );
+        let (ok, report, stderr) = probe_sync(tmp.path());
+        assert!(!ok, "{variant}: {report}\n{stderr}");
+        let said = format!("{report}\n{stderr}");
+        for needle in &needles {
+            assert!(said.contains(needle.as_str()), "{variant}: no {needle:?} in {said}");
+        }
+        assert!(!was_contacted(&evil), "{variant}: the ungranted origin was contacted");
+        assert!(!was_contacted(&granted), "{variant}: the plugin ran a request");
+        assert!(
+            replay(&tmp.path().join("data/sink/search-probe.ndjson")).is_empty(),
+            "{variant}: no document"
+        );
     }
 }

@@ -21,10 +21,16 @@ const GUESTS: &[(&str, &str, &str)] = &[
     ("plugin-loadgen", "loadgen", "plugins/loadgen"),
     ("plugin-postgresql", "postgresql", "plugins/postgresql"),
     ("plugin-mysql", "mysql", "plugins/mysql"),
+    (
+        "test-sql-hostile",
+        "sql_hostile",
+        "tests/plugins/test-sql-hostile",
+    ),
     ("test-spin", "spin", "tests/plugins/test-spin"),
     ("test-membomb", "membomb", "tests/plugins/test-membomb"),
     ("test-panic", "panic", "tests/plugins/test-panic"),
     ("test-badjson", "badjson", "tests/plugins/test-badjson"),
+    ("test-flood", "flood", "tests/plugins/test-flood"),
     (
         "test-recursion",
         "recursion",
@@ -39,6 +45,12 @@ const GUESTS: &[(&str, &str, &str)] = &[
         "test-http-probe",
         "http_probe",
         "tests/plugins/test-http-probe",
+    ),
+    ("test-hostile", "hostile", "tests/plugins/test-hostile"),
+    (
+        "test-kibana-form",
+        "kibana_form",
+        "tests/plugins/test-kibana-form",
     ),
 ];
 

@@ -3,7 +3,12 @@
 //! plugin, a log line or an error message (`Debug` prints the name, type and hosts only).
 //!
 //! OAuth2 client-credentials tokens are fetched by the host, cached until shortly before they
-//! expire, and refreshed when they expire or when the source answers 401 with them.
+//! expire, and refreshed when they expire or when the source answers 401 with them. Token
+//! requests are rate-limited per credential, whatever the plugins do: concurrent requests wait
+//! for one fetch, a 401 drops a token at most once per [`REFUSED_TOKEN_INTERVAL`], and a failed
+//! fetch is not retried for [`FAILED_FETCH_BACKOFF`]. A source that refuses every token (a
+//! disabled app, a missing scope) so costs the token endpoint one request per interval, not one
+//! per plugin request of every connector sharing the credential.
 
 use std::fmt;
 use std::path::Path;
@@ -44,6 +49,9 @@ pub enum CredentialError {
 pub struct TokenError {
     pub name: String,
     pub reason: String,
+    /// The failure of an earlier fetch, repeated without asking the endpoint again (already
+    /// logged once).
+    pub repeated: bool,
 }
 
 /// What a credential adds to a request.
@@ -255,7 +263,7 @@ impl Credential {
     pub async fn injection(&self, net: &send::Connect) -> Result<Injection<'_>, TokenError> {
         let named = |e: TokenError| TokenError {
             name: self.name.clone(),
-            reason: e.reason,
+            ..e
         };
         Ok(match &self.secret {
             Secret::Header { name, value } => Injection::Header(
@@ -281,6 +289,7 @@ fn sensitive_header(value: &str) -> Result<HeaderValue, TokenError> {
     let mut v = HeaderValue::from_str(value).map_err(|_| TokenError {
         name: String::new(),
         reason: "the secret cannot be sent in an HTTP header".into(),
+        repeated: false,
     })?;
     v.set_sensitive(true);
     Ok(v)
@@ -303,6 +312,10 @@ pub struct OAuth2 {
 struct TokenState {
     current: Option<CachedToken>,
     generation: u64,
+    /// When a 401 last made us drop a token.
+    last_refused_drop: Option<Instant>,
+    /// The last fetch failed: its reason, repeated to requests until this instant.
+    failed: Option<(Instant, String)>,
 }
 
 struct CachedToken {
@@ -318,6 +331,13 @@ const EXPIRY_SKEW: Duration = Duration::from_secs(30);
 const DEFAULT_LIFETIME: Duration = Duration::from_secs(3600);
 /// Largest token endpoint response read.
 const MAX_TOKEN_RESPONSE: u64 = 64 * 1024;
+/// A 401 drops the cached token (so the next request fetches another) at most once per this
+/// interval per credential. A revoked token is replaced at the first 401; a source that
+/// refuses every token costs one token request per interval.
+pub const REFUSED_TOKEN_INTERVAL: Duration = Duration::from_secs(30);
+/// After a failed fetch, requests needing the token fail at once for this long instead of each
+/// asking the endpoint again.
+pub const FAILED_FETCH_BACKOFF: Duration = Duration::from_secs(5);
 
 /// When a token fetched at `now` with `expires_in` should be replaced.
 pub(crate) fn refresh_at(now: Instant, expires_in: Option<Duration>) -> Instant {
@@ -332,39 +352,86 @@ impl TokenState {
             .filter(|t| now < t.refresh_at)
             .map(|t| (t.value.clone(), t.generation))
     }
+
+    /// The source answered 401 to token `generation`. Drops it if it is still the current
+    /// token and no 401 dropped one in the last [`REFUSED_TOKEN_INTERVAL`]. True when the
+    /// next request will carry a different token than `generation` (worth one more try).
+    fn refused(&mut self, generation: u64, now: Instant) -> bool {
+        match &self.current {
+            // Already replaced (or dropped) by another request.
+            Some(t) if t.generation != generation => true,
+            None => true,
+            Some(_) => {
+                let recently = self
+                    .last_refused_drop
+                    .is_some_and(|at| now.duration_since(at) < REFUSED_TOKEN_INTERVAL);
+                if recently {
+                    return false;
+                }
+                self.current = None;
+                self.last_refused_drop = Some(now);
+                true
+            }
+        }
+    }
 }
 
 impl OAuth2 {
-    /// A valid token: the cached one, or a new one from the token endpoint.
+    /// A valid token: the cached one, or a new one from the token endpoint. The lock is held
+    /// across the fetch, so concurrent requests wait for one fetch instead of each making one.
     pub async fn token(&self, net: &send::Connect) -> Result<(SecretString, u64), TokenError> {
         let mut state = self.cache.lock().await;
-        if let Some(t) = state.fresh(Instant::now()) {
+        let now = Instant::now();
+        if let Some(t) = state.fresh(now) {
             return Ok(t);
         }
-        let fetched_at = Instant::now();
-        let (value, expires_in) = self.fetch(net).await?;
+        if let Some((until, reason)) = &state.failed
+            && now < *until
+        {
+            return Err(TokenError {
+                name: self.credential.clone(),
+                reason: format!(
+                    "{reason} (the endpoint is asked again in {} ms at the earliest)",
+                    until.duration_since(now).as_millis()
+                ),
+                repeated: true,
+            });
+        }
+        let (value, expires_in) = match self.fetch(net).await {
+            Ok(fetched) => fetched,
+            Err(e) => {
+                state.failed = Some((Instant::now() + FAILED_FETCH_BACKOFF, e.reason.clone()));
+                return Err(e);
+            }
+        };
+        state.failed = None;
         state.generation += 1;
         let generation = state.generation;
         state.current = Some(CachedToken {
             value: value.clone(),
-            refresh_at: refresh_at(fetched_at, expires_in),
+            refresh_at: refresh_at(now, expires_in),
             generation,
         });
         tracing::debug!(credential = %self.credential, generation, expires_in = ?expires_in, "OAuth2 token fetched");
         Ok((value, generation))
     }
 
-    /// Drops the token the source refused with a 401, unless another request already replaced
-    /// it.
-    pub async fn invalidate(&self, generation: u64) {
+    /// The source answered 401 to token `generation`: it may have been revoked before its
+    /// expiry. Drops it (rate-limited, see [`REFUSED_TOKEN_INTERVAL`]) unless another request
+    /// already replaced it. True when the next request will carry another token, so sending
+    /// the refused request once more is worth it.
+    pub async fn refused(&self, generation: u64) -> bool {
         let mut state = self.cache.lock().await;
-        if state
-            .current
-            .as_ref()
-            .is_some_and(|t| t.generation == generation)
-        {
-            state.current = None;
+        let renewed = state.refused(generation, Instant::now());
+        if !renewed {
+            tracing::debug!(
+                credential = %self.credential,
+                generation,
+                "401 with a token fetched after an earlier 401 less than {}s ago; keeping it (the source may refuse every token)",
+                REFUSED_TOKEN_INTERVAL.as_secs()
+            );
         }
+        renewed
     }
 
     async fn fetch(
@@ -374,6 +441,7 @@ impl OAuth2 {
         let fail = |reason: String| TokenError {
             name: self.credential.clone(),
             reason,
+            repeated: false,
         };
         self.fetches.fetch_add(1, Ordering::Relaxed);
         let endpoint = format!(
@@ -546,5 +614,38 @@ mod tests {
         });
         assert_eq!(state.fresh(now).map(|(_, g)| g), Some(1));
         assert!(state.fresh(now + Duration::from_secs(10)).is_none());
+    }
+
+    #[test]
+    fn a_401_drops_the_token_at_most_once_per_interval() {
+        let now = Instant::now();
+        let token = |generation| {
+            Some(CachedToken {
+                value: SecretString::from("t"),
+                refresh_at: now + Duration::from_secs(3600),
+                generation,
+            })
+        };
+        let mut state = TokenState {
+            current: token(1),
+            generation: 1,
+            ..TokenState::default()
+        };
+        // A revoked token: dropped at the first 401, so the retry carries a new one.
+        assert!(state.refused(1, now));
+        assert!(state.current.is_none());
+        // Requests that were in flight with it retry with whatever replaces it.
+        assert!(state.refused(1, now));
+        state.current = token(2);
+        state.generation = 2;
+        assert!(state.refused(1, now + Duration::from_secs(1)));
+        assert_eq!(state.current.as_ref().map(|t| t.generation), Some(2));
+        // Its replacement refused too, soon after: kept; the 401 goes to the plugin.
+        assert!(!state.refused(2, now + Duration::from_secs(1)));
+        assert!(!state.refused(2, now + REFUSED_TOKEN_INTERVAL - Duration::from_millis(1)));
+        assert_eq!(state.current.as_ref().map(|t| t.generation), Some(2));
+        // One interval later it may be replaced again.
+        assert!(state.refused(2, now + REFUSED_TOKEN_INTERVAL));
+        assert!(state.current.is_none());
     }
 }

@@ -250,45 +250,90 @@ pub struct Target {
 }
 
 impl Target {
-    /// From a request URI; `None` when the scheme is not http(s) or the host is missing.
+    /// From a request URI; `None` when [`Target::checked`] refuses it.
     pub fn from_uri(uri: &http::Uri) -> Option<Target> {
-        let scheme = match uri.scheme_str()? {
-            s if s.eq_ignore_ascii_case("http") => Scheme::Http,
-            s if s.eq_ignore_ascii_case("https") => Scheme::Https,
-            _ => return None,
+        Target::checked(uri).ok()
+    }
+
+    /// From a request URI, or the `bad_url` denial that says why it cannot be brokered: not
+    /// http(s), no host, a host that is not a DNS name or IP address, or user information
+    /// (`user@host`). The last matters because wasi-http copies the guest's authority into the
+    /// `Host` header verbatim: `evil.example@granted-host` would be checked as `granted-host`
+    /// (and get its credentials) while the server reads a different name. Credentials go
+    /// through `credentials:`, never in a URL.
+    pub fn checked(uri: &http::Uri) -> Result<Target, Denial> {
+        let bad = |what: String| Denial {
+            rule: DenyRule::BadUrl,
+            message: format!("request refused (rule: bad_url): {what}"),
         };
-        let raw = uri.host()?;
+        let scheme = match uri.scheme_str() {
+            Some(s) if s.eq_ignore_ascii_case("http") => Scheme::Http,
+            Some(s) if s.eq_ignore_ascii_case("https") => Scheme::Https,
+            other => {
+                return Err(bad(format!(
+                    "scheme `{}` is not brokered; only http and https",
+                    other.unwrap_or("(none)")
+                )));
+            }
+        };
+        let authority = uri.authority().map(|a| a.as_str()).unwrap_or_default();
+        if authority.contains('@') {
+            // The user information is not echoed: it may be a password.
+            return Err(bad(format!(
+                "the URL to {} carries user information (`user@host`), which the host never sends; a plugin's credentials come from the operator's `credentials:` grants",
+                uri.host().unwrap_or("(no host)")
+            )));
+        }
+        let raw = uri.host().unwrap_or_default();
         let bare = raw
             .strip_prefix('[')
             .and_then(|h| h.strip_suffix(']'))
             .unwrap_or(raw);
         let host = match bare.parse::<IpAddr>() {
             Ok(ip) => Host::Ip(ip.to_canonical()),
+            Err(_) if raw.starts_with('[') => {
+                return Err(bad(format!("{raw:?} is not an IPv6 address")));
+            }
             Err(_) => {
                 let name = bare.strip_suffix('.').unwrap_or(bare).to_ascii_lowercase();
                 if name.is_empty() {
-                    return None;
+                    return Err(bad("the URL has no host".into()));
                 }
+                // Only a real name goes on: it becomes the `Host` header and the TLS name,
+                // and a grant can only have been written for a real name.
+                check_dns_name(&name).map_err(|reason| bad(format!("bad host: {reason}")))?;
                 Host::Name(name)
             }
         };
-        let port = uri.port_u16().unwrap_or(scheme.default_port());
-        Some(Target { scheme, host, port })
+        let port = match uri.port() {
+            None => scheme.default_port(),
+            Some(p) => match p.as_u16() {
+                0 => return Err(bad("port 0 is not a destination".into())),
+                n => n,
+            },
+        };
+        Ok(Target { scheme, host, port })
+    }
+
+    /// `host[:port]` (the port only when it is not the scheme's default): the `Host` header of
+    /// every brokered request, built from what the policy checked, never from the guest's text.
+    pub fn authority(&self) -> String {
+        match &self.host {
+            Host::Name(n) if self.port == self.scheme.default_port() => n.clone(),
+            Host::Name(n) => format!("{n}:{}", self.port),
+            Host::Ip(IpAddr::V6(v6)) if self.port == self.scheme.default_port() => {
+                format!("[{v6}]")
+            }
+            Host::Ip(IpAddr::V6(v6)) => format!("[{v6}]:{}", self.port),
+            Host::Ip(ip) if self.port == self.scheme.default_port() => ip.to_string(),
+            Host::Ip(ip) => format!("{ip}:{}", self.port),
+        }
     }
 
     /// `scheme://host[:port]`, the port left out when it is the scheme's default: exactly the
     /// text to put in a grant.
     pub fn origin(&self) -> String {
-        let host = match &self.host {
-            Host::Name(n) => n.clone(),
-            Host::Ip(IpAddr::V6(v6)) => format!("[{v6}]"),
-            Host::Ip(ip) => ip.to_string(),
-        };
-        if self.port == self.scheme.default_port() {
-            format!("{}://{host}", self.scheme.as_str())
-        } else {
-            format!("{}://{host}:{}", self.scheme.as_str(), self.port)
-        }
+        format!("{}://{}", self.scheme.as_str(), self.authority())
     }
 
     /// The grant text naming `ip` instead of the host name.
@@ -420,7 +465,7 @@ pub enum DenyRule {
     NotGranted,
     /// The host resolved to an address the broker refuses.
     BlockedAddress,
-    /// Not http(s), or no host.
+    /// Not http(s), no host or a malformed one, or user information in the authority.
     BadUrl,
     /// The plugin set a query parameter a credential injects.
     CredentialParam,
@@ -560,6 +605,9 @@ fn list(patterns: &[OriginPattern]) -> String {
             .join(", ")
     }
 }
+
+#[cfg(test)]
+mod policy_props;
 
 #[cfg(test)]
 mod tests {

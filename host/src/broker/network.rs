@@ -5,7 +5,7 @@
 
 use std::collections::{HashSet, VecDeque};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -20,6 +20,7 @@ use super::http::{Denial, DenyRule, Policy, Target};
 use super::metrics::HttpMetrics;
 use super::send::{self, BodyWatch, Connect, LimitedBody, Timeouts};
 use crate::config::credentials::HttpLimits;
+use crate::runtime::{GuestLog, LogLevel};
 
 /// Request bodies up to this size are kept so a request can be sent again after an OAuth2
 /// token refresh; a larger body is streamed and a 401 goes back to the plugin.
@@ -97,6 +98,63 @@ impl RateLimiter {
     }
 }
 
+/// Distinct denials logged at WARN per connector network (one sync); a plugin trying 30,000
+/// origins gets this many lines and one saying the rest go to DEBUG.
+pub const WARNED_DENIALS: usize = 64;
+/// Longest denial message logged, in characters.
+const MAX_DENIAL_CHARS: usize = 600;
+
+/// How a denial is logged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DenialLevel {
+    /// First time seen.
+    Warn,
+    /// First time seen, and the last distinct one at WARN: say that the rest go to DEBUG.
+    WarnLast,
+    /// A repeat, or past the cap.
+    Debug,
+}
+
+/// The distinct denials already logged at WARN, at most [`WARNED_DENIALS`] of them, so the
+/// memory a plugin can make the host hold here is bounded too.
+#[derive(Debug, Default)]
+struct DenialLog {
+    warned: HashSet<(DenyRule, String)>,
+    capped: bool,
+}
+
+impl DenialLog {
+    fn record(&mut self, rule: DenyRule, message: &str) -> DenialLevel {
+        if self.capped || !self.warned.insert((rule, message.to_owned())) {
+            return DenialLevel::Debug;
+        }
+        if self.warned.len() < WARNED_DENIALS {
+            DenialLevel::Warn
+        } else {
+            self.capped = true;
+            DenialLevel::WarnLast
+        }
+    }
+}
+
+/// `text` for a log line: control characters escaped (`\n`, `\u{1b}`), so text from a plugin
+/// cannot start a line of its own, and cut to `max` characters.
+fn loggable(text: &str, max: usize) -> String {
+    let mut out = String::with_capacity(text.len().min(max) + 32);
+    for (n, (i, c)) in text.char_indices().enumerate() {
+        if n == max {
+            out.push_str(&format!("… ({} more bytes)", text.len() - i));
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 pub struct ConnectorNetwork {
     connector_id: String,
     policy: Policy,
@@ -104,9 +162,12 @@ pub struct ConnectorNetwork {
     limits: Limits,
     limits_key: String,
     shared: Arc<Shared>,
-    /// Denials already logged at WARN (rule + origin); repeats go to DEBUG so a plugin in a
-    /// loop cannot flood the log.
-    warned: Mutex<HashSet<(DenyRule, String)>>,
+    /// Which denials were logged at WARN; repeats, and anything past the first few distinct
+    /// ones, go to DEBUG.
+    denials: Mutex<DenialLog>,
+    /// The plugin instance's log pipe: denial lines go through its rate limit, like the
+    /// plugin's own lines, so provoking refusals cannot flood the log either.
+    log: OnceLock<GuestLog>,
 }
 
 impl ConnectorNetwork {
@@ -125,7 +186,22 @@ impl ConnectorNetwork {
             limits,
             limits_key,
             shared,
-            warned: Mutex::new(HashSet::new()),
+            denials: Mutex::new(DenialLog::default()),
+            log: OnceLock::new(),
+        }
+    }
+
+    /// Routes this network's denial lines through the instance's log budget (set once, when
+    /// the instance is built).
+    pub fn attach_log(&self, log: GuestLog) {
+        let _ = self.log.set(log);
+    }
+
+    fn warn(&self, rule: &str, message: &str) {
+        match self.log.get() {
+            // Every denial message names its rule already.
+            Some(log) => log.host_event(LogLevel::Warn, message),
+            None => tracing::warn!(connector_id = %self.connector_id, rule, "{message}"),
         }
     }
 
@@ -144,19 +220,31 @@ impl ConnectorNetwork {
         set
     }
 
-    /// Counts, logs (once per rule and origin at WARN) and turns a denial into the plugin's
-    /// error.
+    /// Counts, logs (the first time a distinct denial is seen, at WARN, for the first
+    /// [`WARNED_DENIALS`] of them) and turns a denial into the plugin's error.
     pub fn deny(&self, denial: Denial) -> Error {
         self.shared.metrics.add_denied(denial.rule);
-        let first = self
-            .warned
+        // The message carries the plugin's URL or host: escaped and cut, so it can neither
+        // forge a log line nor make one huge.
+        let message = loggable(&denial.message, MAX_DENIAL_CHARS);
+        let level = self
+            .denials
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert((denial.rule, denial.message.clone()));
-        if first {
-            tracing::warn!(connector_id = %self.connector_id, rule = denial.rule.as_str(), "{}", denial.message);
-        } else {
-            tracing::debug!(connector_id = %self.connector_id, rule = denial.rule.as_str(), "{}", denial.message);
+            .record(denial.rule, &message);
+        let rule = denial.rule.as_str();
+        match level {
+            DenialLevel::Warn => self.warn(rule, &message),
+            DenialLevel::WarnLast => {
+                self.warn(rule, &message);
+                tracing::warn!(
+                    connector_id = %self.connector_id,
+                    "{WARNED_DENIALS} distinct requests of this connector were refused; further distinct refusals are logged at DEBUG only (counted in inlet_http_requests_total{{decision=\"denied\"}})"
+                );
+            }
+            DenialLevel::Debug => {
+                tracing::debug!(connector_id = %self.connector_id, rule, "{message}");
+            }
         }
         Error::HttpRequestDenied
     }
@@ -182,15 +270,7 @@ impl ConnectorNetwork {
         req: http::Request<WasiBody>,
         options: Option<RequestOptions>,
     ) -> Result<http::Response<WasiBody>, Error> {
-        let Some(target) = Target::from_uri(req.uri()) else {
-            return Err(self.deny(Denial {
-                rule: DenyRule::BadUrl,
-                message: format!(
-                    "request refused (rule: bad_url): scheme `{}` is not brokered; only http and https",
-                    req.uri().scheme_str().unwrap_or("(none)")
-                ),
-            }));
-        };
+        let target = Target::checked(req.uri()).map_err(|d| self.deny(d))?;
         let matched = self.policy.check(&target).map_err(|d| self.deny(d))?;
         let bound: Vec<&Arc<Credential>> = self
             .credentials
@@ -269,11 +349,13 @@ impl ConnectorNetwork {
             if res.status() == http::StatusCode::UNAUTHORIZED
                 && let Some((client, generation)) = token
             {
-                // The token may have been revoked before its expiry: drop it so the next
-                // request fetches a new one, and send this one once more if its body was kept.
-                // A second 401 goes to the plugin.
-                client.invalidate(generation).await;
-                if !retried && body.replayable() {
+                // The token may have been revoked before its expiry: the client drops it (at
+                // most once per interval, so a source that refuses every token cannot turn
+                // each request into a token request), and this request is sent once more if
+                // its body was kept and a newer token is coming. A second 401 goes to the
+                // plugin.
+                let renewed = client.refused(generation).await;
+                if renewed && !retried && body.replayable() {
                     tracing::debug!(connector_id = %self.connector_id, origin = %target.origin(), "401 with an OAuth2 token; retrying once with a new token");
                     metrics.add_auth_retry();
                     retried = true;
@@ -298,7 +380,13 @@ impl ConnectorNetwork {
         let mut token = None;
         for &c in bound {
             let injection = c.injection(connect).await.map_err(|e| {
-                tracing::warn!(connector_id = %self.connector_id, origin = %target.origin(), "{e}; the request fails");
+                // A failure repeated from the token client's backoff was logged when it
+                // happened.
+                if e.repeated {
+                    tracing::debug!(connector_id = %self.connector_id, origin = %target.origin(), "{e}; the request fails");
+                } else {
+                    tracing::warn!(connector_id = %self.connector_id, origin = %target.origin(), "{e}; the request fails");
+                }
                 self.shared.metrics.add_failed();
                 Error::InternalError(Some(format!(
                     "the host could not obtain credential `{}` (see the inlet log)",
@@ -608,6 +696,229 @@ mod tests {
 }
 
 #[cfg(test)]
+mod denial_log {
+    use super::*;
+
+    #[test]
+    fn distinct_denials_at_warn_are_capped_and_memory_stays_bounded() {
+        let mut log = DenialLog::default();
+        let mut warn = 0;
+        let mut last = 0;
+        for i in 0..30_000 {
+            let message = format!("request to http://d{i}.example refused (rule: not_granted)");
+            match log.record(DenyRule::NotGranted, &message) {
+                DenialLevel::Warn => warn += 1,
+                DenialLevel::WarnLast => last += 1,
+                DenialLevel::Debug => {}
+            }
+            // A repeat is never a WARN line.
+            assert_eq!(
+                log.record(DenyRule::NotGranted, &message),
+                DenialLevel::Debug
+            );
+        }
+        assert_eq!((warn, last), (WARNED_DENIALS - 1, 1));
+        assert_eq!(log.warned.len(), WARNED_DENIALS);
+    }
+
+    #[test]
+    fn plugin_text_in_log_lines_is_escaped_and_cut() {
+        let forged = "request to http://x refused\n2025-01-01T00:00:00Z  INFO inlet::sync: sync completed\u{1b}[2J";
+        let out = loggable(forged, 600);
+        assert!(!out.chars().any(char::is_control), "{out:?}");
+        assert!(out.contains("\\n2025") && out.contains("\\u{1b}"), "{out}");
+        let long = "é".repeat(10_000);
+        let out = loggable(&long, 600);
+        assert_eq!(out.chars().filter(|c| *c == 'é').count(), 600);
+        assert!(out.ends_with("… (18800 more bytes)"), "{out}");
+        assert_eq!(loggable("plain", 600), "plain");
+    }
+}
+
+#[cfg(test)]
+mod refusing_source {
+    //! A source that answers 401 to everything, and its own token endpoint; and what the
+    //! server reads in `Host`.
+    use std::sync::Mutex as StdMutex;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    use super::super::http::OriginPattern;
+    use super::*;
+
+    #[derive(Default)]
+    struct Seen {
+        /// (path, Host header) of every request.
+        requests: StdMutex<Vec<(String, String)>>,
+    }
+
+    impl Seen {
+        fn paths(&self, path: &str) -> usize {
+            let requests = self.requests.lock().expect("seen");
+            requests.iter().filter(|(p, _)| p == path).count()
+        }
+    }
+
+    /// One request per connection: `/token` answers a token, `/open` 200, anything else 401.
+    async fn server() -> (u16, Arc<Seen>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let seen = Arc::new(Seen::default());
+        let record = seen.clone();
+        tokio::spawn(async move {
+            while let Ok((mut tcp, _)) = listener.accept().await {
+                let record = record.clone();
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let head_end = loop {
+                        let mut chunk = [0u8; 4096];
+                        match tcp.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break end;
+                        }
+                    };
+                    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+                    let path = head
+                        .split_whitespace()
+                        .nth(1)
+                        .unwrap_or_default()
+                        .to_owned();
+                    let header = |name: &str| {
+                        head.lines()
+                            .filter_map(|l| l.split_once(':'))
+                            .find(|(k, _)| k.trim().eq_ignore_ascii_case(name))
+                            .map(|(_, v)| v.trim().to_owned())
+                    };
+                    let length: usize = header("content-length")
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(0);
+                    while buf.len() < head_end + 4 + length {
+                        let mut chunk = [0u8; 4096];
+                        match tcp.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    record
+                        .requests
+                        .lock()
+                        .expect("seen")
+                        .push((path.clone(), header("host").unwrap_or_default()));
+                    let (status, body) = match path.as_str() {
+                        "/token" => (
+                            "200 OK",
+                            r#"{"access_token":"t","token_type":"Bearer","expires_in":3600}"#,
+                        ),
+                        "/open" => ("200 OK", "ok"),
+                        _ => ("401 Unauthorized", "no"),
+                    };
+                    let reply = format!(
+                        "HTTP/1.1 {status}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = tcp.write_all(reply.as_bytes()).await;
+                });
+            }
+        });
+        (port, seen)
+    }
+
+    fn network(granted: &str, credentials: Vec<Arc<Credential>>) -> Arc<ConnectorNetwork> {
+        let limits = Limits::from_config(&HttpLimits::default());
+        Arc::new(ConnectorNetwork::new(
+            "c".into(),
+            Policy {
+                declared: vec![OriginPattern::parse("http://*:*").expect("pattern")],
+                granted: vec![OriginPattern::parse(granted).expect("pattern")],
+                grant_key: "connectors[0].grants.http".into(),
+                plugin: "p".into(),
+            },
+            credentials,
+            limits.clone(),
+            "connectors[0].grants.http_limits".into(),
+            Arc::new(Shared::new(&limits)),
+        ))
+    }
+
+    /// A GET as wasmtime-wasi-http hands it over: `Host` is the guest's authority, verbatim.
+    fn get(url: &str) -> http::Request<WasiBody> {
+        let body: WasiBody = http_body_util::Empty::<Bytes>::new()
+            .map_err(|never| match never {})
+            .boxed_unsync();
+        let uri: http::Uri = url.parse().expect("uri");
+        let authority = uri.authority().map(|a| a.to_string()).unwrap_or_default();
+        http::Request::get(uri)
+            .header(http::header::HOST, authority)
+            .body(body)
+            .expect("request")
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_source_refusing_every_token_costs_two_token_requests_not_one_per_request() {
+        let (port, seen) = server().await;
+        let origin = format!("http://127.0.0.1:{port}");
+        let spec: crate::config::credentials::CredentialSpec = serde_yaml_ng::from_str(&format!(
+            "{{type: oauth2_client_credentials, token_url: \"{origin}/token\", client_id: c, client_secret: s, hosts: [\"{origin}\"]}}"
+        ))
+        .expect("spec");
+        let credential = Arc::new(
+            Credential::load("wiki", &spec, std::path::Path::new(".")).expect("credential"),
+        );
+        let net = network(&origin, vec![credential.clone()]);
+        for _ in 0..200 {
+            let res = net
+                .clone()
+                .handle(get(&format!("{origin}/protected")), None)
+                .await
+                .expect("a response");
+            assert_eq!(res.status(), 401);
+        }
+        // The first 401 replaces the token once (a revoked token is replaced); after that the
+        // 401s go to the plugin and the token stays until the interval has passed.
+        assert_eq!(credential.token_fetches(), 2);
+        assert_eq!(seen.paths("/token"), 2);
+        assert_eq!(seen.paths("/protected"), 201);
+        assert_eq!(net.metrics().snapshot().auth_retries, 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_server_reads_the_checked_host_never_the_guests_text() {
+        let (port, seen) = server().await;
+        let net = network(&format!("http://localhost:{port}"), vec![]);
+        // The authority as the guest wrote it: upper case, a trailing dot.
+        let res = net
+            .clone()
+            .handle(get(&format!("http://LocalHost.:{port}/open")), None)
+            .await
+            .expect("allowed");
+        assert_eq!(res.status(), 200);
+        // User information never passes, whatever the host after it.
+        let err = net
+            .clone()
+            .handle(
+                get(&format!("http://evil.example@localhost:{port}/open")),
+                None,
+            )
+            .await
+            .expect_err("refused");
+        assert!(matches!(err, Error::HttpRequestDenied), "{err:?}");
+        let requests = seen.requests.lock().expect("seen").clone();
+        assert_eq!(
+            requests,
+            vec![("/open".to_owned(), format!("localhost:{port}"))]
+        );
+        assert_eq!(
+            net.metrics().snapshot().denied,
+            vec![(DenyRule::BadUrl.as_str(), 1)]
+        );
+    }
+}
+
+#[cfg(test)]
 mod keep_alive {
     //! Plugin requests reuse connections, and an idempotent request that meets a kept-alive
     //! connection the server has just closed is sent again on a new one.
@@ -727,6 +1038,20 @@ mod keep_alive {
         let (port, seen) = server(true).await;
         let net = network(port);
         assert_eq!(get(&net, port).await, "ok");
+        // The connection becomes ready for reuse a moment after its response was read, on its
+        // own task: wait for that (bounded), so the next request really meets a pooled
+        // connection (on a loaded machine it would otherwise simply open a new one).
+        let origin = format!("http://127.0.0.1:{port}");
+        for _ in 0..200 {
+            if net.shared.pool.has_ready(&origin) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert!(
+            net.shared.pool.has_ready(&origin),
+            "the first connection was pooled"
+        );
         // Goes out on the pooled connection, which the server closes unanswered.
         assert_eq!(get(&net, port).await, "ok");
         // Three requests read: the second one twice, first on the closed connection.

@@ -106,7 +106,7 @@ pub async fn resolve(target: &Target, timeout: Duration) -> Result<Vec<IpAddr>, 
 
 impl Connect {
     /// Opens a connection to one of `addrs` (in order) and sends `req` on it. `req` keeps its
-    /// absolute URI; it is rewritten to origin form here.
+    /// absolute URI; it is rewritten to origin form, and its `Host` set, here.
     pub async fn send<B>(
         &self,
         target: &Target,
@@ -118,7 +118,7 @@ impl Connect {
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let (mut sender, _) = self.open(target, addrs).await?;
-        to_origin_form(&mut req)?;
+        for_wire(&mut req, target)?;
         tokio::time::timeout(self.timeouts.first_byte, sender.send_request(req))
             .await
             .map_err(|_| Error::HttpResponseTimeout)?
@@ -141,7 +141,7 @@ impl Connect {
         fresh: bool,
     ) -> Result<http::Response<Incoming>, SendFailure> {
         let origin = target.origin();
-        to_origin_form(&mut req).map_err(SendFailure::new)?;
+        for_wire(&mut req, target).map_err(SendFailure::new)?;
         while let Some(mut idle) = (!fresh).then(|| pool.take(&origin, addrs)).flatten() {
             let sent =
                 tokio::time::timeout(self.timeouts.first_byte, idle.sender.try_send_request(req))
@@ -212,10 +212,7 @@ impl Connect {
     ) -> Result<(http::StatusCode, Bytes), Error> {
         let target = Target::from_uri(req.uri()).ok_or(Error::HttpRequestUriInvalid)?;
         let addrs = resolve(&target, self.timeouts.connect).await?;
-        let mut req = req.map(http_body_util::Full::new);
-        if let Ok(host) = http::HeaderValue::from_str(&target.origin_authority()) {
-            req.headers_mut().insert(http::header::HOST, host);
-        }
+        let req = req.map(http_body_util::Full::new);
         let res = self.send(&target, &addrs, req).await?;
         let status = res.status();
         let body = LimitedBody::new(res.into_body(), max, self.timeouts.between_bytes, None);
@@ -241,14 +238,22 @@ impl SendFailure {
     }
 }
 
-/// hyper keeps the absolute URI; HTTP/1.1 to an origin server wants the path and query only.
-fn to_origin_form<B>(req: &mut http::Request<B>) -> Result<(), Error> {
-    let path = req
-        .uri()
-        .path_and_query()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "/".into());
+/// Makes a checked request ready for the wire: origin form (hyper keeps the absolute URI;
+/// HTTP/1.1 to an origin server wants the path and query only), and `Host` built from the
+/// target the policy checked and the credentials were bound to. Whatever `Host` the request
+/// carried (wasi-http copies the guest's authority into it verbatim) is replaced, so the
+/// server never reads a different name than the one that was granted.
+pub(crate) fn for_wire<B>(req: &mut http::Request<B>, target: &Target) -> Result<(), Error> {
+    let path = match req.uri().path_and_query().map(|p| p.as_str()) {
+        None | Some("") => "/".to_owned(),
+        // `http://host?q`: the origin form of an empty path is `/`.
+        Some(q) if q.starts_with('?') => format!("/{q}"),
+        Some(p) => p.to_owned(),
+    };
     *req.uri_mut() = path.parse().map_err(|_| Error::HttpRequestUriInvalid)?;
+    let host = http::HeaderValue::from_str(&target.authority())
+        .map_err(|_| Error::HttpRequestUriInvalid)?;
+    req.headers_mut().insert(http::header::HOST, host);
     Ok(())
 }
 
@@ -282,6 +287,16 @@ struct Pooled {
 }
 
 impl Pool {
+    /// Whether an idle connection to `origin` is ready for a request (tests wait on this).
+    #[cfg(test)]
+    pub(crate) fn has_ready(&self, origin: &str) -> bool {
+        self.idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(origin)
+            .is_some_and(|l| l.iter().any(|c| c.sender.is_ready()))
+    }
+
     /// An idle connection to `origin` whose address is one of `addrs`.
     fn take(&self, origin: &str, addrs: &[IpAddr]) -> Option<Pooled> {
         let mut idle = self
@@ -311,17 +326,6 @@ impl Pool {
                 since: Instant::now(),
             });
         }
-    }
-}
-
-impl Target {
-    /// `host[:port]` as the `Host` header carries it.
-    pub fn origin_authority(&self) -> String {
-        let origin = self.origin();
-        origin
-            .split_once("://")
-            .map(|(_, a)| a.to_owned())
-            .unwrap_or(origin)
     }
 }
 

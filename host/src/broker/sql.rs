@@ -6,15 +6,26 @@
 //!   (`[permissions] sql = ["name"]`) AND the connector's `grants.databases` lists it.
 //! - Pools are per connector and database name, created on first use and kept for the
 //!   process, so syncs of one connector reuse connections and connectors never share them.
-//! - Read-only by default: statements are classified ([`classify`]) and the session itself is
-//!   read-only (PostgreSQL `default_transaction_read_only=on`, MySQL `SET SESSION TRANSACTION
-//!   READ ONLY`).
-//! - Results stream: a task per query pulls rows from the database into a small bounded channel
-//!   and the plugin drains it batch by batch ([`stream`]), so a large table never sits in
-//!   memory, and a slow plugin slows the database cursor rather than filling RAM.
+//! - Read-only by default, enforced by the database where the effect would happen: every
+//!   statement on a `read_only` grant runs inside a read-only transaction (PostgreSQL `BEGIN
+//!   READ ONLY`, MySQL `START TRANSACTION READ ONLY`) on a connection its row stream holds, and
+//!   is rolled back at the end, which also undoes PostgreSQL `set_config(…, false)` and role
+//!   changes. Sessions are reset before they go back to the pool (PostgreSQL `DISCARD ALL`;
+//!   MySQL `ROLLBACK`, named locks released, read-only, `sql_mode` and client character set
+//!   re-asserted), and a stream dropped half read closes its connection instead. The lexical
+//!   check ([`classify`]) comes first, for a clear error; the lexical mode it assumes is pinned
+//!   at connect (PostgreSQL `standard_conforming_strings=on`; MySQL `sql_mode` without
+//!   `ANSI_QUOTES` and `NO_BACKSLASH_ESCAPES`).
+//! - Results stream: a task per query pulls rows from the database into a buffer bounded by
+//!   bytes and charged to the plugin instance's host budget, and the plugin drains it batch by
+//!   batch ([`stream`]), so a large table never sits in memory, and a slow plugin slows the
+//!   database cursor rather than filling RAM.
 
 #[path = "sql/classify.rs"]
 pub mod classify;
+#[cfg(test)]
+#[path = "sql/server_tests.rs"]
+mod server_tests;
 #[path = "sql/stream.rs"]
 pub mod stream;
 #[path = "sql/values.rs"]
@@ -33,6 +44,7 @@ use crate::config::credentials::SecretSource;
 use crate::config::databases::{DatabaseSpec, Engine};
 use crate::config::{Config, Connector};
 use crate::plugin::Manifest;
+use crate::runtime::budget::HostBudget;
 
 pub use stream::RowStream;
 pub use values::{Column, Value};
@@ -93,8 +105,37 @@ impl SqlFailure {
             },
             _ => FailureKind::Source,
         };
-        SqlFailure::new(kind, format!("database `{database}`: {e}"))
+        // Server messages can quote the statement (an unterminated string "at or near" its
+        // whole text): bounded and escaped like any other plugin-controlled text.
+        SqlFailure::new(
+            kind,
+            format!("database `{database}`: {}", excerpt(&e.to_string(), 1000)),
+        )
     }
+}
+
+/// Plugin-controlled text made safe to repeat in a message or log line: at most `max_chars`
+/// characters, with control and invisible (bidirectional, zero-width) characters escaped, so it
+/// can neither forge a line nor hide what follows.
+pub(crate) fn excerpt(text: &str, max_chars: usize) -> String {
+    let mut out = String::new();
+    for (n, (at, c)) in text.char_indices().enumerate() {
+        if n == max_chars {
+            out.push_str(&format!("… ({} more bytes)", text.len() - at));
+            break;
+        }
+        // Zero-width characters, bidirectional overrides and isolates, the byte-order mark.
+        let invisible = matches!(
+            c,
+            '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}'
+        );
+        if c.is_control() || invisible {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// A database definition with its secret loaded.
@@ -285,7 +326,12 @@ fn build_pool(def: &Definition) -> Result<Pool, SqlFailure> {
             let mut o = sqlx::postgres::PgConnectOptions::from_str(&spec.url)
                 .map_err(invalid)?
                 .application_name("inlet")
-                .disable_statement_logging();
+                .disable_statement_logging()
+                // `DISCARD ALL` (below) deallocates prepared statements: cache none.
+                .statement_cache_capacity(0)
+                // The lexical mode `classify` assumes. Startup options are what `DISCARD ALL`
+                // resets to, and they come after any in the URL, so they win.
+                .options([("standard_conforming_strings", "on")]);
             if let Some(u) = &def.username {
                 o = o.username(u);
             }
@@ -298,6 +344,19 @@ fn build_pool(def: &Definition) -> Result<Pool, SqlFailure> {
             let pool = sqlx::postgres::PgPoolOptions::new()
                 .max_connections(spec.max_connections)
                 .acquire_timeout(timeout)
+                .after_release(|conn, _| {
+                    Box::pin(async move {
+                        // A transaction left open (a plugin's own `BEGIN` on a writable grant):
+                        // close the session rather than guess.
+                        if sqlx::Connection::is_in_transaction(conn) {
+                            return Ok(false);
+                        }
+                        // Settings, role, session authorization, advisory locks, temporary
+                        // tables, prepared statements, LISTENs: back to the startup state.
+                        sqlx::Executor::execute(&mut *conn, "DISCARD ALL").await?;
+                        Ok(true)
+                    })
+                })
                 .connect_lazy_with(o);
             Ok(Pool::Postgres(pool))
         }
@@ -312,25 +371,96 @@ fn build_pool(def: &Definition) -> Result<Pool, SqlFailure> {
                 o = o.password(p.expose_secret());
             }
             let read_only = spec.read_only;
+            // The session reset, computed from the first connection's settings.
+            let reset = Arc::new(Mutex::new(String::new()));
+            let reset_at_release = reset.clone();
             let pool = sqlx::mysql::MySqlPoolOptions::new()
                 .max_connections(spec.max_connections)
                 .acquire_timeout(timeout)
                 .after_connect(move |conn, _| {
+                    let reset = reset.clone();
                     Box::pin(async move {
-                        if read_only {
-                            sqlx::Executor::execute(
-                                &mut *conn,
-                                "SET SESSION TRANSACTION READ ONLY",
-                            )
-                            .await?;
-                        }
+                        let statement = mysql_session_reset(conn, read_only).await?;
+                        sqlx::Executor::execute(&mut *conn, statement.as_str()).await?;
+                        *reset
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner) = statement;
                         Ok(())
+                    })
+                })
+                .after_release(move |conn, _| {
+                    let statement = reset_at_release
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .clone();
+                    Box::pin(async move {
+                        if statement.is_empty() {
+                            return Ok(false);
+                        }
+                        sqlx::Executor::execute(&mut *conn, statement.as_str()).await?;
+                        Ok(true)
                     })
                 })
                 .connect_lazy_with(o);
             Ok(Pool::Mysql(pool))
         }
     }
+}
+
+/// `sql_mode` flags that change how MySQL/MariaDB read a statement's text (quotes, backslashes,
+/// MariaDB's Oracle and SQL Server parsers, and the combination modes that include them).
+const LEXICAL_SQL_MODES: &[&str] = &[
+    "ANSI_QUOTES",
+    "NO_BACKSLASH_ESCAPES",
+    "ORACLE",
+    "MSSQL",
+    "ANSI",
+    "DB2",
+    "MAXDB",
+    "POSTGRESQL",
+];
+
+/// The statement that puts a MySQL/MariaDB session back in the state `classify` and the grant
+/// assume: no open transaction, no named locks, the connection's `sql_mode` without
+/// [`LEXICAL_SQL_MODES`], its client character set, and read-only when granted so.
+async fn mysql_session_reset(
+    conn: &mut sqlx::MySqlConnection,
+    read_only: bool,
+) -> Result<String, sqlx::Error> {
+    use sqlx::Row as _;
+    let row = sqlx::Executor::fetch_one(
+        &mut *conn,
+        "SELECT CAST(@@SESSION.sql_mode AS CHAR), CAST(@@SESSION.character_set_client AS CHAR)",
+    )
+    .await?;
+    let mode: String = row.try_get_unchecked(0)?;
+    let charset: String = row.try_get_unchecked(1)?;
+    let pinned = pinned_sql_mode(&mode);
+    let plain = |s: &str| {
+        s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b',')
+    };
+    if !plain(&pinned) || !plain(&charset) {
+        return Err(sqlx::Error::Protocol(format!(
+            "unexpected sql_mode {mode:?} or character set {charset:?} from the server"
+        )));
+    }
+    let mut statement = format!(
+        "ROLLBACK; DO RELEASE_ALL_LOCKS(); SET SESSION sql_mode = '{pinned}', character_set_client = '{charset}'"
+    );
+    if read_only {
+        statement.push_str("; SET SESSION TRANSACTION READ ONLY");
+    }
+    Ok(statement)
+}
+
+/// `mode` without the flags that change lexing.
+fn pinned_sql_mode(mode: &str) -> String {
+    mode.split(',')
+        .map(str::trim)
+        .filter(|m| !m.is_empty() && !LEXICAL_SQL_MODES.contains(&m.to_ascii_uppercase().as_str()))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// One connector's view of the broker, held by its plugin's store.
@@ -344,14 +474,16 @@ pub struct ConnectorSql {
 }
 
 impl ConnectorSql {
-    /// Opens `name` if it is declared and granted; a refusal names what to add, and is logged.
+    /// Opens `name` if it is declared and granted; a refusal names what to add (the runtime logs
+    /// refusals through the plugin's log budget).
     pub fn open(&self, name: &str) -> Result<SqlConnection, SqlFailure> {
         if !self.declared.iter().any(|d| d == name) {
+            // Any text the plugin chose: bounded and escaped before it reaches a log line.
+            let name = excerpt(name, 64);
             let message = format!(
                 "plugin `{}` does not declare database `{name}`: add `sql = [\"{name}\"]` under [permissions] in its plugin.toml",
                 self.plugin
             );
-            tracing::warn!(connector_id = %self.connector_id, "{message}");
             return Err(SqlFailure::new(FailureKind::Config, message));
         }
         if !self.granted.iter().any(|g| g == name) {
@@ -359,7 +491,6 @@ impl ConnectorSql {
                 "connector `{}` is not granted database `{name}`: add it to `{}` in config.yml",
                 self.connector_id, self.grant_key
             );
-            tracing::warn!(connector_id = %self.connector_id, "{message}");
             return Err(SqlFailure::new(FailureKind::Config, message));
         }
         let def = self.broker.definitions.get(name).ok_or_else(|| {
@@ -379,7 +510,6 @@ impl ConnectorSql {
                 max_row_bytes: def.spec.max_row_bytes,
                 read_only: def.spec.read_only,
             },
-            connector_id: self.connector_id.clone(),
         })
     }
 }
@@ -390,7 +520,6 @@ pub struct SqlConnection {
     engine: Engine,
     pool: Pool,
     limits: QueryLimits,
-    connector_id: String,
 }
 
 impl SqlConnection {
@@ -399,22 +528,42 @@ impl SqlConnection {
         self.engine.name()
     }
 
+    fn lexical_dialect(&self) -> classify::Dialect {
+        match self.engine {
+            Engine::Postgres => classify::Dialect::Postgres,
+            Engine::Mysql => classify::Dialect::Mysql,
+        }
+    }
+
     /// Starts a query; returns once the first rows (or the end, or an error) arrived, so SQL
-    /// errors surface here rather than at the first batch.
+    /// errors surface here rather than at the first batch. Rows waiting for the plugin are
+    /// charged to `budget`.
     pub async fn query(
         &self,
         statement: String,
         params: Vec<Value>,
+        budget: &HostBudget,
     ) -> Result<RowStream, SqlFailure> {
-        classify::check_single(&statement).map_err(|m| SqlFailure::new(FailureKind::Config, m))?;
-        if self.limits.read_only
-            && let Err(m) = classify::check_read_only(&statement)
-        {
+        let dialect = self.lexical_dialect();
+        let checked = if self.limits.read_only {
+            classify::check_read_only(dialect, &statement)
+        } else {
+            classify::check_single(dialect, &statement)
+        };
+        if let Err(refusal) = checked {
+            let hint = if refusal.is_read_only_refusal() {
+                format!(
+                    "; set `read_only: false` on databases.{} in config.yml to allow writes",
+                    self.name
+                )
+            } else {
+                String::new()
+            };
             let message = format!(
-                "database `{}`: {m}; set `read_only: false` on databases.{} in config.yml to allow writes",
-                self.name, self.name
+                "database `{}`: {refusal}{hint} (statement: {})",
+                self.name,
+                excerpt(&statement, 200)
             );
-            tracing::warn!(connector_id = %self.connector_id, "{message}");
             return Err(SqlFailure::new(FailureKind::Config, message));
         }
         stream::start(
@@ -423,7 +572,40 @@ impl SqlConnection {
             statement,
             params,
             self.limits,
+            budget.clone(),
         )
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn excerpts_are_bounded_and_escaped() {
+        assert_eq!(excerpt("SELECT 1", 200), "SELECT 1");
+        let e = excerpt(
+            &format!("a\nINFO forged\u{1b}[0m\u{202e}{}", "x".repeat(500)),
+            50,
+        );
+        assert!(e.starts_with("a\\nINFO forged\\u{1b}[0m\\u{202e}"), "{e}");
+        assert!(e.ends_with("… (468 more bytes)"), "{e}");
+        assert!(!e.contains('\n') && !e.contains('\u{202e}'));
+    }
+
+    #[test]
+    fn lexical_sql_modes_are_removed() {
+        assert_eq!(
+            pinned_sql_mode(
+                "STRICT_TRANS_TABLES,ANSI_QUOTES,NO_BACKSLASH_ESCAPES,ERROR_FOR_DIVISION_BY_ZERO"
+            ),
+            "STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO"
+        );
+        assert_eq!(
+            pinned_sql_mode("PIPES_AS_CONCAT,ANSI_QUOTES,IGNORE_SPACE,ORACLE,NO_KEY_OPTIONS"),
+            "PIPES_AS_CONCAT,IGNORE_SPACE,NO_KEY_OPTIONS"
+        );
+        assert_eq!(pinned_sql_mode(""), "");
     }
 }

@@ -8,10 +8,11 @@
 //!     username: inlet_reader
 //!     password: ${CRM_DB_PASSWORD}         # or {file: /run/secrets/crm-db}
 //!     # credential: crm_db                 # …or a `basic` entry of `credentials:` instead
-//!     max_connections: 4
+//!     max_connections: 4                   # each open row stream holds one
 //!     query_timeout_secs: 60               # longest wait for the database between two rows
 //!     max_rows: 10000000                   # per query
-//!     read_only: true                      # default: only SELECT/WITH/SHOW/EXPLAIN
+//!     read_only: true                      # default: reading statements, each in a read-only
+//!                                          # transaction that is rolled back
 //! connectors:
 //!   - connector_id: crm
 //!     service_type: postgresql
@@ -45,6 +46,7 @@ pub struct DatabaseSpec {
     pub password: Option<SecretSource>,
     /// A `basic` entry of the top-level `credentials:` holding the username and password.
     pub credential: Option<String>,
+    /// Pooled connections per connector; each open row stream holds one until it ends.
     #[serde(default = "default_max_connections")]
     pub max_connections: u32,
     /// Longest wait for the database: acquiring a connection, the first row, each next row.
@@ -56,8 +58,9 @@ pub struct DatabaseSpec {
     /// Largest single row, in bytes, handed to a plugin.
     #[serde(default = "default_max_row_bytes")]
     pub max_row_bytes: u64,
-    /// Only statements that read (SELECT, WITH, SHOW, EXPLAIN...), on sessions the database
-    /// itself keeps read-only. `false` lets plugins write.
+    /// Only statements that read (SELECT, WITH, SHOW, EXPLAIN...), each run inside a read-only
+    /// transaction that is rolled back, on a session reset before it is reused (see the SQL
+    /// broker). `false` lets plugins write.
     #[serde(default = "yes")]
     pub read_only: bool,
 }

@@ -19,7 +19,12 @@ pub fn interpolate(
         }
         Value::Mapping(map) => {
             for (k, v) in map.iter_mut() {
-                path.push(k.as_str().map(str::to_owned).unwrap_or_else(|| "?".into()));
+                // A key the file spells as an empty string is named `''`, as it is written.
+                path.push(match k.as_str() {
+                    Some("") => "''".into(),
+                    Some(s) => s.to_owned(),
+                    None => "?".into(),
+                });
                 let r = interpolate(v, env, path);
                 path.pop();
                 r?;

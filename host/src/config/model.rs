@@ -168,6 +168,19 @@ pub struct Inlet {
     /// Timings of the Kibana protocol that Elastic hard-codes.
     #[serde(default)]
     pub kibana: KibanaTimings,
+    /// What a plugin must prove before it loads (`inlet.plugins.trusted_keys`).
+    #[serde(default)]
+    pub plugins: PluginTrust,
+}
+
+/// `inlet.plugins`: the operator's requirements on plugin components.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PluginTrust {
+    /// OpenSSH ed25519 public keys (`ssh-ed25519 AAAA… comment`), or files holding such lines
+    /// (relative to the config file). When any is set, every component must carry a detached
+    /// signature (`<component>.sig`) by one of them, or it is refused (see `plugin::signature`).
+    #[serde(default)]
+    pub trusted_keys: Vec<String>,
 }
 
 impl Default for Inlet {
@@ -179,6 +192,7 @@ impl Default for Inlet {
             limits: Limits::default(),
             protocol: None,
             kibana: KibanaTimings::default(),
+            plugins: PluginTrust::default(),
         }
     }
 }
@@ -223,6 +237,10 @@ fn default_idle_job_timeout() -> u64 {
 
 /// Sandbox limits. Used both as the operator's caps (`inlet.limits`) and as per-connector
 /// requests (`connectors[].limits`, every field optional there).
+///
+/// `memory_mib` caps the plugin's own linear memory; the `host_*`/`max_*` budgets cap what the
+/// host holds or opens on the plugin's behalf (see `runtime::budget`), which the linear-memory
+/// limit cannot see.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Limits {
     /// Linear memory per plugin instance.
@@ -237,6 +255,26 @@ pub struct Limits {
     /// Largest number of documents in one batch from a plugin.
     #[serde(default = "default_max_batch_docs")]
     pub max_batch_docs: usize,
+    /// Host memory held for one instance: `wasi:http` header maps and buffered request bodies,
+    /// SQL rows waiting to be read.
+    #[serde(default = "default_host_memory_mib")]
+    pub host_memory_mib: u64,
+    /// Files and directory listings one instance may hold open at once.
+    #[serde(default = "default_max_open_files")]
+    pub max_open_files: u64,
+    /// `wasi:http` requests one instance may have sent and not yet seen answered.
+    #[serde(default = "default_max_requests_in_flight")]
+    pub max_requests_in_flight: u64,
+    /// Host objects (handles of every kind: fields, streams, files, rows...) one instance may
+    /// hold at once.
+    #[serde(default = "default_max_handles")]
+    pub max_handles: u64,
+    /// Keys a connector may keep in its plugin state.
+    #[serde(default = "default_max_state_keys")]
+    pub max_state_keys: u64,
+    /// Bytes (keys and values) a connector may keep in its plugin state.
+    #[serde(default = "default_max_state_bytes")]
+    pub max_state_bytes: u64,
 }
 
 impl Default for Limits {
@@ -246,6 +284,12 @@ impl Default for Limits {
             call_timeout_secs: default_call_timeout(),
             max_document_bytes: default_max_document_bytes(),
             max_batch_docs: default_max_batch_docs(),
+            host_memory_mib: default_host_memory_mib(),
+            max_open_files: default_max_open_files(),
+            max_requests_in_flight: default_max_requests_in_flight(),
+            max_handles: default_max_handles(),
+            max_state_keys: default_max_state_keys(),
+            max_state_bytes: default_max_state_bytes(),
         }
     }
 }
@@ -257,6 +301,12 @@ pub struct LimitOverrides {
     pub call_timeout_secs: Option<u64>,
     pub max_document_bytes: Option<usize>,
     pub max_batch_docs: Option<usize>,
+    pub host_memory_mib: Option<u64>,
+    pub max_open_files: Option<u64>,
+    pub max_requests_in_flight: Option<u64>,
+    pub max_handles: Option<u64>,
+    pub max_state_keys: Option<u64>,
+    pub max_state_bytes: Option<u64>,
 }
 
 impl LimitOverrides {
@@ -267,6 +317,14 @@ impl LimitOverrides {
             call_timeout_secs: self.call_timeout_secs.unwrap_or(caps.call_timeout_secs),
             max_document_bytes: self.max_document_bytes.unwrap_or(caps.max_document_bytes),
             max_batch_docs: self.max_batch_docs.unwrap_or(caps.max_batch_docs),
+            host_memory_mib: self.host_memory_mib.unwrap_or(caps.host_memory_mib),
+            max_open_files: self.max_open_files.unwrap_or(caps.max_open_files),
+            max_requests_in_flight: self
+                .max_requests_in_flight
+                .unwrap_or(caps.max_requests_in_flight),
+            max_handles: self.max_handles.unwrap_or(caps.max_handles),
+            max_state_keys: self.max_state_keys.unwrap_or(caps.max_state_keys),
+            max_state_bytes: self.max_state_bytes.unwrap_or(caps.max_state_bytes),
         }
     }
 
@@ -294,12 +352,31 @@ impl LimitOverrides {
             "max_batch_docs",
             self.max_batch_docs.map(|v| v as u64),
             caps.max_batch_docs as u64,
+        )?;
+        over(
+            "host_memory_mib",
+            self.host_memory_mib,
+            caps.host_memory_mib,
+        )?;
+        over("max_open_files", self.max_open_files, caps.max_open_files)?;
+        over(
+            "max_requests_in_flight",
+            self.max_requests_in_flight,
+            caps.max_requests_in_flight,
+        )?;
+        over("max_handles", self.max_handles, caps.max_handles)?;
+        over("max_state_keys", self.max_state_keys, caps.max_state_keys)?;
+        over(
+            "max_state_bytes",
+            self.max_state_bytes,
+            caps.max_state_bytes,
         )
     }
 }
 
-/// One entry of `connectors:`.
-#[derive(Debug, Clone, Deserialize)]
+/// One entry of `connectors:`. `Debug` shows configuration keys, never values: a sensitive
+/// field's value (a form credential's secret) must not reach a log through a debug print.
+#[derive(Clone, Deserialize)]
 pub struct Connector {
     pub connector_id: String,
     pub service_type: String,
@@ -330,6 +407,28 @@ pub struct Connector {
     /// (`_bulk?pipeline=`) and carry its `_extract_binary_content`, `_reduce_whitespace` and
     /// `_run_ml_inference` flags, as Elastic's service does; unset (standalone default), none.
     pub pipeline: Option<Pipeline>,
+}
+
+impl std::fmt::Debug for Connector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connector")
+            .field("connector_id", &self.connector_id)
+            .field("service_type", &self.service_type)
+            .field("api_key", &self.api_key)
+            .field("name", &self.name)
+            .field("index_name", &self.index_name)
+            .field(
+                "configuration",
+                &self.configuration.keys().collect::<Vec<_>>(),
+            )
+            .field("schedule", &self.schedule)
+            .field("limits", &self.limits)
+            .field("grants", &self.grants)
+            .field("sha256", &self.sha256)
+            .field("sync_rules", &self.sync_rules)
+            .field("pipeline", &self.pipeline)
+            .finish()
+    }
 }
 
 /// Sync rules, as Kibana stores them in the connector's active filtering.
@@ -428,6 +527,13 @@ pub struct Grants {
     /// declare them: `[permissions] sql = ["name"]`).
     #[serde(default)]
     pub databases: Vec<String>,
+    /// Keys of `sensitive` configuration fields whose values the host hands to this
+    /// connector's plugin. Without it a sensitive value is checked but withheld: a secret
+    /// belongs in a credential the host injects (`credentials:`, or the plugin's form
+    /// credentials), not in the plugin. A key the plugin's schema does not mark sensitive is
+    /// warned about when the schema is known.
+    #[serde(default)]
+    pub sensitive_fields: Vec<String>,
 }
 
 impl Config {
@@ -566,4 +672,32 @@ fn default_max_document_bytes() -> usize {
 }
 fn default_max_batch_docs() -> usize {
     10_000
+}
+/// 64 MiB: far more than a well-behaved connector holds (a few header maps, one SQL batch of
+/// rows), and small enough that dozens of hostile instances stay well under a process's means.
+fn default_host_memory_mib() -> u64 {
+    64
+}
+/// Connectors read a file at a time; 64 leaves room for a walk that keeps a few directories
+/// open. All plugins together are also held to half of the process's descriptor limit (see
+/// `runtime::budget`), so the host's own sockets and files always have room.
+fn default_max_open_files() -> u64 {
+    64
+}
+/// Twice the default `grants.http_limits.max_concurrent_requests` (16): a plugin may queue
+/// some requests behind the connector's concurrency limit, not thousands.
+fn default_max_requests_in_flight() -> u64 {
+    32
+}
+/// Handles of every kind (a `wasi:http` request alone takes half a dozen while in flight);
+/// componentize-py and -js guests hold a few dozen at rest.
+fn default_max_handles() -> u64 {
+    4096
+}
+fn default_max_state_keys() -> u64 {
+    1000
+}
+/// 4 MiB: checkpoints and small caches, not a database.
+fn default_max_state_bytes() -> u64 {
+    4 * 1024 * 1024
 }

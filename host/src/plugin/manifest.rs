@@ -10,11 +10,24 @@
 //! files = true                    # read-only directories
 //! http = ["https://api.github.com"]
 //! sql = ["postgresql"]            # names of databases config.yml's `databases:` defines
+//!
+//! [credentials.graph]             # a secret from the configuration form, held by the host
+//! type = "oauth2_client_credentials"
+//! token_url = "https://login.microsoftonline.com/{tenant_id}/oauth2/v2.0/token"
+//! client_id = "{client_id}"
+//! client_secret = "{secret_value}"
+//! hosts = ["https://graph.microsoft.com"]
 //! ```
+//!
+//! `[credentials]` tables are checked when the manifest is read (`broker::form_credentials`
+//! has the rules); a manifest that breaks one is refused with its key path.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+
+use crate::broker::form_credentials::{self, Declaration};
 
 pub const FILE_NAME: &str = "plugin.toml";
 
@@ -29,6 +42,10 @@ pub struct Manifest {
     pub component: PathBuf,
     #[serde(default)]
     pub permissions: Permissions,
+    /// Credentials the host forms from the connector's configuration values and injects
+    /// (`[credentials.<name>]`, config.yml's credential shape with `{field_key}` placeholders).
+    #[serde(default)]
+    pub credentials: BTreeMap<String, Declaration>,
 }
 
 /// The plugin's side of the two-sided permission model.
@@ -64,7 +81,30 @@ impl Manifest {
                 manifest.component
             ));
         }
+        form_credentials::validate(&manifest.credentials)
+            .map_err(|(key, message)| format!("`{key}`: {message}"))?;
         Ok(manifest)
+    }
+
+    /// The form credentials, for `inlet plugins inspect`: per name, the type, the fields that
+    /// make the secret, and every origin it goes to (each needs `grants.http`).
+    pub fn credentials_summary(&self) -> serde_json::Value {
+        self.credentials
+            .iter()
+            .map(|(name, d)| {
+                let mut origins = d.hosts.clone();
+                origins.extend(d.token_origin());
+                (
+                    name.clone(),
+                    serde_json::json!({
+                        "type": d.kind.name(),
+                        "secret_from": d.secret_fields(name),
+                        "sent_to": origins,
+                    }),
+                )
+            })
+            .collect::<serde_json::Map<_, _>>()
+            .into()
     }
 }
 
@@ -91,5 +131,35 @@ mod tests {
         .expect("write");
         let m = Manifest::read(&p).expect("valid");
         assert!(m.permissions.files);
+        assert!(m.credentials.is_empty());
+    }
+
+    #[test]
+    fn form_credentials_are_checked_when_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join(FILE_NAME);
+        let base = "service_type = \"x\"\ncomponent = \"x.wasm\"\n";
+        std::fs::write(
+            &p,
+            format!(
+                "{base}[credentials.api]\ntype = \"bearer\"\ntoken = \"{{api_token}}\"\nhosts = [\"https://api.example.com\"]\n"
+            ),
+        )
+        .expect("write");
+        let m = Manifest::read(&p).expect("valid");
+        assert_eq!(m.credentials["api"].secret_fields("api"), vec!["api_token"]);
+        assert_eq!(
+            m.credentials_summary()["api"]["sent_to"],
+            serde_json::json!(["https://api.example.com"])
+        );
+        std::fs::write(
+            &p,
+            format!(
+                "{base}[credentials.api]\ntype = \"bearer\"\ntoken = \"{{api_token}}\"\nhosts = [\"https://{{tenant}}.example.com\"]\n"
+            ),
+        )
+        .expect("write");
+        let err = Manifest::read(&p).unwrap_err();
+        assert!(err.contains("credentials.api.hosts[0]"), "{err}");
     }
 }

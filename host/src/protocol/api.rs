@@ -1,12 +1,16 @@
 //! The calls Inlet makes to Elasticsearch, typed. Like Elastic's own service, it reads the
 //! connector document from `.elastic-connectors` (it needs `_seq_no`/`_primary_term` for
 //! optimistic concurrency, which `GET _connector/{id}` does not return) and writes it with
-//! `_update` where Elastic does; everything else goes through the `_connector` API.
+//! `_update` where Elastic does; everything else goes through the `_connector` API. Where the
+//! cluster predates an endpoint ([`Cluster`]), the call is made the way Elastic's service made
+//! it on that release: an `_update` of the system document.
 
 use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::client::{EsClient, EsError, query, segment};
+use super::cluster::{Cluster, Licence};
+use super::document::DEFAULT_DOMAIN;
 
 pub const CONNECTORS_INDEX: &str = ".elastic-connectors";
 pub const JOBS_INDEX: &str = ".elastic-connectors-sync-jobs";
@@ -20,14 +24,31 @@ pub struct Versioned {
     pub source: Value,
 }
 
+/// Attempts of a read-modify-write of the connector document that loses a version race.
+const CAS_ATTEMPTS: usize = 3;
+
 #[derive(Clone)]
 pub struct Api {
     es: EsClient,
+    cluster: Cluster,
 }
 
 impl Api {
+    /// An API for a current cluster; [`Api::with_cluster`] once `GET /` said what it is.
     pub fn new(es: EsClient) -> Self {
-        Api { es }
+        Api {
+            es,
+            cluster: Cluster::current(),
+        }
+    }
+
+    pub fn with_cluster(mut self, cluster: Cluster) -> Self {
+        self.cluster = cluster;
+        self
+    }
+
+    pub fn cluster(&self) -> &Cluster {
+        &self.cluster
     }
 
     pub fn url(&self) -> &str {
@@ -37,6 +58,12 @@ impl Api {
     /// `GET /`: the cluster's name and version.
     pub async fn info(&self) -> Result<Value, EsError> {
         self.es.send(Method::GET, "/", None).await
+    }
+
+    /// `GET /_license`.
+    pub async fn licence(&self) -> Result<Licence, EsError> {
+        let v = self.es.send(Method::GET, "/_license", None).await?;
+        Ok(Licence::from_answer(&v))
     }
 
     /// `GET /.elastic-connectors/_doc/{id}`; `None` when there is no such connector.
@@ -86,37 +113,76 @@ impl Api {
             .map(drop)
     }
 
-    /// `PUT /_connector/{id}/_filtering/_validation` with `{"validation": {state, errors}}`.
-    pub async fn filtering_validation(&self, id: &str, validation: &Value) -> Result<(), EsError> {
-        let path = format!("/_connector/{}/_filtering/_validation", segment(id));
-        self.es
-            .send(
-                Method::PUT,
-                &path,
-                Some(&json!({ "validation": validation })),
-            )
-            .await
-            .map(drop)
-    }
-
-    /// `PUT /_connector/{id}/_filtering/_activate`: the valid draft becomes the active rules.
-    pub async fn activate_filtering(&self, id: &str) -> Result<(), EsError> {
-        let path = format!("/_connector/{}/_filtering/_activate", segment(id));
-        self.es.send(Method::PUT, &path, None).await.map(drop)
+    /// Records the validation of the default domain's draft rules and, when `activate`, makes
+    /// the draft the active rules: `PUT _connector/{id}/_filtering/_validation` (body
+    /// `{"validation": {state, errors}}`) then `PUT …/_filtering/_activate` from 8.14; before,
+    /// the same change to the connector document's `filtering` under its version, as Elastic's
+    /// service wrote it.
+    pub async fn record_draft_validation(
+        &self,
+        id: &str,
+        validation: &Value,
+        activate: bool,
+    ) -> Result<(), EsError> {
+        if self.cluster.has_filtering_validation_api() {
+            let path = format!("/_connector/{}/_filtering/_validation", segment(id));
+            self.es
+                .send(
+                    Method::PUT,
+                    &path,
+                    Some(&json!({ "validation": validation })),
+                )
+                .await?;
+            if activate {
+                let path = format!("/_connector/{}/_filtering/_activate", segment(id));
+                self.es.send(Method::PUT, &path, None).await?;
+            }
+            return Ok(());
+        }
+        for _ in 0..CAS_ATTEMPTS {
+            let Some(doc) = self.connector(id).await? else {
+                return Ok(());
+            };
+            let mut filtering = doc.source["filtering"].clone();
+            let Some(domain) = filtering
+                .as_array_mut()
+                .and_then(|domains| domains.iter_mut().find(|d| d["domain"] == DEFAULT_DOMAIN))
+            else {
+                return Ok(());
+            };
+            domain["draft"]["validation"] = validation.clone();
+            if activate {
+                domain["active"] = domain["draft"].clone();
+            }
+            match self
+                .update_connector(id, &json!({ "filtering": filtering }), Some(&doc))
+                .await
+            {
+                Err(e) if e.is_conflict() => continue,
+                other => return other,
+            }
+        }
+        Ok(())
     }
 
     /// `GET /_connector/_sync_job?connector_id=…&status=…`: one status at a time (what every
-    /// 8.x and 9.x accepts), oldest first, each job with its `id`.
-    pub async fn jobs(&self, connector_id: &str, status: &str) -> Result<Vec<Value>, EsError> {
+    /// 8.x and 9.x accepts), of one connector or (`None`) of all, oldest first, each job with
+    /// its `id`.
+    pub async fn jobs(
+        &self,
+        connector_id: Option<&str>,
+        status: &str,
+    ) -> Result<Vec<Value>, EsError> {
         let mut out = Vec::new();
         let size = 100usize;
         loop {
-            let q = query(&[
-                ("connector_id", connector_id),
-                ("status", status),
-                ("from", &out.len().to_string()),
-                ("size", &size.to_string()),
-            ]);
+            let from = out.len().to_string();
+            let size_text = size.to_string();
+            let mut pairs = vec![("status", status), ("from", &from), ("size", &size_text)];
+            if let Some(c) = connector_id {
+                pairs.insert(0, ("connector_id", c));
+            }
+            let q = query(&pairs);
             let v = self
                 .es
                 .send(Method::GET, &format!("/_connector/_sync_job?{q}"), None)
@@ -165,18 +231,55 @@ impl Api {
         Ok(v["id"].as_str().unwrap_or_default().to_owned())
     }
 
-    /// `PUT /_connector/_sync_job/{id}/_claim`: `in_progress`, with our host name and the cursor
-    /// the job starts from.
+    /// Claims a job for this worker: `in_progress`, `started_at`, `last_seen`,
+    /// `worker_hostname` and the cursor the job starts from. 8.15+: `PUT
+    /// _connector/_sync_job/{id}/_claim`, whose parser declares `sync_cursor` an optional object
+    /// (not nullable), so the key is left out when there is no cursor, as Elastic's client does.
+    /// Before 8.15: the same fields through an `_update` of the job document, as Elastic's
+    /// service wrote them.
     pub async fn claim_job(
         &self,
         id: &str,
         worker_hostname: &str,
         sync_cursor: Option<&Value>,
     ) -> Result<(), EsError> {
-        let path = format!("/_connector/_sync_job/{}/_claim", segment(id));
-        let mut body = json!({ "worker_hostname": worker_hostname });
+        if self.cluster.has_claim_api() {
+            let path = format!("/_connector/_sync_job/{}/_claim", segment(id));
+            let mut body = json!({ "worker_hostname": worker_hostname });
+            if let Some(c) = sync_cursor {
+                body["sync_cursor"] = c.clone();
+            }
+            return self
+                .es
+                .send(Method::PUT, &path, Some(&body))
+                .await
+                .map(drop);
+        }
+        let now = super::now_iso();
+        let mut doc = json!({
+            "status": "in_progress",
+            "started_at": now,
+            "last_seen": now,
+            "worker_hostname": worker_hostname,
+        });
         if let Some(c) = sync_cursor {
-            body["sync_cursor"] = c.clone();
+            doc["connector"] = json!({ "sync_cursor": c });
+        }
+        self.update_job(id, &doc).await
+    }
+
+    /// `PUT /_connector/_sync_job/{id}/_stats`; Elasticsearch also bumps `last_seen`. `metadata`
+    /// is sent where the parser knows it (8.15+).
+    pub async fn job_stats(
+        &self,
+        id: &str,
+        stats: &Value,
+        metadata: Option<&Value>,
+    ) -> Result<(), EsError> {
+        let path = format!("/_connector/_sync_job/{}/_stats", segment(id));
+        let mut body = stats.clone();
+        if let Some(m) = metadata.filter(|_| self.cluster.takes_stats_metadata()) {
+            body["metadata"] = m.clone();
         }
         self.es
             .send(Method::PUT, &path, Some(&body))
@@ -184,26 +287,9 @@ impl Api {
             .map(drop)
     }
 
-    /// `PUT /_connector/_sync_job/{id}/_stats`; Elasticsearch also bumps `last_seen`.
-    pub async fn job_stats(&self, id: &str, stats: &Value) -> Result<(), EsError> {
-        let path = format!("/_connector/_sync_job/{}/_stats", segment(id));
-        self.es
-            .send(Method::PUT, &path, Some(stats))
-            .await
-            .map(drop)
-    }
-
-    /// `PUT /_connector/_sync_job/{id}/_error`: status `error` with the message.
-    pub async fn job_error(&self, id: &str, error: &str) -> Result<(), EsError> {
-        let path = format!("/_connector/_sync_job/{}/_error", segment(id));
-        self.es
-            .send(Method::PUT, &path, Some(&json!({ "error": error })))
-            .await
-            .map(drop)
-    }
-
     /// `POST /.elastic-connectors-sync-jobs/_update/{id}`: how Elastic's service ends a job
-    /// (status, timestamps and final counts in one write; the API has no call for that).
+    /// (status, timestamps and final counts in one write; the API has no call for that, and
+    /// `_error` cannot set `completed_at`).
     pub async fn update_job(&self, id: &str, doc: &Value) -> Result<(), EsError> {
         let path = format!("/{JOBS_INDEX}/_update/{}", segment(id));
         self.es
@@ -212,18 +298,21 @@ impl Api {
             .map(drop)
     }
 
-    /// Documents in `index` after a refresh; `None` when the index does not exist.
+    /// Documents in `index` (after a refresh, except on serverless, which refuses `_refresh`);
+    /// `None` when the index does not exist.
     pub async fn document_count(&self, index: &str) -> Result<Option<u64>, EsError> {
         let q = query(&[("ignore_unavailable", "true")]);
         let idx = segment(index);
-        match self
-            .es
-            .send(Method::POST, &format!("/{idx}/_refresh?{q}"), None)
-            .await
-        {
-            Err(e) if e.is_not_found() => return Ok(None),
-            other => other?,
-        };
+        if self.cluster.refreshes() {
+            match self
+                .es
+                .send(Method::POST, &format!("/{idx}/_refresh?{q}"), None)
+                .await
+            {
+                Err(e) if e.is_not_found() => return Ok(None),
+                other => other?,
+            };
+        }
         match self
             .es
             .send(Method::GET, &format!("/{idx}/_count?{q}"), None)

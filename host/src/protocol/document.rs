@@ -6,6 +6,7 @@ use serde_json::{Map, Value, json};
 
 use crate::config;
 use crate::runtime::types::{ConfigField, DisplayType, Features, FieldType};
+use crate::sync::configuration;
 use crate::sync::rules::BasicRule;
 
 /// Kibana's default filtering has one rule that includes everything; it is not a user rule.
@@ -14,10 +15,20 @@ const DEFAULT_RULE_ID: &str = "DEFAULT";
 pub const DEFAULT_DOMAIN: &str = "DEFAULT";
 /// Cursors that are not JSON objects are stored under this key (`sync_cursor` is an object).
 const CURSOR_KEY: &str = "inlet_cursor";
+/// Access-control jobs write to `.search-acl-filter-<content index>`.
+const ACL_INDEX_PREFIX: &str = ".search-acl-filter-";
 
 /// JSON text from the plugin (a default, an option value) as JSON; plain text if it is not JSON.
 fn json_text(s: &str) -> Value {
     serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.to_owned()))
+}
+
+/// A JSON value as the text a form field shows: strings as they are, anything else as JSON.
+fn text_of(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
 }
 
 fn type_name(t: FieldType) -> &'static str {
@@ -39,9 +50,55 @@ fn display_name(d: DisplayType) -> &'static str {
     }
 }
 
+// What Elasticsearch's `ConnectorConfiguration` parser (8.15) accepts, which every
+// `POST _connector/_sync_job` runs over the whole connector document: a field's `value` is a
+// string, number, boolean, object or null, never a list; `default_value` a string, number,
+// boolean or null; an option (`ConfigurationSelectOption`) has a string `label` and a string
+// `value`; a dependency's `value` is a scalar or null; a validation's `constraint` is a string, a
+// number or a list of strings and numbers. One field outside these shapes fails every sync job of
+// the connector, so the plugin's JSON text is rendered into them here.
+
+/// `value` / `default_value` of a field of type `ty`: lists as Kibana's comma-separated text
+/// (what Elastic's list fields hold, and what the host splits again), objects as JSON text,
+/// numbers and booleans of a `str` field as text.
+fn form_value(ty: FieldType, text: &str) -> Value {
+    match (ty, json_text(text)) {
+        (FieldType::List, Value::Array(items)) => {
+            Value::String(items.iter().map(text_of).collect::<Vec<_>>().join(","))
+        }
+        (_, Value::Array(_) | Value::Object(_)) => Value::String(text.trim().to_owned()),
+        (FieldType::Str, v @ (Value::Number(_) | Value::Bool(_))) => Value::String(text_of(&v)),
+        (_, v) => v,
+    }
+}
+
+/// A dropdown option's `value`: always a string (`10`, `true` as text).
+fn option_value(text: &str) -> Value {
+    Value::String(text_of(&json_text(text)))
+}
+
+/// A dependency's `value`: scalars as they are, lists and objects as JSON text.
+fn dependency_value(text: &str) -> Value {
+    match json_text(text) {
+        Value::Array(_) | Value::Object(_) => Value::String(text.trim().to_owned()),
+        v => v,
+    }
+}
+
+/// A validation's `constraint`: a string, a number, or a list of strings and numbers; anything
+/// else (a boolean, null, an object, nested lists) as JSON text.
+fn constraint_value(text: &str) -> Value {
+    let scalar = |v: &Value| matches!(v, Value::String(_) | Value::Number(_));
+    match json_text(text) {
+        v if scalar(&v) => v,
+        Value::Array(items) if items.iter().all(scalar) => Value::Array(items),
+        _ => Value::String(text.trim().to_owned()),
+    }
+}
+
 /// One field as Kibana renders it. `value` starts as the default so the form shows it.
 pub fn rcf_field(f: &ConfigField) -> Value {
-    let default = f.default_value.as_deref().map(json_text);
+    let default = f.default_value.as_deref().map(|d| form_value(f.type_, d));
     json!({
         "label": f.label,
         "order": f.order,
@@ -52,10 +109,10 @@ pub fn rcf_field(f: &ConfigField) -> Value {
         "required": f.required,
         "sensitive": f.sensitive,
         "tooltip": f.tooltip,
-        "depends_on": f.depends_on.iter().map(|d| json!({"field": d.field, "value": json_text(&d.value)})).collect::<Vec<_>>(),
-        "validations": f.validations.iter().map(|v| json!({"type": v.type_, "constraint": json_text(&v.constraint)})).collect::<Vec<_>>(),
+        "depends_on": f.depends_on.iter().map(|d| json!({"field": d.field, "value": dependency_value(&d.value)})).collect::<Vec<_>>(),
+        "validations": f.validations.iter().map(|v| json!({"type": v.type_, "constraint": constraint_value(&v.constraint)})).collect::<Vec<_>>(),
         "ui_restrictions": f.ui_restrictions,
-        "options": f.options.iter().map(|o| json!({"label": o.label, "value": json_text(&o.value)})).collect::<Vec<_>>(),
+        "options": f.options.iter().map(|o| json!({"label": o.label, "value": option_value(&o.value)})).collect::<Vec<_>>(),
     })
 }
 
@@ -150,6 +207,48 @@ pub fn values(configuration: &Value) -> Map<String, Value> {
         .collect()
 }
 
+/// What a connector's values still lack for its plugin's schema.
+#[derive(Debug, Default)]
+pub struct Unfilled<'a> {
+    /// Required fields without a default that are empty (and shown: their dependencies hold).
+    pub required: Vec<&'a ConfigField>,
+    /// A value the schema refuses (wrong type), as the sync would report it.
+    pub invalid: Option<String>,
+}
+
+/// Which required fields `values` leave empty, by the same rules the sync applies
+/// ([`configuration::resolve`]): each missing field is filled with a placeholder of its type and
+/// the check repeated, so every missing field is named at once, not only the first.
+pub fn unfilled<'a>(schema: &'a [ConfigField], values: &Map<String, Value>) -> Unfilled<'a> {
+    let mut values = values.clone();
+    let mut out = Unfilled::default();
+    for _ in 0..=schema.len() {
+        let Err(e) = configuration::resolve(schema, &values, &configuration::Handover::default())
+        else {
+            break;
+        };
+        let Some(field) = schema.iter().find(|f| f.key == e.key) else {
+            out.invalid = Some(e.to_string());
+            break;
+        };
+        let given = values
+            .get(&field.key)
+            .is_some_and(|v| !v.is_null() && v.as_str() != Some(""));
+        if given || !field.required || field.default_value.is_some() {
+            out.invalid = Some(e.to_string());
+            break;
+        }
+        out.required.push(field);
+        let placeholder = match field.type_ {
+            FieldType::Int => json!(0),
+            FieldType::Bool => json!(false),
+            FieldType::Str | FieldType::List => json!("-"),
+        };
+        values.insert(field.key.clone(), placeholder);
+    }
+    out
+}
+
 /// The active rules of the default domain, from a connector's `filtering` (a list of domains)
 /// or a job's snapshot (the active rules themselves).
 pub fn active_rules(filtering: &Value) -> Option<&Value> {
@@ -202,8 +301,9 @@ pub fn basic_rules(rules: &Value) -> Result<Vec<BasicRule>, String> {
 
 /// The connector a job runs: config.yml's entry (grants, limits, pin, credentials) with what
 /// Kibana keeps in the connector document — configuration values, index, pipeline, active sync
-/// rules. A job's snapshot (taken when it was created) wins for configuration and rules, as in
-/// Elastic's service.
+/// rules. A job's snapshot (taken by Elasticsearch when the job was created) wins for all of
+/// them, as in Elastic's service: a job created before the index or pipeline was changed in
+/// Kibana still writes where it was created to write.
 pub fn merge(
     entry: &config::Connector,
     connector: &Value,
@@ -216,17 +316,22 @@ pub fn merge(
         .filter(|v| v.as_object().is_some_and(|o| !o.is_empty()))
         .unwrap_or(&connector["configuration"]);
     c.configuration = values(configuration);
-    if let Some(index) = connector["index_name"]
-        .as_str()
-        .or_else(|| snapshot.and_then(|s| s["index_name"].as_str()))
-        .map(|i| i.trim_start_matches(".search-acl-filter-"))
+    let non_empty = |v: &Value| v.as_str().filter(|i| !i.is_empty()).map(str::to_owned);
+    // An access-control job's snapshot names the ACL index; the sync derives it from the
+    // content index.
+    if let Some(index) = snapshot
+        .and_then(|s| non_empty(&s["index_name"]))
+        .or_else(|| non_empty(&connector["index_name"]))
+        .map(|i| i.trim_start_matches(ACL_INDEX_PREFIX).to_owned())
         .filter(|i| !i.is_empty())
     {
-        c.index_name = Some(index.to_owned());
+        c.index_name = Some(index);
     }
-    let pipeline = Some(&connector["pipeline"])
-        .filter(|p| p.is_object())
-        .or_else(|| snapshot.map(|s| &s["pipeline"]).filter(|p| p.is_object()));
+    let pipeline = match snapshot {
+        Some(s) if s.get("pipeline").is_some() => Some(&s["pipeline"]),
+        _ => Some(&connector["pipeline"]),
+    }
+    .filter(|p| p.is_object());
     if let Some(p) = pipeline {
         // Kibana always stores pipeline settings; Elastic's service applies them to every sync.
         c.pipeline = Some(
@@ -247,15 +352,13 @@ pub fn merge(
     Ok(c)
 }
 
-/// A cursor as the `sync_cursor` object: JSON objects as they are, anything else wrapped.
-pub fn cursor_to_doc(cursor: Option<&str>) -> Value {
-    match cursor {
-        None => Value::Null,
-        Some(text) => match serde_json::from_str::<Value>(text) {
-            Ok(v @ Value::Object(_)) => v,
-            _ => json!({ CURSOR_KEY: text }),
-        },
-    }
+/// A cursor as the `sync_cursor` object: JSON objects as they are, anything else wrapped;
+/// `None` without a cursor (the claim then leaves the key out: its parser refuses `null`).
+pub fn cursor_to_doc(cursor: Option<&str>) -> Option<Value> {
+    cursor.map(|text| match serde_json::from_str::<Value>(text) {
+        Ok(v @ Value::Object(_)) => v,
+        _ => json!({ CURSOR_KEY: text }),
+    })
 }
 
 /// The cursor the plugin gave, from `sync_cursor`.
@@ -325,6 +428,91 @@ mod tests {
         let plain = rcf_field(&field("count", FieldType::Int, None));
         assert_eq!(plain["value"], "");
         assert_eq!(plain["default_value"], Value::Null);
+    }
+
+    /// Shapes Elasticsearch's `ConnectorConfiguration` parser (8.15) refuses, from plugin JSON
+    /// text that is valid for the plugin: each row is (field type, JSON text, what the form
+    /// holds).
+    #[test]
+    fn plugin_json_becomes_shapes_the_parser_accepts() {
+        // `value` / `default_value`: never a list; a list field holds comma-separated text.
+        for (ty, text, want) in [
+            (FieldType::List, r#"["a","b"]"#, json!("a,b")),
+            (FieldType::List, r#"[1,"b"]"#, json!("1,b")),
+            (FieldType::List, r#""*""#, json!("*")),
+            (FieldType::Str, r#"["a"]"#, json!(r#"["a"]"#)),
+            (FieldType::Str, "3", json!("3")),
+            (FieldType::Str, "true", json!("true")),
+            (FieldType::Str, r#"{"k":1}"#, json!(r#"{"k":1}"#)),
+            (FieldType::Int, "3", json!(3)),
+            (FieldType::Bool, "true", json!(true)),
+            (FieldType::Str, "plain text", json!("plain text")),
+        ] {
+            let mut f = field("f", ty, Some(text));
+            f.required = false;
+            let v = rcf_field(&f);
+            assert_eq!(v["default_value"], want, "{ty:?} {text}");
+            assert_eq!(v["value"], want, "{ty:?} {text}");
+        }
+        let mut f = field("mode", FieldType::Int, Some("10"));
+        f.display = DisplayType::Dropdown;
+        // Option values: always strings.
+        f.options = ["10", "true", r#""fast""#, "[1]"]
+            .iter()
+            .map(|v| SelectOption {
+                label: "x".into(),
+                value: (*v).into(),
+            })
+            .collect();
+        // Dependency values: scalars or null, never lists.
+        f.depends_on = ["true", "3", r#""on""#, "null", r#"["a"]"#]
+            .iter()
+            .map(|v| Dependency {
+                field: "other".into(),
+                value: (*v).into(),
+            })
+            .collect();
+        // Constraints: string, number, or a list of strings and numbers.
+        f.validations = ["10", r#""int""#, r#"[1,"a"]"#, "true", "null", r#"[[1]]"#]
+            .iter()
+            .map(|c| Validation {
+                type_: "included_in".into(),
+                constraint: (*c).into(),
+            })
+            .collect();
+        let v = rcf_field(&f);
+        let values = |k: &str, inner: &str| -> Vec<Value> {
+            v[k].as_array()
+                .expect("list")
+                .iter()
+                .map(|o| o[inner].clone())
+                .collect()
+        };
+        assert_eq!(
+            values("options", "value"),
+            vec![json!("10"), json!("true"), json!("fast"), json!("[1]")]
+        );
+        assert_eq!(
+            values("depends_on", "value"),
+            vec![
+                json!(true),
+                json!(3),
+                json!("on"),
+                Value::Null,
+                json!(r#"["a"]"#)
+            ]
+        );
+        assert_eq!(
+            values("validations", "constraint"),
+            vec![
+                json!(10),
+                json!("int"),
+                json!([1, "a"]),
+                json!("true"),
+                json!("null"),
+                json!("[[1]]")
+            ]
+        );
     }
 
     #[test]
@@ -447,6 +635,26 @@ mod tests {
     }
 
     #[test]
+    fn a_job_writes_where_its_snapshot_says_not_where_the_connector_now_points() {
+        // Kibana moved the connector to another index and pipeline after the job was created.
+        let mut now = kibana_connector();
+        now["index_name"] = json!("search-moved");
+        now["pipeline"]["name"] = json!("moved-pipeline");
+        let job = json!({"connector": {
+            "index_name": "search-docs",
+            "pipeline": {"name": "p", "extract_binary_content": false, "reduce_whitespace": true, "run_ml_inference": false},
+            "configuration": {"count": {"value": 7}},
+        }});
+        let c = merge(&entry(), &now, Some(&job)).expect("merge");
+        assert_eq!(c.index_name.as_deref(), Some("search-docs"));
+        assert_eq!(c.pipeline.expect("pipeline").name, "p");
+        // Without a job (the configuration check), the connector's current settings.
+        let c = merge(&entry(), &now, None).expect("merge");
+        assert_eq!(c.index_name.as_deref(), Some("search-moved"));
+        assert_eq!(c.pipeline.expect("pipeline").name, "moved-pipeline");
+    }
+
+    #[test]
     fn bad_rules_are_reported() {
         let mut doc = kibana_connector();
         doc["filtering"][0]["active"]["rules"][0]["rule"] = json!("sounds_like");
@@ -454,13 +662,46 @@ mod tests {
     }
 
     #[test]
+    fn unfilled_names_every_missing_required_field() {
+        let mut shown_if = field("token", FieldType::Str, None);
+        shown_if.depends_on = vec![Dependency {
+            field: "auth".into(),
+            value: "\"token\"".into(),
+        }];
+        let schema = vec![
+            field("tenant_id", FieldType::Str, None),
+            field("port", FieldType::Int, None),
+            field("pattern", FieldType::Str, Some("\"*\"")),
+            field("auth", FieldType::Str, Some("\"secret\"")),
+            shown_if,
+        ];
+        let u = unfilled(&schema, &Map::new());
+        let keys: Vec<&str> = u.required.iter().map(|f| f.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["tenant_id", "port"],
+            "defaults and hidden fields are not asked for"
+        );
+        assert!(u.invalid.is_none());
+        let given = json!({"tenant_id": "t", "port": "x"});
+        let u = unfilled(&schema, given.as_object().expect("object"));
+        assert!(u.required.is_empty());
+        assert!(u.invalid.expect("invalid").contains("port"));
+        let given = json!({"tenant_id": "t", "port": 443, "auth": "token"});
+        let u = unfilled(&schema, given.as_object().expect("object"));
+        let keys: Vec<&str> = u.required.iter().map(|f| f.key.as_str()).collect();
+        assert_eq!(keys, ["token"], "shown once its dependency holds");
+    }
+
+    #[test]
     fn cursors_round_trip() {
         for c in ["42", "{\"page\":3}", "delta-link"] {
-            let doc = cursor_to_doc(Some(c));
+            let doc = cursor_to_doc(Some(c)).expect("a cursor");
             assert!(doc.is_object(), "sync_cursor is an object: {doc}");
             assert_eq!(cursor_from_doc(&doc).as_deref(), Some(c));
         }
-        assert_eq!(cursor_to_doc(None), Value::Null);
+        // No cursor: nothing to send (`_claim` refuses `"sync_cursor": null`).
+        assert_eq!(cursor_to_doc(None), None);
         assert_eq!(cursor_from_doc(&json!({})), None);
     }
 }

@@ -14,7 +14,7 @@ use super::status::{JobStatus, StopReason, ending};
 use super::{Ctx, EsError, document, now_iso};
 use crate::config;
 use crate::runtime::SyncKind;
-use crate::sync::{self, Progress};
+use crate::sync::{self, Progress, SyncStats};
 
 const CAS_ATTEMPTS: usize = 3;
 const MIB: f64 = 1024.0 * 1024.0;
@@ -24,7 +24,7 @@ pub(super) async fn run(ctx: Arc<Ctx>) {
     while !ctx.stopping() {
         for entry in ctx.connectors() {
             for status in ["pending", "suspended"] {
-                match ctx.api.jobs(&entry.connector_id, status).await {
+                match ctx.api.jobs(Some(&entry.connector_id), status).await {
                     Ok(jobs) => {
                         for job in jobs {
                             start_one(&ctx, entry, job, &mut runners);
@@ -107,9 +107,7 @@ fn job_status(job: &Value) -> Option<JobStatus> {
 struct Outcome {
     status: JobStatus,
     error: Option<String>,
-    indexed: u64,
-    deleted: u64,
-    bytes: u64,
+    stats: SyncStats,
     cursor: Option<String>,
 }
 
@@ -118,11 +116,13 @@ impl Outcome {
         Outcome {
             status: JobStatus::Error,
             error: Some(error),
-            indexed: 0,
-            deleted: 0,
-            bytes: 0,
+            stats: SyncStats::default(),
             cursor: None,
         }
+    }
+
+    fn deleted(&self) -> u64 {
+        self.stats.deleted + self.stats.stale_deleted
     }
 }
 
@@ -159,13 +159,14 @@ async fn execute(
         return Ok(());
     }
     tracing::info!(connector_id = %entry.connector_id, sync_job_id = job_id, job_type = sync::job_type_name(kind), "claiming the sync job");
+    // The job's snapshot (index, pipeline, configuration, rules) as Elasticsearch took it when
+    // the job was created.
     let merged = document::merge(entry, &connector.source, job.as_ref());
     let cursor = match kind {
         SyncKind::Incremental => document::cursor_from_doc(&connector.source["sync_cursor"]),
         _ => None,
     };
-    let claim_cursor =
-        (kind == SyncKind::Incremental).then(|| document::cursor_to_doc(cursor.as_deref()));
+    let claim_cursor = document::cursor_to_doc(cursor.as_deref());
     let claimed = ctx
         .api
         .claim_job(job_id, &ctx.hostname, claim_cursor.as_ref())
@@ -177,9 +178,28 @@ async fn execute(
     let outcome = match (merged, claimed) {
         (_, Err(e)) => Outcome::failed(format!("cannot claim the job: {e}")),
         (Err(e), Ok(())) => Outcome::failed(e),
-        (Ok(c), Ok(())) => run_sync(ctx, &c, job_id, kind, cursor).await,
+        (Ok(c), Ok(())) => match licence_refusal(ctx, kind).await {
+            Some(refusal) => Outcome::failed(refusal),
+            None => run_sync(ctx, &c, job_id, kind, cursor).await,
+        },
     };
     finish(ctx, &entry.connector_id, job_id, kind, &index, outcome).await
+}
+
+/// Why an access-control job may not run on this cluster, if it may not: Elastic's service
+/// checks the licence before running one (`es/license.py`). It leaves such a job `pending` and
+/// only logs; Inlet claims it and ends it in `error` with the reason, so Kibana shows why.
+async fn licence_refusal(ctx: &Ctx, kind: SyncKind) -> Option<String> {
+    if kind != SyncKind::AccessControl {
+        return None;
+    }
+    match ctx.api.licence().await {
+        Ok(l) if l.allows_document_level_security() => None,
+        Ok(l) => Some(l.refusal()),
+        Err(e) => Some(format!(
+            "cannot read the cluster's licence, which access-control syncs need (the user or API key of elasticsearch.* needs the `monitor` cluster privilege): {e}"
+        )),
+    }
 }
 
 /// Elastic's cross-process mutex: flips the connector's last sync status of this kind to
@@ -228,6 +248,33 @@ fn stats_doc(indexed: u64, deleted: u64, bytes: u64) -> Value {
     })
 }
 
+/// The job's `metadata` (the protocol's "connector-specific metadata"): the counts Kibana has
+/// no field for, under `inlet`.
+fn metadata_doc(stats: &SyncStats) -> Value {
+    json!({ "inlet": {
+        "extracted": stats.extracted,
+        "filtered": stats.filtered,
+        "dead_lettered": stats.dead_lettered,
+        "invalid": stats.invalid,
+        "stale_deleted": stats.stale_deleted,
+        "batches": stats.batches,
+    }})
+}
+
+/// The counts so far of a running sync (dead letters are known at the end only).
+fn progress_stats(p: &Progress) -> SyncStats {
+    SyncStats {
+        extracted: p.extracted.load(Ordering::Relaxed),
+        indexed: p.indexed.load(Ordering::Relaxed),
+        deleted: p.deleted.load(Ordering::Relaxed),
+        invalid: p.invalid.load(Ordering::Relaxed),
+        filtered: p.filtered.load(Ordering::Relaxed),
+        bytes: p.bytes.load(Ordering::Relaxed),
+        batches: p.batches.load(Ordering::Relaxed),
+        ..SyncStats::default()
+    }
+}
+
 /// Runs the sync; every `report_interval` pushes `_stats` (the job's heartbeat) and re-reads the
 /// job for `canceling`; a stopping process suspends it.
 async fn run_sync(
@@ -259,13 +306,9 @@ async fn run_sync(
                     continue;
                 }
                 last_report = Instant::now();
-                let p = &progress;
-                let stats = stats_doc(
-                    p.indexed.load(Ordering::Relaxed),
-                    p.deleted.load(Ordering::Relaxed),
-                    p.bytes.load(Ordering::Relaxed),
-                );
-                if let Err(e) = ctx.api.job_stats(job_id, &stats).await {
+                let now = progress_stats(&progress);
+                let stats = stats_doc(now.indexed, now.deleted, now.bytes);
+                if let Err(e) = ctx.api.job_stats(job_id, &stats, Some(&metadata_doc(&now))).await {
                     tracing::warn!(sync_job_id = job_id, "cannot report stats: {e}");
                 }
                 if stop.is_some() {
@@ -300,9 +343,7 @@ async fn run_sync(
     Outcome {
         status,
         error,
-        indexed: report.stats.indexed,
-        deleted: report.stats.deleted + report.stats.stale_deleted,
-        bytes: report.stats.bytes,
+        stats: report.stats,
         cursor: report.cursor,
     }
 }
@@ -317,7 +358,8 @@ async fn finish(
     o: Outcome,
 ) -> Result<(), EsError> {
     let now = now_iso();
-    let mut job = stats_doc(o.indexed, o.deleted, o.bytes);
+    let mut job = stats_doc(o.stats.indexed, o.deleted(), o.stats.bytes);
+    job["metadata"] = metadata_doc(&o.stats);
     job["status"] = json!(o.status.as_str());
     job["error"] = json!(o.error);
     job["last_seen"] = json!(now);
@@ -343,8 +385,8 @@ async fn finish(
             connector_id,
             sync_job_id = job_id,
             status = o.status.as_str(),
-            indexed = o.indexed,
-            deleted = o.deleted,
+            indexed = o.stats.indexed,
+            deleted = o.deleted(),
             "sync job ended"
         ),
         Some(e) => tracing::error!(connector_id, sync_job_id = job_id, "sync job failed: {e}"),
@@ -358,7 +400,7 @@ async fn finish(
         kind,
         o.status,
         o.error.as_deref(),
-        Some((o.indexed, o.deleted)),
+        Some((o.stats.indexed, o.deleted())),
         cursor,
     )
     .await?;
@@ -390,7 +432,8 @@ pub(super) async fn sync_done(
         doc["last_deleted_document_count"] = json!(deleted);
     }
     if let Some(cursor) = cursor {
-        doc["sync_cursor"] = document::cursor_to_doc(cursor.as_deref());
+        // `sync_cursor` is an object or null in the connector document.
+        doc["sync_cursor"] = document::cursor_to_doc(cursor.as_deref()).unwrap_or(Value::Null);
     }
     ctx.api.update_connector(connector_id, &doc, None).await
 }

@@ -99,13 +99,15 @@ async fn pass(
         validate_draft(ctx, &connector, &info.features, draft).await?;
     }
 
-    let mut kinds = vec![SyncKind::Full];
-    if info.features.incremental_sync {
-        kinds.push(SyncKind::Incremental);
-    }
+    // Elastic's order: access control, incremental, full.
+    let mut kinds = Vec::new();
     if info.features.document_level_security {
         kinds.push(SyncKind::AccessControl);
     }
+    if info.features.incremental_sync {
+        kinds.push(SyncKind::Incremental);
+    }
+    kinds.push(SyncKind::Full);
     for kind in kinds {
         schedule_if_due(ctx, &doc, kind, since, now).await?;
     }
@@ -187,11 +189,31 @@ async fn validate_draft(
     }
     let result = rules::validation(errors);
     tracing::info!(connector_id = id, state = %result["state"], "validated the draft sync rules");
-    ctx.api.filtering_validation(id, &result).await?;
-    if result["state"] == "valid" {
-        ctx.api.activate_filtering(id).await?;
+    let valid = result["state"] == "valid";
+    ctx.api.record_draft_validation(id, &result, valid).await
+}
+
+/// Elastic's service schedules access-control syncs only on a Platinum (or better) licence and
+/// logs why it skips them otherwise.
+async fn licence_allows_access_control(ctx: &Ctx, connector_id: &str) -> bool {
+    match ctx.api.licence().await {
+        Ok(l) if l.allows_document_level_security() => true,
+        Ok(l) => {
+            tracing::error!(
+                connector_id,
+                "{}; the access-control schedule is skipped",
+                l.refusal()
+            );
+            false
+        }
+        Err(e) => {
+            tracing::error!(
+                connector_id,
+                "cannot read the cluster's licence (GET /_license), so the access-control schedule is skipped: {e}"
+            );
+            false
+        }
     }
-    Ok(())
 }
 
 /// Creates a `scheduled` job if `kind`'s schedule fired since the last pass, once across all
@@ -217,6 +239,9 @@ async fn schedule_if_due(
     let Some(at) = schedule::due(&cron, since, now) else {
         return Ok(());
     };
+    if kind == SyncKind::AccessControl && !licence_allows_access_control(ctx, id).await {
+        return Ok(());
+    }
     let field = schedule::scheduled_at_field(kind);
     let job_type = crate::sync::job_type_name(kind);
     for _ in 0..CAS_ATTEMPTS {

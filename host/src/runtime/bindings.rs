@@ -19,6 +19,24 @@ pub mod since_v0_1 {
 
     /// The contract version these bindings were generated from.
     pub const VERSION: &str = "0.1.0";
+
+    /// The optional `json-lines` export (world `connector-json-lines`): only its export side is
+    /// used, looked up per plugin, so plugins without it keep loading through [`Connector`].
+    pub mod json_lines {
+        wasmtime::component::bindgen!({
+            world: "connector-json-lines",
+            path: "../wit",
+            exports: { default: async },
+            with: {
+                "inlet:connector/types": super::inlet::connector::types,
+                "inlet:connector/log": super::inlet::connector::log,
+                "inlet:connector/state": super::inlet::connector::state,
+                "inlet:connector/sql": super::inlet::connector::sql,
+            },
+        });
+
+        pub use exports::inlet::connector::json_lines::{Batch, Guest, GuestIndices};
+    }
 }
 
 pub use since_v0_1::inlet::connector::types;

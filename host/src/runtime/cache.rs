@@ -2,9 +2,13 @@
 //!
 //! An 18 MB Python component takes seconds to compile and milliseconds to load from here, so a
 //! restart must never recompile. Keys are sha256(component bytes) plus the engine's
-//! compatibility hash: a `.cwasm` only loads into an engine with the same settings. Artifacts are
-//! only ever read from this host-owned directory (never from a plugin directory), because
-//! deserializing is `unsafe` for bytes this host did not produce.
+//! compatibility hash: a `.cwasm` only loads into an engine with the same settings.
+//!
+//! Loading an artifact is `unsafe`: it is native code, run as it is. So an artifact is loaded
+//! only from a directory this user owns and nobody else may write to (checked each time the
+//! cache opens; created 0700 when missing), and only if the file itself is this user's and not
+//! writable by others; anything else is compiled again. Never from a plugin directory, never
+//! from a shared `/tmp/inlet` another user could have prepared.
 
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
@@ -40,6 +44,27 @@ pub enum CacheError {
     Io(#[from] std::io::Error),
 }
 
+/// Why a directory cannot hold compiled plugins. Each message names the directory and what to
+/// do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum CacheDirError {
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path} is not a directory; set `inlet.cache_dir` (or `--cache-dir`) to a directory")]
+    NotADirectory { path: String },
+    #[error(
+        "{path} belongs to uid {owner}, not to this user (uid {me}): compiled plugins are native code this host runs, so it only loads them from a directory of its own; set `inlet.cache_dir` (or `--cache-dir`) to a directory you own"
+    )]
+    NotOwned { path: String, owner: u32, me: u32 },
+    #[error(
+        "{path} is writable by group or others (mode {mode:04o}): anyone who can write there can plant native code this host would run; run `chmod 700 {path}` (and empty it if you do not trust its contents), or set `inlet.cache_dir` (or `--cache-dir`) to another directory"
+    )]
+    Shared { path: String, mode: u32 },
+}
+
 /// A component ready to instantiate, with how long it took to get it.
 pub struct Loaded {
     pub component: Component,
@@ -48,9 +73,10 @@ pub struct Loaded {
 }
 
 impl CompileCache {
-    pub fn new(dir: &Path, engine: &Engine) -> std::io::Result<Self> {
-        std::fs::create_dir_all(dir)?;
-        restrict_permissions(dir)?;
+    /// Opens the cache in `dir`, creating it (mode 0700) if missing, and refuses a directory
+    /// this user does not own or others may write to.
+    pub fn new(dir: &Path, engine: &Engine) -> Result<Self, CacheDirError> {
+        private_dir(dir)?;
         let mut hasher = Sha256Hasher(Sha256::new());
         engine.precompile_compatibility_hash().hash(&mut hasher);
         let engine_key = hex::encode(&hasher.0.finalize()[..8]);
@@ -74,21 +100,30 @@ impl CompileCache {
     ) -> Result<Loaded, CacheError> {
         let start = Instant::now();
         let path = self.artifact_path(sha256);
-        if path.is_file() {
-            // SAFETY: the file is in the host-owned cache directory and its name carries both the
-            // sha256 of the source component and this engine's compatibility hash; only
-            // `precompile_component` below writes such files (atomically, via rename).
-            match unsafe { Component::deserialize_file(engine, &path) } {
-                Ok(component) => {
-                    return Ok(Loaded {
-                        component,
-                        outcome: CacheOutcome::Hit,
-                        elapsed: start.elapsed(),
-                    });
-                }
-                Err(e) => {
-                    tracing::warn!(path = %path.display(), error = %e, "discarding unreadable cache entry");
-                    let _ = std::fs::remove_file(&path);
+        match trusted_file(&path) {
+            Trust::Missing => {}
+            Trust::Untrusted(why) => {
+                tracing::warn!(path = %path.display(), "not loading cache entry {}: {why}; compiling the component again", path.display());
+                let _ = std::fs::remove_file(&path);
+            }
+            Trust::Trusted => {
+                // SAFETY: the file is a regular file this user owns and nobody else may write,
+                // in a directory with the same properties (checked when the cache opened); its
+                // name carries both the sha256 of the source component and this engine's
+                // compatibility hash, and only `precompile_component` below writes such files
+                // (atomically, via rename).
+                match unsafe { Component::deserialize_file(engine, &path) } {
+                    Ok(component) => {
+                        return Ok(Loaded {
+                            component,
+                            outcome: CacheOutcome::Hit,
+                            elapsed: start.elapsed(),
+                        });
+                    }
+                    Err(e) => {
+                        tracing::warn!(path = %path.display(), error = %e, "discarding unreadable cache entry");
+                        let _ = std::fs::remove_file(&path);
+                    }
                 }
             }
         }
@@ -96,7 +131,7 @@ impl CompileCache {
             .precompile_component(bytes)
             .map_err(CacheError::Compile)?;
         let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-        std::fs::write(&tmp, &artifact)?;
+        write_private(&tmp, &artifact)?;
         std::fs::rename(&tmp, &path)?;
         // SAFETY: `artifact` was produced by `precompile_component` on this engine just now.
         let component =
@@ -121,13 +156,250 @@ impl Hasher for Sha256Hasher {
     }
 }
 
+/// Whether a cache entry may be loaded.
+#[derive(Debug, PartialEq, Eq)]
+enum Trust {
+    Missing,
+    Trusted,
+    Untrusted(String),
+}
+
+/// The effective uid of this process.
 #[cfg(unix)]
-fn restrict_permissions(dir: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+pub fn current_uid() -> u32 {
+    rustix::process::geteuid().as_raw()
+}
+
+/// Makes sure `dir` exists and is this user's alone: created 0700 when missing; an existing
+/// one (and a symlink leading to it) must be owned by this user and not writable by group or
+/// others.
+#[cfg(unix)]
+pub fn private_dir(dir: &Path) -> Result<(), CacheDirError> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    let path = dir.display().to_string();
+    let io = |source| CacheDirError::Io {
+        path: path.clone(),
+        source,
+    };
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(io)?;
+    let me = current_uid();
+    // The entry itself: a symlink someone else planted (in /tmp, say) is refused even when it
+    // leads to a directory of ours.
+    let link = std::fs::symlink_metadata(dir).map_err(io)?;
+    if link.uid() != me {
+        return Err(CacheDirError::NotOwned {
+            path,
+            owner: link.uid(),
+            me,
+        });
+    }
+    let meta = std::fs::metadata(dir).map_err(io)?;
+    if !meta.is_dir() {
+        return Err(CacheDirError::NotADirectory { path });
+    }
+    if meta.uid() != me {
+        return Err(CacheDirError::NotOwned {
+            path,
+            owner: meta.uid(),
+            me,
+        });
+    }
+    let mode = meta.mode() & 0o7777;
+    if mode & 0o022 != 0 {
+        return Err(CacheDirError::Shared { path, mode });
+    }
+    Ok(())
 }
 
 #[cfg(not(unix))]
-fn restrict_permissions(_dir: &Path) -> std::io::Result<()> {
-    Ok(())
+pub fn private_dir(dir: &Path) -> Result<(), CacheDirError> {
+    std::fs::create_dir_all(dir).map_err(|source| CacheDirError::Io {
+        path: dir.display().to_string(),
+        source,
+    })
+}
+
+#[cfg(unix)]
+fn trusted_file(path: &Path) -> Trust {
+    use std::os::unix::fs::MetadataExt;
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Trust::Missing,
+        Err(e) => return Trust::Untrusted(e.to_string()),
+    };
+    let me = current_uid();
+    if !meta.file_type().is_file() {
+        Trust::Untrusted("it is not a regular file".into())
+    } else if meta.uid() != me {
+        Trust::Untrusted(format!(
+            "it belongs to uid {}, not to this user (uid {me})",
+            meta.uid()
+        ))
+    } else if meta.mode() & 0o022 != 0 {
+        Trust::Untrusted(format!(
+            "it is writable by group or others (mode {:04o})",
+            meta.mode() & 0o7777
+        ))
+    } else {
+        Trust::Trusted
+    }
+}
+
+#[cfg(not(unix))]
+fn trusted_file(path: &Path) -> Trust {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_file() => Trust::Trusted,
+        Ok(_) => Trust::Untrusted("it is not a regular file".into()),
+        Err(_) => Trust::Missing,
+    }
+}
+
+/// Writes a new file readable and writable by this user only, whatever the umask.
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+    use super::*;
+
+    /// The smallest component: the preamble of an empty one.
+    const EMPTY_COMPONENT: &[u8] = b"\0asm\x0d\x00\x01\x00";
+
+    fn mode(p: &Path) -> u32 {
+        std::fs::metadata(p).expect("metadata").mode() & 0o7777
+    }
+
+    #[test]
+    fn a_missing_directory_is_created_for_this_user_only() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().join(format!("inlet-{}", current_uid()));
+        let engine = Engine::default();
+        CompileCache::new(&dir, &engine).expect("opens");
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(
+            std::fs::metadata(&dir).expect("metadata").uid(),
+            current_uid()
+        );
+        // Opening it again finds it as it was.
+        CompileCache::new(&dir, &engine).expect("opens again");
+    }
+
+    #[test]
+    fn a_directory_others_may_write_is_refused_naming_it_and_the_fix() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().join("shared");
+        std::fs::create_dir(&dir).expect("mkdir");
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+        let err = CompileCache::new(&dir, &Engine::default()).expect_err("refused");
+        let msg = err.to_string();
+        assert!(
+            matches!(err, CacheDirError::Shared { mode: 0o777, .. }),
+            "{msg}"
+        );
+        assert!(msg.contains(&dir.display().to_string()), "{msg}");
+        assert!(
+            msg.contains(&format!("chmod 700 {}", dir.display()))
+                && msg.contains("inlet.cache_dir")
+                && msg.contains("--cache-dir"),
+            "{msg}"
+        );
+        // Not silently "fixed": the operator decides whether to trust what is in it.
+        assert_eq!(mode(&dir), 0o777);
+        // Group-writable is refused too; group- and world-readable is fine.
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o770)).expect("chmod");
+        assert!(CompileCache::new(&dir, &Engine::default()).is_err());
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        CompileCache::new(&dir, &Engine::default()).expect("0755 is private enough");
+    }
+
+    #[test]
+    fn a_directory_or_symlink_of_another_user_is_refused() {
+        if current_uid() != 0 {
+            eprintln!("skipped: needs root to give a directory to another uid");
+            return;
+        }
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().join("theirs");
+        std::fs::create_dir(&dir).expect("mkdir");
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+        std::os::unix::fs::chown(&dir, Some(65534), Some(65534)).expect("chown");
+        let err = CompileCache::new(&dir, &Engine::default()).expect_err("refused");
+        assert!(
+            matches!(
+                err,
+                CacheDirError::NotOwned {
+                    owner: 65534,
+                    me: 0,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("--cache-dir"), "{err}");
+        // A symlink planted by someone else, even to a directory of ours.
+        let ours = tmp.path().join("ours");
+        std::fs::create_dir(&ours).expect("mkdir");
+        let link = tmp.path().join("link");
+        std::os::unix::fs::symlink(&ours, &link).expect("symlink");
+        CompileCache::new(&link, &Engine::default()).expect("our own symlink is fine");
+        std::os::unix::fs::lchown(&link, Some(65534), Some(65534)).expect("lchown");
+        let err = CompileCache::new(&link, &Engine::default()).expect_err("refused");
+        assert!(
+            matches!(err, CacheDirError::NotOwned { owner: 65534, .. }),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn entries_others_could_have_written_are_compiled_again_not_loaded() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let engine = Engine::default();
+        let cache = CompileCache::new(tmp.path(), &engine).expect("opens");
+        let sha: [u8; 32] = Sha256::digest(EMPTY_COMPONENT).into();
+        let load = || {
+            cache
+                .load_or_compile(&engine, EMPTY_COMPONENT, &sha)
+                .expect("loads")
+                .outcome
+        };
+        assert_eq!(load(), CacheOutcome::Compiled);
+        let path = cache.artifact_path(&sha);
+        assert_eq!(mode(&path), 0o600, "written for this user only");
+        assert_eq!(load(), CacheOutcome::Hit);
+
+        // World-writable: anyone could have replaced its contents.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).expect("chmod");
+        assert_eq!(load(), CacheOutcome::Compiled);
+        assert_eq!(mode(&path), 0o600, "replaced by a fresh artifact");
+        assert_eq!(load(), CacheOutcome::Hit);
+
+        // A valid artifact that is not ours (a planted one) is not deserialized either.
+        if current_uid() == 0 {
+            std::os::unix::fs::chown(&path, Some(65534), Some(65534)).expect("chown");
+            assert_eq!(load(), CacheOutcome::Compiled);
+            assert_eq!(std::fs::metadata(&path).expect("metadata").uid(), 0);
+            assert_eq!(load(), CacheOutcome::Hit);
+        }
+
+        // A symlink in its place (to a file of ours) is not followed.
+        let elsewhere = tmp.path().join("elsewhere.cwasm");
+        std::fs::rename(&path, &elsewhere).expect("move");
+        std::os::unix::fs::symlink(&elsewhere, &path).expect("symlink");
+        assert_eq!(load(), CacheOutcome::Compiled);
+        assert!(std::fs::symlink_metadata(&path).expect("entry").is_file());
+    }
 }

@@ -1,6 +1,6 @@
 //! What a plugin's store holds: its WASI context (deny-by-default), its `wasi:http` context with
-//! the broker's hooks, resource limits, deadline, log pipe and state handle; and the host side
-//! of the `log` and `state` imports.
+//! the broker's hooks, resource limits and host budget, deadline, log pipe and state handle. The
+//! host side of the `log` and `state` imports is in `guest_services`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,13 +10,8 @@ use wasmtime::component::ResourceTable;
 use wasmtime::{ResourceLimiter, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use super::bindings::since_v0_1::inlet::connector::{log, state, types};
-use super::guest_output::{GuestLog, Level};
-use crate::store::StateStore;
-
-/// Largest value a plugin may keep in its state store.
-const MAX_STATE_VALUE: usize = 64 * 1024;
-const MAX_STATE_KEY: usize = 256;
+use super::budget::HostBudget;
+use super::guest_output::GuestLog;
 
 /// The call ran past its wall-clock budget.
 #[derive(Debug, thiserror::Error)]
@@ -101,11 +96,18 @@ pub struct HostState {
     pub(super) deadline: Option<(Instant, Duration)>,
     pub(super) cancel: Arc<AtomicBool>,
     pub(super) log: GuestLog,
-    pub(super) state: Option<(Arc<StateStore>, String)>,
+    /// The connector's plugin state, staged until the sync engine flushes it.
+    pub(super) state: Option<super::plugin_state::PluginState>,
     pub(super) http: wasmtime_wasi_http::WasiHttpCtx,
     pub(super) http_hooks: crate::broker::HttpHooks,
     /// The connector's SQL grants (see `sql_host`).
     pub(super) sql: Option<Arc<crate::sql::ConnectorSql>>,
+    /// What the host holds on this instance's behalf (see `budget`).
+    pub(super) budget: HostBudget,
+    /// Charges of the `wasi:http` objects the guest built (see `http_budget`).
+    pub(super) http_held: super::http_budget::HttpHeld,
+    /// Files and listings the guest holds open (see `fs_guard`).
+    pub(super) files: super::fs_guard::FilesHeld,
 }
 
 impl HostState {
@@ -137,65 +139,6 @@ impl wasmtime_wasi_http::WasiHttpView for HostState {
             ctx: &mut self.http,
             table: &mut self.table,
             hooks: &mut self.http_hooks,
-        }
-    }
-}
-
-impl types::Host for HostState {}
-
-impl log::Host for HostState {
-    fn log(&mut self, level: log::Level, message: String) {
-        let level = match level {
-            log::Level::Trace => Level::Trace,
-            log::Level::Debug => Level::Debug,
-            log::Level::Info => Level::Info,
-            log::Level::Warn => Level::Warn,
-            log::Level::Error => Level::Error,
-        };
-        self.log.line(level, &message);
-    }
-}
-
-fn state_error(message: String) -> types::ConnectorError {
-    types::ConnectorError {
-        kind: types::ErrorKind::Internal,
-        message,
-    }
-}
-
-impl state::Host for HostState {
-    fn get(&mut self, key: String) -> Option<String> {
-        let (store, connector) = self.state.as_ref()?;
-        match store.plugin_get(connector, &key) {
-            Ok(v) => v,
-            Err(e) => {
-                tracing::error!(connector_id = %connector, error = %e, "plugin state read failed");
-                None
-            }
-        }
-    }
-
-    fn set(&mut self, key: String, value: String) -> Result<(), types::ConnectorError> {
-        if key.len() > MAX_STATE_KEY || value.len() > MAX_STATE_VALUE {
-            return Err(state_error(format!(
-                "state keys are limited to {MAX_STATE_KEY} bytes and values to {MAX_STATE_VALUE} bytes"
-            )));
-        }
-        let Some((store, connector)) = self.state.as_ref() else {
-            return Err(state_error(
-                "no state store in this context (plugin inspection)".into(),
-            ));
-        };
-        store
-            .plugin_set(connector, &key, Some(&value))
-            .map_err(|e| state_error(e.to_string()))
-    }
-
-    fn delete(&mut self, key: String) {
-        if let Some((store, connector)) = self.state.as_ref()
-            && let Err(e) = store.plugin_set(connector, &key, None)
-        {
-            tracing::error!(connector_id = %connector, error = %e, "plugin state delete failed");
         }
     }
 }

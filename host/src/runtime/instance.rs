@@ -1,18 +1,27 @@
 //! One live plugin instance: every call gets a wall-clock deadline, and every failure becomes a
 //! [`CallError`] that says what happened in words an operator can act on.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use wasmtime::Store;
-use wasmtime::component::ResourceAny;
+use wasmtime::component::{ResourceAny, ResourceTableError};
 
 use super::bindings::since_v0_1;
+use super::bindings::since_v0_1::json_lines;
+use super::budget::{BudgetExceeded, Resource as Limit, Usage};
 use super::host_state::{Cancelled, DeadlineExceeded, HostState, LimitExceeded};
 use super::types;
 
 /// Extra time the host waits beyond a call's deadline before abandoning it: covers a guest
 /// blocked inside an async host call, where epoch checks cannot fire.
 const HOST_GRACE: Duration = Duration::from_secs(5);
+
+/// How often a call blocked in the host looks at the cancellation flag. Epoch checks see it
+/// while the guest runs; this covers a guest waiting in a host call (a slow server, a stalled
+/// database), so SIGTERM or a cancel from Kibana ends the call within this much.
+const CANCEL_POLL: Duration = Duration::from_millis(50);
 
 /// Why a call into a plugin failed.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +41,11 @@ pub enum CallError {
     },
     #[error("{call}: cancelled")]
     Cancelled { call: &'static str },
+    #[error("{call}: {source}")]
+    Budget {
+        call: &'static str,
+        source: BudgetExceeded,
+    },
     #[error("{call}: the plugin trapped: {reason}")]
     Trap { call: &'static str, reason: String },
     #[error("cannot set up the plugin's sandbox: {0}")]
@@ -66,6 +80,7 @@ impl CallError {
             CallError::Deadline { .. } => "deadline",
             CallError::Memory { .. } => "memory",
             CallError::Cancelled { .. } => "cancelled",
+            CallError::Budget { .. } => "budget",
             CallError::Trap { .. } => "trap",
             CallError::Setup(_) => "setup",
             CallError::Poisoned => "poisoned",
@@ -98,6 +113,23 @@ pub(super) fn classify(
     if e.downcast_ref::<Cancelled>().is_some() {
         return CallError::Cancelled { call };
     }
+    if let Some(b) = e.downcast_ref::<BudgetExceeded>() {
+        return CallError::Budget {
+            call,
+            source: b.clone(),
+        };
+    }
+    if let Some(ResourceTableError::Full) = e.downcast_ref::<ResourceTableError>() {
+        let limit = store.data().budget.limits().max_handles;
+        let source = store.data().budget.remember(BudgetExceeded {
+            resource: Limit::Handles,
+            what: "a new host object",
+            wanted: 1,
+            in_use: limit,
+            limit,
+        });
+        return CallError::Budget { call, source };
+    }
     let mut reason = match e.downcast_ref::<wasmtime::Trap>() {
         Some(wasmtime::Trap::StackOverflow) => "stack overflow (runaway recursion?)".to_owned(),
         Some(wasmtime::Trap::UnreachableCodeReached) => {
@@ -114,6 +146,38 @@ pub(super) fn classify(
     CallError::Trap { call, reason }
 }
 
+/// How a guarded call ended.
+enum Outcome<R> {
+    Done(wasmtime::Result<R>),
+    Deadline,
+    Cancelled,
+}
+
+/// Runs one call into the guest until it returns, its budget (deadline plus grace) runs out, or
+/// the sync is cancelled, whichever comes first. Dropping the call's future abandons the guest
+/// mid-call; the instance is then poisoned and never called again.
+async fn guard<R>(
+    budget: Duration,
+    cancel: &AtomicBool,
+    call: impl Future<Output = wasmtime::Result<R>>,
+) -> Outcome<R> {
+    let cancelled = async {
+        loop {
+            if cancel.load(Ordering::Relaxed) {
+                return;
+            }
+            tokio::time::sleep(CANCEL_POLL).await;
+        }
+    };
+    tokio::select! {
+        r = tokio::time::timeout(budget, call) => match r {
+            Ok(r) => Outcome::Done(r),
+            Err(_) => Outcome::Deadline,
+        },
+        () = cancelled => Outcome::Cancelled,
+    }
+}
+
 /// Which export starts a sync.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SyncKind {
@@ -122,9 +186,40 @@ pub enum SyncKind {
     AccessControl,
 }
 
+/// One batch as the plugin handed it over.
+#[derive(Debug)]
+pub enum Batch {
+    Documents(Vec<types::Document>),
+    /// UTF-8 JSON lines, one document per line (`inlet:connector/json-lines`), unchecked.
+    JsonLines(Vec<u8>),
+}
+
+/// Instantiates the component and finds its exports: the `connector` world every plugin has,
+/// and the optional `json-lines` interface when `lines` says the component exports it.
+pub(super) async fn instantiate(
+    pre: &since_v0_1::ConnectorPre<HostState>,
+    lines: Option<&json_lines::GuestIndices>,
+    store: &mut Store<HostState>,
+) -> wasmtime::Result<(since_v0_1::Connector, Option<json_lines::Guest>)> {
+    let instance = pre.instance_pre().instantiate_async(&mut *store).await?;
+    let bindings = since_v0_1::Connector::new(&mut *store, &instance)?;
+    let lines = match lines {
+        Some(indices) => Some(indices.load(&mut *store, &instance).map_err(|e| {
+            wasmtime::format_err!(
+                "the plugin exports `inlet:connector/json-lines` in a shape this host does not know \
+                 (rebuild it with this version's SDK): {e:#}"
+            )
+        })?),
+        None => None,
+    };
+    Ok((bindings, lines))
+}
+
 pub struct PluginInstance {
     store: Store<HostState>,
     bindings: since_v0_1::Connector,
+    /// The plugin's `json-lines` export, asked for batches instead of `sync.next-batch`.
+    json_lines: Option<json_lines::Guest>,
     call_timeout: Duration,
     poisoned: bool,
 }
@@ -132,20 +227,52 @@ pub struct PluginInstance {
 impl PluginInstance {
     pub(super) fn new(
         store: Store<HostState>,
-        bindings: since_v0_1::Connector,
+        (bindings, json_lines): (since_v0_1::Connector, Option<json_lines::Guest>),
         call_timeout: Duration,
     ) -> Self {
         PluginInstance {
             store,
             bindings,
+            json_lines,
             call_timeout,
             poisoned: false,
+        }
+    }
+
+    /// Whether batches come as JSON lines (the plugin exports `inlet:connector/json-lines`).
+    pub fn hands_json_lines(&self) -> bool {
+        self.json_lines.is_some()
+    }
+
+    /// Commits what the plugin wrote to its state (`state.set`/`delete`) since the last flush,
+    /// in one transaction. The sync engine calls it after each step it has accepted — after
+    /// `start_sync`, after each batch is handed to the sink, after the cursor — and never after
+    /// a failed call: what a failed step wrote is dropped with the instance (see
+    /// `plugin_state`). A poisoned instance's staged writes are dropped here too.
+    pub fn flush_state(&mut self) -> Result<(), crate::store::StoreError> {
+        let poisoned = self.poisoned;
+        match self.store.data_mut().state.as_mut() {
+            Some(state) if poisoned => {
+                state.discard();
+                Ok(())
+            }
+            Some(state) => state.flush(),
+            None => Ok(()),
         }
     }
 
     /// Peak linear memory seen so far, in bytes.
     pub fn peak_memory(&self) -> usize {
         self.store.data().limiter.peak_memory_bytes
+    }
+
+    /// High-water marks of what the host held for this instance.
+    pub fn host_peak(&self) -> Usage {
+        self.store.data().budget.peak()
+    }
+
+    fn cancel_flag(&self) -> Arc<AtomicBool> {
+        self.store.data().cancel.clone()
     }
 
     /// Starts a call: refuses a poisoned instance and sets the call's deadline. After a trap or
@@ -160,26 +287,27 @@ impl PluginInstance {
         Ok(())
     }
 
-    fn settle<R>(
-        &mut self,
-        call: &'static str,
-        outcome: Result<wasmtime::Result<R>, tokio::time::error::Elapsed>,
-    ) -> Result<R, CallError> {
+    /// Ends a call: classifies its outcome, and fails it if the plugin ran into a host budget
+    /// during the call even though it carried on (it got an error it may have ignored).
+    fn settle<R>(&mut self, call: &'static str, outcome: Outcome<R>) -> Result<R, CallError> {
         self.store.data_mut().deadline = None;
-        match outcome {
-            Ok(Ok(r)) => Ok(r),
-            Ok(Err(e)) => {
-                self.poisoned = true;
-                Err(classify(e, &self.store, call))
-            }
-            Err(_) => {
-                self.poisoned = true;
-                Err(CallError::Deadline {
-                    call,
-                    source: DeadlineExceeded(self.call_timeout),
-                })
-            }
+        let result = match outcome {
+            Outcome::Done(Ok(r)) => Ok(r),
+            Outcome::Done(Err(e)) => Err(classify(e, &self.store, call)),
+            Outcome::Deadline => Err(CallError::Deadline {
+                call,
+                source: DeadlineExceeded(self.call_timeout),
+            }),
+            Outcome::Cancelled => Err(CallError::Cancelled { call }),
+        };
+        let result = match (result, self.store.data().budget.exceeded()) {
+            (Ok(_), Some(source)) => Err(CallError::Budget { call, source }),
+            (r, _) => r,
+        };
+        if result.is_err() {
+            self.poisoned = true;
         }
+        result
     }
 
     fn budget(&self) -> Duration {
@@ -188,18 +316,22 @@ impl PluginInstance {
 
     pub async fn metadata(&mut self) -> Result<types::Metadata, CallError> {
         self.arm()?;
-        let budget = self.budget();
+        let (budget, cancel) = (self.budget(), self.cancel_flag());
         let guest = self.bindings.inlet_connector_source();
-        let out = tokio::time::timeout(budget, guest.call_metadata(&mut self.store)).await;
+        let out = guard(budget, &cancel, guest.call_metadata(&mut self.store)).await;
         self.settle("metadata", out)
     }
 
     pub async fn configuration_schema(&mut self) -> Result<Vec<types::ConfigField>, CallError> {
         self.arm()?;
-        let budget = self.budget();
+        let (budget, cancel) = (self.budget(), self.cancel_flag());
         let guest = self.bindings.inlet_connector_source();
-        let out =
-            tokio::time::timeout(budget, guest.call_configuration_schema(&mut self.store)).await;
+        let out = guard(
+            budget,
+            &cancel,
+            guest.call_configuration_schema(&mut self.store),
+        )
+        .await;
         self.settle("configuration-schema", out)
     }
 
@@ -208,10 +340,11 @@ impl PluginInstance {
         configuration: &[types::ConfigValue],
     ) -> Result<(), CallError> {
         self.arm()?;
-        let budget = self.budget();
+        let (budget, cancel) = (self.budget(), self.cancel_flag());
         let guest = self.bindings.inlet_connector_source();
-        let out = tokio::time::timeout(
+        let out = guard(
             budget,
+            &cancel,
             guest.call_validate_config(&mut self.store, configuration),
         )
         .await;
@@ -221,10 +354,14 @@ impl PluginInstance {
 
     pub async fn ping(&mut self, configuration: &[types::ConfigValue]) -> Result<(), CallError> {
         self.arm()?;
-        let budget = self.budget();
+        let (budget, cancel) = (self.budget(), self.cancel_flag());
         let guest = self.bindings.inlet_connector_source();
-        let out =
-            tokio::time::timeout(budget, guest.call_ping(&mut self.store, configuration)).await;
+        let out = guard(
+            budget,
+            &cancel,
+            guest.call_ping(&mut self.store, configuration),
+        )
+        .await;
         self.settle("ping", out)?.map_err(CallError::Plugin)
     }
 
@@ -234,10 +371,11 @@ impl PluginInstance {
         rules: &str,
     ) -> Result<types::RulesValidation, CallError> {
         self.arm()?;
-        let budget = self.budget();
+        let (budget, cancel) = (self.budget(), self.cancel_flag());
         let guest = self.bindings.inlet_connector_source();
-        let out = tokio::time::timeout(
+        let out = guard(
             budget,
+            &cancel,
             guest.call_validate_advanced_rules(&mut self.store, configuration, rules),
         )
         .await;
@@ -252,25 +390,32 @@ impl PluginInstance {
         request: &types::SyncRequest,
     ) -> Result<ResourceAny, CallError> {
         self.arm()?;
-        let budget = self.budget();
+        let (budget, cancel) = (self.budget(), self.cancel_flag());
         let guest = self.bindings.inlet_connector_source();
         let (call, out) = match kind {
             SyncKind::Full => (
                 "full-sync",
-                tokio::time::timeout(budget, guest.call_full_sync(&mut self.store, request)).await,
+                guard(
+                    budget,
+                    &cancel,
+                    guest.call_full_sync(&mut self.store, request),
+                )
+                .await,
             ),
             SyncKind::Incremental => (
                 "incremental-sync",
-                tokio::time::timeout(
+                guard(
                     budget,
+                    &cancel,
                     guest.call_incremental_sync(&mut self.store, request),
                 )
                 .await,
             ),
             SyncKind::AccessControl => (
                 "access-control-sync",
-                tokio::time::timeout(
+                guard(
                     budget,
+                    &cancel,
                     guest.call_access_control_sync(&mut self.store, request),
                 )
                 .await,
@@ -279,31 +424,50 @@ impl PluginInstance {
         self.settle(call, out)?.map_err(CallError::Plugin)
     }
 
-    /// The next batch, or `None` when the sync is complete.
-    pub async fn next_batch(
-        &mut self,
-        sync: ResourceAny,
-    ) -> Result<Option<Vec<types::Document>>, CallError> {
+    /// The next batch, or `None` when the sync is complete: from the `json-lines` export when
+    /// the plugin has one, else from `sync.next-batch`.
+    pub async fn next_batch(&mut self, sync: ResourceAny) -> Result<Option<Batch>, CallError> {
         self.arm()?;
-        let budget = self.budget();
+        let (budget, cancel) = (self.budget(), self.cancel_flag());
+        if let Some(lines) = &self.json_lines {
+            let out = guard(
+                budget,
+                &cancel,
+                lines.call_next_batch(&mut self.store, sync),
+            )
+            .await;
+            let batch = self
+                .settle("json-lines.next-batch", out)?
+                .map_err(CallError::Plugin)?;
+            return Ok(batch.map(|b| match b {
+                json_lines::Batch::Documents(docs) => Batch::Documents(docs),
+                json_lines::Batch::JsonLines(bytes) => Batch::JsonLines(bytes),
+            }));
+        }
         let guest = self.bindings.inlet_connector_source().sync();
-        let out = tokio::time::timeout(budget, guest.call_next_batch(&mut self.store, sync)).await;
-        self.settle("next-batch", out)?.map_err(CallError::Plugin)
+        let out = guard(
+            budget,
+            &cancel,
+            guest.call_next_batch(&mut self.store, sync),
+        )
+        .await;
+        let docs = self.settle("next-batch", out)?.map_err(CallError::Plugin)?;
+        Ok(docs.map(Batch::Documents))
     }
 
     pub async fn cursor(&mut self, sync: ResourceAny) -> Result<Option<String>, CallError> {
         self.arm()?;
-        let budget = self.budget();
+        let (budget, cancel) = (self.budget(), self.cancel_flag());
         let guest = self.bindings.inlet_connector_source().sync();
-        let out = tokio::time::timeout(budget, guest.call_cursor(&mut self.store, sync)).await;
+        let out = guard(budget, &cancel, guest.call_cursor(&mut self.store, sync)).await;
         self.settle("cursor", out)
     }
 
     /// Releases the guest's sync resource (its destructor runs in the guest).
     pub async fn end_sync(&mut self, sync: ResourceAny) -> Result<(), CallError> {
         self.arm()?;
-        let budget = self.budget();
-        let out = tokio::time::timeout(budget, sync.resource_drop_async(&mut self.store)).await;
+        let (budget, cancel) = (self.budget(), self.cancel_flag());
+        let out = guard(budget, &cancel, sync.resource_drop_async(&mut self.store)).await;
         self.settle("drop sync", out)
     }
 }

@@ -4,6 +4,7 @@
 use wasmtime::component::Resource;
 
 use super::bindings::since_v0_1::inlet::connector::{sql, types};
+use super::guest_output::Level;
 use super::host_state::HostState;
 use crate::sql::{FailureKind, RowStream, SqlConnection, SqlFailure, Value};
 
@@ -60,6 +61,18 @@ fn to_wit(v: Value) -> sql::SqlValue {
     }
 }
 
+impl HostState {
+    /// A refused open or statement is logged through the plugin's log budget (a plugin sending
+    /// refused statements in a loop cannot flood the log); other failures are the source's
+    /// and go back to the plugin only.
+    fn refused(&self, f: SqlFailure) -> types::ConnectorError {
+        if f.kind == FailureKind::Config {
+            self.log.host_event(Level::Warn, &f.message);
+        }
+        to_error(f)
+    }
+}
+
 impl sql::Host for HostState {}
 
 impl sql::HostConnection for HostState {
@@ -73,7 +86,7 @@ impl sql::HostConnection for HostState {
                 "no databases in this context (plugin inspection)",
             )));
         };
-        let conn = access.open(&name).map_err(to_error)?;
+        let conn = access.open(&name).map_err(|f| self.refused(f))?;
         self.table.push(conn).map_err(internal)
     }
 
@@ -85,7 +98,11 @@ impl sql::HostConnection for HostState {
     ) -> Result<Resource<RowStream>, types::ConnectorError> {
         let conn = self.table.get(&this).map_err(internal)?;
         let params = params.into_iter().map(from_wit).collect();
-        let stream = conn.query(statement, params).await.map_err(to_error)?;
+        // Rows the host buffers for this stream are charged to the instance's host budget.
+        let stream = conn
+            .query(statement, params, &self.budget)
+            .await
+            .map_err(|f| self.refused(f))?;
         self.table.push(stream).map_err(internal)
     }
 

@@ -49,8 +49,10 @@ impl Service {
             .configuration_schema()
             .await
             .map_err(|e| e.to_string())?;
-        let (values, _) =
-            configuration::resolve(&schema, &connector.configuration).map_err(|e| e.to_string())?;
+        let plugin = self.plugin_for(connector)?;
+        let handover = configuration::Handover::new(connector, plugin.manifest.as_ref());
+        let (values, _) = configuration::resolve(&schema, &connector.configuration, &handover)
+            .map_err(|e| e.to_string())?;
         Ok((instance, values))
     }
 

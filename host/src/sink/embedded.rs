@@ -179,7 +179,14 @@ impl Writer {
         self.stats.clone()
     }
 
-    pub async fn finish(mut self, succeeded: bool) -> Result<SinkStats, SinkError> {
+    /// Flushes the index file and, after a successful full sync, deletes stale documents. The
+    /// counts come back even when that fails.
+    pub async fn finish(mut self, succeeded: bool) -> (SinkStats, Result<(), SinkError>) {
+        let done = self.settle(succeeded).await;
+        (self.stats, done)
+    }
+
+    async fn settle(&mut self, succeeded: bool) -> Result<(), SinkError> {
         if succeeded && self.target.stale_deletion {
             self.delete_stale().await?;
         }
@@ -195,8 +202,7 @@ impl Writer {
                 .map_err(|e| SinkError::Embedded(format!("cannot flush {index}: {e}")))
         })
         .await
-        .map_err(|e| SinkError::Embedded(format!("flush task failed: {e}")))??;
-        Ok(self.stats)
+        .map_err(|e| SinkError::Embedded(format!("flush task failed: {e}")))?
     }
 
     /// Deletes, page by page, every document of the index this sync did not write.

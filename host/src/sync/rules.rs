@@ -118,6 +118,52 @@ impl RuleSet {
     }
 }
 
+impl RuleSet {
+    /// Whether a document, given as its JSON text, passes. Only the fields the rules name are
+    /// parsed: a whole-document `Value` stops at serde_json's 128 levels, while the host accepts
+    /// documents up to Elasticsearch's 1000, and a deep document must not slip past the rules.
+    pub fn includes_source(&self, src: &str) -> bool {
+        let Ok(top) = serde_json::from_str::<RawObject<'_>>(src) else {
+            // Not an object: nothing for a rule to look at.
+            return true;
+        };
+        for (rule, re) in &self.rules {
+            let Some(field) = lookup_raw(&top, &rule.field) else {
+                continue;
+            };
+            let hit = match serde_json::from_str::<Value>(field.get()) {
+                Ok(v) => matches(rule, re.as_ref(), &v),
+                // Too deep to build a `Value`: an object or array, which compares as its JSON
+                // text, as `as_text` renders one.
+                Err(_) => matches(rule, re.as_ref(), &Value::String(field.get().to_owned())),
+            };
+            if hit {
+                return rule.policy == Policy::Include;
+            }
+        }
+        true
+    }
+}
+
+/// One level of a JSON object, its values left unparsed.
+type RawObject<'a> =
+    std::collections::HashMap<std::borrow::Cow<'a, str>, &'a serde_json::value::RawValue>;
+
+/// `path` in a document: the top-level key as written (Elastic allows dots in field names),
+/// else the dotted path through nested objects.
+fn lookup_raw<'a>(top: &RawObject<'a>, path: &str) -> Option<&'a serde_json::value::RawValue> {
+    if let Some(v) = top.get(path) {
+        return Some(v);
+    }
+    let mut parts = path.split('.');
+    let mut current = *top.get(parts.next()?)?;
+    for part in parts {
+        let level: RawObject<'a> = serde_json::from_str(current.get()).ok()?;
+        current = *level.get(part)?;
+    }
+    Some(current)
+}
+
 fn lookup<'a>(doc: &'a Value, path: &str) -> Option<&'a Value> {
     doc.get(path)
         .or_else(|| path.split('.').try_fold(doc, |v, part| v.get(part)))
@@ -181,6 +227,45 @@ mod tests {
             field: field.into(),
             rule: cond,
             value: value.into(),
+        }
+    }
+
+    #[test]
+    fn rules_judge_documents_deeper_than_serde_json_builds() {
+        let set = RuleSet::new(vec![
+            rule(1, Policy::Exclude, "kind", Condition::Equals, "secret"),
+            rule(
+                2,
+                Policy::Exclude,
+                "meta.owner",
+                Condition::StartsWith,
+                "bob",
+            ),
+        ])
+        .expect("valid");
+        let deep = format!("{}1{}", "[".repeat(500), "]".repeat(500));
+        let doc = format!(r#"{{"deep":{deep},"kind":"secret"}}"#);
+        assert!(
+            serde_json::from_str::<Value>(&doc).is_err(),
+            "deeper than 128"
+        );
+        assert!(!set.includes_source(&doc), "excluded by its kind");
+        let doc = format!(r#"{{"deep":{deep},"kind":"open","meta":{{"owner":"bobby"}}}}"#);
+        assert!(!set.includes_source(&doc), "excluded by a nested field");
+        let doc = format!(r#"{{"deep":{deep},"kind":"open"}}"#);
+        assert!(set.includes_source(&doc));
+        // The same verdicts as on a parsed document.
+        for doc in [
+            json!({"kind": "secret"}),
+            json!({"kind": "open", "meta": {"owner": "bob"}}),
+            json!({"meta.owner": "bob"}),
+            json!({"kind": 3}),
+        ] {
+            assert_eq!(
+                set.includes_source(&doc.to_string()),
+                set.includes(&doc),
+                "{doc}"
+            );
         }
     }
 

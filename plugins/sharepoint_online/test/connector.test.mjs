@@ -122,7 +122,8 @@ test("a persistent 503 fails the sync as a network error after bounded retries",
 
 test("401 and 403 are auth errors that say what to fix", () => {
   const g401 = graph({ "/v1.0/sites?": [json(401, { error: { code: "InvalidAuthenticationToken", message: "Access token is empty." } })] });
-  withGraph(g401, () => assert.throws(() => runSync(spo, config), (e) => e.kind === "auth" && /grants\.credentials/.test(e.message)));
+  withGraph(g401, () => assert.throws(() => runSync(spo, config),
+    (e) => e.kind === "auth" && /grants\.credentials/.test(e.message) && /secret_value/.test(e.message)));
   const g403 = graph({ "/drives?": [json(403, { error: { code: "accessDenied", message: "no" } })] });
   withGraph(g403, () => assert.throws(() => runSync(spo, config), (e) => e.kind === "auth" && /Sites\.Read\.All/.test(e.message)));
 });
@@ -135,15 +136,23 @@ test("retryDelay: Retry-After seconds, capped; exponential without it", () => {
   assert.equal(connector.retryDelay(r("Wed, 21 Oct 2015 07:28:00 GMT"), 1), 2);
 });
 
-test("configuration: Elastic's keys in Elastic's order, no secret field, DLS refused for now", () => {
+test("configuration: Elastic's keys in Elastic's order, the secret sensitive, DLS refused for now", () => {
   const { schema } = withGraph(graph(), () => check(spo, config));
   assert.deepEqual(schema.map((f) => f.key), [
-    "tenant_id", "tenant_name", "client_id", "site_collections", "enumerate_all_sites", "fetch_subsites",
+    "tenant_id", "tenant_name", "client_id", "auth_method", "secret_value", "site_collections", "enumerate_all_sites", "fetch_subsites",
     "use_text_extraction_service", "use_document_level_security", "fetch_drive_item_permissions",
     "fetch_unique_page_permissions", "fetch_unique_list_permissions", "fetch_unique_list_item_permissions", "graph_endpoint",
   ]);
-  assert.ok(!schema.some((f) => f.sensitive), "no secret in the form");
+  assert.deepEqual(schema.map((f) => f.order), [1, 2, 3, 4, 5, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17]);
+  // Elastic's "Secret value": sensitive (the host withholds it and forms the Graph credential
+  // from it, see plugin.toml), shown when the authentication method is the client secret.
+  const secret = schema.find((f) => f.key === "secret_value");
+  assert.deepEqual([secret.label, secret.sensitive, secret.required], ["Secret value", true, false]);
+  assert.deepEqual(secret.dependsOn, [{ field: "auth_method", value: "secret" }]);
+  assert.deepEqual(schema.filter((f) => f.sensitive).map((f) => f.key), ["secret_value"]);
+  assert.equal(schema.find((f) => f.key === "auth_method").defaultValue, "secret");
   assert.equal(schema.find((f) => f.key === "site_collections").defaultValue, "*");
+  assert.throws(() => check(spo, { ...config, auth_method: "certificate" }), (e) => e.kind === "config" && /auth_method/.test(e.message));
   assert.throws(() => check(spo, { ...config, use_document_level_security: true }), (e) => e.kind === "config");
   assert.throws(() => check(spo, { ...config, graph_endpoint: "graph.microsoft.com/v1.0" }), (e) => e.kind === "config");
 });

@@ -1,13 +1,20 @@
-"""WIT glue: the exported `inlet:connector/source` interface and its `sync` resource, built
-around a `Connector` subclass. Imported only inside the component (it needs the bindings that
-componentize-py generates); the generated app module does:
+"""WIT glue: the exported `inlet:connector/source` interface and its `sync` resource, and the
+`inlet:connector/json-lines` interface, built around a `Connector` subclass. Imported only
+inside the component (it needs the bindings that componentize-py generates); the generated app
+module does:
 
     Source = inlet_sdk._glue.make_source(MyConnector, manifest)
+    from inlet_sdk._glue import JsonLines, Sync
 """
 
 from componentize_py_types import Err
 from wit_world import exports
 from wit_world.imports import types as t
+
+try:  # the `connector-json-lines` world (what inlet_sdk.build targets)
+    from wit_world.exports import json_lines as _jl
+except ImportError:  # a component built for the plain `connector` world
+    _jl = None
 
 from . import log as _log
 from ._core import Calls
@@ -81,6 +88,26 @@ class Sync:
             return self._runner.cursor()
         except Exception:
             return None
+
+
+if _jl is not None:
+
+    class JsonLines(exports.JsonLines):
+        """The exported `json-lines` interface: the host asks it for batches instead of
+        `Sync.next_batch`. Plain documents cross as one UTF-8 string per batch instead of a
+        record of three strings each (see `SyncRunner.next_lines`)."""
+
+        def next_batch(self, sync):
+            try:
+                batch = sync._runner.next_lines()
+            except Exception as e:
+                raise _err(e)
+            if batch is None:
+                return None
+            kind, value = batch
+            if kind == "lines":
+                return _jl.Batch_JsonLines(value.encode())
+            return _jl.Batch_Documents([_doc(d) for d in value])
 
 
 def make_source(cls, manifest=None):

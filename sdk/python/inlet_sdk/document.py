@@ -52,8 +52,38 @@ def _json_default(o):
     return str(o)
 
 
+# One encoder for every body: `json.dumps` with options builds a new `JSONEncoder` per call,
+# which costs as much as encoding a small document.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_json_default)
+
+
 def to_json(obj):
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=_json_default)
+    return _ENCODER.encode(obj)
+
+
+_LINE_ENCODERS = None
+
+
+def line_encoders():
+    """(ascii, utf8): functions encoding a dict as one compact JSON line, the first with
+    non-ASCII text as `\\u` escapes, the second as UTF-8 like `to_json`. They call `_json`'s C
+    encoder directly (what `json.dumps` runs after its Python-level setup) when it is there."""
+    global _LINE_ENCODERS
+    if _LINE_ENCODERS is None:
+        from json import encoder as je
+
+        def make(escape, ascii_only):
+            if je.c_make_encoder is not None:
+                c = je.c_make_encoder({}, _json_default, escape, None, ":", ",", False, False, True)
+                return lambda obj: "".join(c(obj, 0))
+            py = json.JSONEncoder(ensure_ascii=ascii_only, separators=(",", ":"), default=_json_default)
+            return py.encode
+
+        _LINE_ENCODERS = (
+            make(je.c_encode_basestring_ascii or je.py_encode_basestring_ascii, True),
+            make(je.c_encode_basestring or je.py_encode_basestring, False),
+        )
+    return _LINE_ENCODERS
 
 
 def _timestamp(ts):

@@ -2,7 +2,9 @@
 //! per probe with what it saw. Probes:
 //! - `{"id", "op": "http", "url", "method"?, "headers"?: [[name, value]], "body"?, "follow"?: n}`:
 //!   a request through `wasi:http/outgoing-handler`, following up to `n` redirects itself (each
-//!   hop is a new request, so it meets the host's policy again);
+//!   hop is a new request, so it meets the host's policy again); with `"repeat": n` the request
+//!   is sent n times (`{i}` in the URL becomes 0..n, so each can go somewhere else) and the
+//!   document counts the outcomes instead: `{"sent", "statuses": {code: n}, "errors": {e: n}}`;
 //! - `{"id", "op": "sleep", "ms"}`;
 //! - `{"id", "op": "env"}`: environment variables and arguments;
 //! - `{"id", "op": "files", "paths": [...]}`: tries to read files and list directories;
@@ -48,6 +50,7 @@ impl Connector for Probe {
                 .map(str::to_owned)
                 .unwrap_or_else(|| format!("probe-{i}"));
             let mut out = match probe["op"].as_str() {
+                Some("http") if probe.get("repeat").is_some() => repeated_http_probe(probe),
                 Some("http") => http_probe(probe),
                 Some("sleep") => {
                     let ms = probe["ms"].as_u64().unwrap_or(0);
@@ -91,6 +94,27 @@ fn files_probe(probe: &Value) -> Value {
             .push(json!({"path": path, "read": format!("{read:?}"), "list": format!("{list:?}")}));
     }
     json!({ "files": results })
+}
+
+/// The same request (or one per `{i}` in the URL) `repeat` times, counted by outcome: what a
+/// plugin flooding the host's policy, a source or its token endpoint looks like.
+fn repeated_http_probe(probe: &Value) -> Value {
+    let url = probe["url"].as_str().unwrap_or_default();
+    let n = probe["repeat"].as_u64().unwrap_or(0);
+    let mut statuses = serde_json::Map::new();
+    let mut errors = serde_json::Map::new();
+    let bump = |m: &mut serde_json::Map<String, Value>, k: String| {
+        let v = m.entry(k).or_insert(json!(0));
+        *v = json!(v.as_u64().unwrap_or(0) + 1);
+    };
+    for i in 0..n {
+        let url = url.replace("{i}", &i.to_string());
+        match send("GET", &url, &[], &[]) {
+            Ok((status, _, _)) => bump(&mut statuses, status.to_string()),
+            Err(e) => bump(&mut errors, e),
+        }
+    }
+    json!({"sent": n, "statuses": statuses, "errors": errors})
 }
 
 /// One logical request, following redirects itself when asked.

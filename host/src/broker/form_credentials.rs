@@ -1,0 +1,901 @@
+//! Form credentials: a secret the connector's configuration form collects (Kibana's form, or
+//! config.yml's `configuration:`) becomes a credential the host holds and injects, instead of a
+//! value handed to the plugin.
+//!
+//! A plugin declares them in its `plugin.toml`, in the shape of config.yml's `credentials:`
+//! entries, with `{field_key}` placeholders for configuration values:
+//!
+//! ```toml
+//! [credentials.graph]
+//! type = "oauth2_client_credentials"
+//! token_url = "https://login.microsoftonline.com/{tenant_id}/oauth2/v2.0/token"
+//! client_id = "{client_id}"
+//! client_secret = "{secret_value}"
+//! scopes = ["https://graph.microsoft.com/.default"]
+//! client_auth = "body"
+//! hosts = ["https://graph.microsoft.com"]
+//! ```
+//!
+//! The plugin chooses the shape; the operator chooses where a secret may go. The rules:
+//! - a **secret position** (`password`, `token`, `value`, `client_secret`) names at least one
+//!   field, any field; such a field is withheld from the plugin like a sensitive one
+//!   (`sync::configuration`) and may fill no other position;
+//! - the **other positions** (`username`, `client_id`, `scopes`, the path and query of
+//!   `token_url`) must not name a sensitive field: their values can show up in URLs and log
+//!   lines (checked against the plugin's schema once it is known, `sync::configuration`);
+//! - `header`, `param`, `client_auth` and `hosts` take no placeholder, `hosts` are exact origins,
+//!   the scheme and authority of `token_url` are literal, and values substituted into its path
+//!   and query are percent-encoded: a form value cannot change where anything is sent;
+//! - a credential is formed only when every field it names is filled; then each `hosts` origin
+//!   and the origin of `token_url` must be granted to the connector (`grants.http`), the token
+//!   endpoint by a grant that names its host exactly (the host posts the secret there itself,
+//!   without the plugin policy's address checks), or the sync fails before the plugin runs;
+//! - a template is text: unlike config.yml, a manifest cannot make the host read a file or an
+//!   environment variable.
+
+use std::collections::BTreeMap;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::credentials::{Credential, CredentialError};
+use super::http::{OriginPattern, Target};
+use crate::config::credentials::{
+    self as operator, ClientAuth, CredentialKind, CredentialSpec, SecretSource,
+};
+
+/// One `[credentials.<name>]` table of a plugin's manifest: config.yml's credential shape, with
+/// templates instead of secrets.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Declaration {
+    #[serde(rename = "type")]
+    pub kind: CredentialKind,
+    /// Exact origins (`scheme://host[:port]`) the credential is sent to; no placeholders.
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub token: Option<String>,
+    pub value: Option<String>,
+    pub header: Option<String>,
+    pub param: Option<String>,
+    pub token_url: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    #[serde(default)]
+    pub client_auth: ClientAuth,
+}
+
+/// Where a placeholder stands: what it may name and how its value is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// `password`, `token`, `value`, `client_secret`: the value as it is, sent only in the
+    /// injected header, query parameter or token request.
+    Secret,
+    /// `username`, `client_id`, `scopes`: the value as it is; never a sensitive field.
+    Plain,
+    /// The path and query of `token_url`: percent-encoded; never a sensitive field.
+    UrlPart,
+}
+
+/// A placeholder of a declaration: which field fills which position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldUse {
+    /// `credentials.graph.client_secret`, as in the manifest.
+    pub position: String,
+    pub role: Role,
+    pub field: String,
+}
+
+/// Placeholder keys: configuration field keys as every SDK writes them.
+fn is_field_key(key: &str) -> bool {
+    !key.is_empty()
+        && key.len() <= 128
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+enum Piece<'a> {
+    Text(&'a str),
+    Field(&'a str),
+}
+
+/// Splits a template into literal text and `{field}` placeholders. There is no escape: a brace
+/// that does not open or close a placeholder is an error.
+fn pieces(template: &str) -> Result<Vec<Piece<'_>>, String> {
+    let mut out = Vec::new();
+    let mut rest = template;
+    while let Some(at) = rest.find(['{', '}']) {
+        if rest.as_bytes()[at] == b'}' {
+            return Err(format!("unmatched `}}` in {template:?}"));
+        }
+        if at > 0 {
+            out.push(Piece::Text(&rest[..at]));
+        }
+        let after = &rest[at + 1..];
+        let close = after
+            .find('}')
+            .ok_or_else(|| format!("unclosed `{{` in {template:?}"))?;
+        let key = &after[..close];
+        if !is_field_key(key) {
+            return Err(format!(
+                "`{{{key}}}` in {template:?} is not a placeholder: write {{field_key}}, the key of a configuration field"
+            ));
+        }
+        out.push(Piece::Field(key));
+        rest = &after[close + 1..];
+    }
+    if !rest.is_empty() {
+        out.push(Piece::Text(rest));
+    }
+    Ok(out)
+}
+
+fn fields_of(template: &str) -> Result<Vec<&str>, String> {
+    Ok(pieces(template)?
+        .into_iter()
+        .filter_map(|p| match p {
+            Piece::Field(f) => Some(f),
+            Piece::Text(_) => None,
+        })
+        .collect())
+}
+
+/// `scheme://authority` of a URL template, and the rest (path, query).
+fn split_origin(url: &str) -> Result<(&str, &str), String> {
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| format!("{url:?} is not an absolute http(s) URL"))?;
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    Ok(url.split_at(scheme.len() + 3 + end))
+}
+
+/// A URL template's origin: literal, an http(s) origin without user information.
+fn url_origin(url: &str) -> Result<Target, String> {
+    let (origin, rest) = split_origin(url)?;
+    if origin.contains(['{', '}']) {
+        return Err(format!(
+            "{url:?}: placeholders may stand only in the path and query, never in the scheme or host: the token endpoint is the plugin's to name and the operator's to grant"
+        ));
+    }
+    if rest.contains('#') {
+        return Err(format!("{url:?}: a token endpoint has no fragment"));
+    }
+    let uri: http::Uri = origin
+        .parse()
+        .map_err(|e| format!("{url:?} is not a URL: {e}"))?;
+    Target::checked(&uri).map_err(|d| format!("{url:?}: {}", d.message))
+}
+
+/// An exact origin (`hosts` entry): a valid origin pattern without wildcards.
+fn exact_origin(text: &str) -> Result<Target, String> {
+    let pattern = OriginPattern::parse(text).map_err(|e| e.to_string())?;
+    if text.contains('*') {
+        return Err(format!(
+            "{text:?}: a form credential is bound to exact origins (no `*`), each of which the operator grants"
+        ));
+    }
+    let uri: http::Uri = pattern
+        .as_str()
+        .trim_end_matches('/')
+        .parse()
+        .map_err(|e| format!("{text:?} is not an origin: {e}"))?;
+    Target::checked(&uri).map_err(|d| format!("{text:?}: {}", d.message))
+}
+
+impl Declaration {
+    /// Every position that may hold placeholders, with its role and template.
+    fn templated(&self) -> Vec<(String, Role, &str)> {
+        let mut out = Vec::new();
+        for (name, role, template) in [
+            ("username", Role::Plain, &self.username),
+            ("password", Role::Secret, &self.password),
+            ("token", Role::Secret, &self.token),
+            ("value", Role::Secret, &self.value),
+            ("client_id", Role::Plain, &self.client_id),
+            ("client_secret", Role::Secret, &self.client_secret),
+            ("token_url", Role::UrlPart, &self.token_url),
+        ] {
+            if let Some(t) = template {
+                out.push((name.to_owned(), role, t.as_str()));
+            }
+        }
+        for (i, s) in self.scopes.iter().enumerate() {
+            out.push((format!("scopes[{i}]"), Role::Plain, s.as_str()));
+        }
+        out
+    }
+
+    /// Positions that take no placeholder: names and origins are the plugin's, never the form's.
+    fn literal(&self) -> Vec<(String, &str)> {
+        let mut out = Vec::new();
+        if let Some(h) = &self.header {
+            out.push(("header".to_owned(), h.as_str()));
+        }
+        if let Some(p) = &self.param {
+            out.push(("param".to_owned(), p.as_str()));
+        }
+        for (i, h) in self.hosts.iter().enumerate() {
+            out.push((format!("hosts[{i}]"), h.as_str()));
+        }
+        out
+    }
+
+    /// The placeholders of this declaration (named `name` in the manifest).
+    pub fn field_uses(&self, name: &str) -> Vec<FieldUse> {
+        self.templated()
+            .into_iter()
+            .flat_map(|(position, role, template)| {
+                fields_of(template)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(move |field| FieldUse {
+                        position: format!("credentials.{name}.{position}"),
+                        role,
+                        field: field.to_owned(),
+                    })
+            })
+            .collect()
+    }
+
+    /// The fields whose values become the secret.
+    pub fn secret_fields(&self, name: &str) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .field_uses(name)
+            .into_iter()
+            .filter(|u| u.role == Role::Secret)
+            .map(|u| u.field)
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// The origin of the token endpoint (oauth2), as a grant would name it.
+    pub fn token_origin(&self) -> Option<String> {
+        let url = self.token_url.as_deref()?;
+        url_origin(url).ok().map(|t| t.origin())
+    }
+
+    /// The header or query parameter the credential claims on a request.
+    fn claim(&self) -> Claim {
+        match self.kind {
+            CredentialKind::ApiKeyHeader => Claim::Header(
+                self.header
+                    .as_deref()
+                    .and_then(|h| http::HeaderName::from_bytes(h.as_bytes()).ok()),
+            ),
+            CredentialKind::ApiKeyQuery => Claim::Query(self.param.clone().unwrap_or_default()),
+            _ => Claim::Header(Some(http::header::AUTHORIZATION)),
+        }
+    }
+
+    /// The spec config.yml would hold, with each placeholder replaced by `fill(field, role)`.
+    fn render(
+        &self,
+        fill: &dyn Fn(&str, Role) -> Result<String, String>,
+    ) -> Result<CredentialSpec, String> {
+        let text = |template: &Option<String>, role: Role| -> Result<Option<String>, String> {
+            template
+                .as_deref()
+                .map(|t| {
+                    pieces(t)?
+                        .into_iter()
+                        .map(|p| match p {
+                            Piece::Text(s) => Ok(s.to_owned()),
+                            Piece::Field(f) => fill(f, role),
+                        })
+                        .collect::<Result<String, String>>()
+                })
+                .transpose()
+        };
+        let secret = |template: &Option<String>| -> Result<Option<SecretSource>, String> {
+            Ok(text(template, Role::Secret)?.map(|s| SecretSource::Value(SecretString::from(s))))
+        };
+        Ok(CredentialSpec {
+            kind: self.kind,
+            hosts: self.hosts.clone(),
+            username: text(&self.username, Role::Plain)?,
+            password: secret(&self.password)?,
+            token: secret(&self.token)?,
+            value: secret(&self.value)?,
+            header: self.header.clone(),
+            param: self.param.clone(),
+            token_url: text(&self.token_url, Role::UrlPart)?,
+            client_id: text(&self.client_id, Role::Plain)?,
+            client_secret: secret(&self.client_secret)?,
+            scopes: self
+                .scopes
+                .iter()
+                .map(|s| text(&Some(s.clone()), Role::Plain).map(Option::unwrap_or_default))
+                .collect::<Result<_, _>>()?,
+            client_auth: self.client_auth,
+        })
+    }
+}
+
+enum Claim {
+    Header(Option<http::HeaderName>),
+    Query(String),
+}
+
+/// Checks a manifest's `[credentials]` tables; the error is the key path
+/// (`credentials.graph.token_url`) and the reason.
+pub fn validate(declared: &BTreeMap<String, Declaration>) -> Result<(), (String, String)> {
+    // field → the first secret position naming it, and likewise for the other positions.
+    let mut secret_uses: BTreeMap<String, String> = BTreeMap::new();
+    let mut other_uses: BTreeMap<String, String> = BTreeMap::new();
+    for (name, d) in declared {
+        let at = |k: &str| format!("credentials.{name}.{k}");
+        for (position, text) in d.literal() {
+            if text.contains(['{', '}']) {
+                return Err((
+                    at(&position),
+                    "takes no placeholder: header and parameter names and the origins a secret goes to are fixed by the plugin".into(),
+                ));
+            }
+        }
+        for (i, h) in d.hosts.iter().enumerate() {
+            exact_origin(h).map_err(|m| (at(&format!("hosts[{i}]")), m))?;
+        }
+        for (position, role, template) in d.templated() {
+            let fields = fields_of(template).map_err(|m| (at(&position), m))?;
+            if role == Role::Secret && fields.is_empty() {
+                return Err((
+                    at(&position),
+                    "a form credential's secret comes from the configuration form: name the field, e.g. \"{secret_value}\"".into(),
+                ));
+            }
+            if role == Role::UrlPart {
+                url_origin(template).map_err(|m| (at(&position), m))?;
+            }
+            let uses = if role == Role::Secret {
+                &mut secret_uses
+            } else {
+                &mut other_uses
+            };
+            for f in fields {
+                uses.entry(f.to_owned()).or_insert_with(|| at(&position));
+            }
+        }
+        // config.yml's rules for the shape (fields per type, header names, the token URL), on
+        // the template with a stand-in for every placeholder.
+        let spec = d
+            .render(&|_, _| Ok("x".to_owned()))
+            .map_err(|m| (format!("credentials.{name}"), m))?;
+        operator::validate(&BTreeMap::from([(name.clone(), spec)]))?;
+    }
+    for (field, position) in &other_uses {
+        if let Some(secret) = secret_uses.get(field) {
+            return Err((
+                position.clone(),
+                format!(
+                    "`{{{field}}}` is a secret ({secret}); a secret field may fill only password, token, value or client_secret"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// What the connector's configuration makes of a declaration.
+pub enum Form {
+    /// A field it names is empty: the credential is not formed.
+    Incomplete {
+        missing: Vec<String>,
+    },
+    Complete(Box<Filled>),
+}
+
+/// A declaration filled with the connector's values.
+pub struct Filled {
+    pub spec: CredentialSpec,
+    /// Of everything the credential was formed from, so a changed form value forms it again.
+    pub digest: [u8; 32],
+    /// The fields that make the secret (for messages).
+    pub secret_fields: Vec<String>,
+    declaration: Declaration,
+}
+
+/// A configuration value as text: `None` when empty; lists and objects are refused.
+fn text_of(field: &str, v: Option<&Value>) -> Result<Option<String>, String> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.is_empty() => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(Value::Number(n)) => Ok(Some(n.to_string())),
+        Some(Value::Bool(b)) => Ok(Some(b.to_string())),
+        Some(_) => Err(format!(
+            "configuration field `{field}` fills a credential and must be text, not a list or an object"
+        )),
+    }
+}
+
+/// Percent-encodes everything but unreserved characters, so a value stays inside its path
+/// segment or query value. `form_urlencoded` (already a dependency) writes a space as `+`,
+/// which a path reads literally; its own `+` comes out as `%2B`, so every `+` left is a space.
+fn url_escape(field: &str, value: &str) -> Result<String, String> {
+    if value.chars().all(|c| c == '.') {
+        // `.` and `..` would be dot segments that move the request elsewhere on the endpoint.
+        return Err(format!(
+            "configuration field `{field}` ({value:?}) cannot stand in a URL path"
+        ));
+    }
+    Ok(form_urlencoded::byte_serialize(value.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20"))
+}
+
+/// Fills `declaration` (named `name`) from the connector's configuration `values`.
+pub fn form(
+    name: &str,
+    declaration: &Declaration,
+    values: &serde_json::Map<String, Value>,
+) -> Result<Form, String> {
+    let uses = declaration.field_uses(name);
+    let mut filled: BTreeMap<&str, String> = BTreeMap::new();
+    let mut missing = Vec::new();
+    for u in &uses {
+        match text_of(&u.field, values.get(&u.field))? {
+            Some(v) => {
+                filled.insert(&u.field, v);
+            }
+            None if !missing.contains(&u.field) => missing.push(u.field.clone()),
+            None => {}
+        }
+    }
+    if !missing.is_empty() {
+        return Ok(Form::Incomplete { missing });
+    }
+    let spec = declaration.render(&|field, role| {
+        let v = filled
+            .get(field)
+            .ok_or_else(|| format!("configuration field `{field}` is empty"))?;
+        match role {
+            Role::UrlPart => url_escape(field, v),
+            Role::Secret | Role::Plain => Ok(v.clone()),
+        }
+    })?;
+    // The origin is literal in the template and values are escaped; checked once more so a
+    // mistake in either can never send the secret elsewhere.
+    if let (Some(template), Some(url)) = (&declaration.token_url, &spec.token_url) {
+        let parsed: http::Uri = url
+            .parse()
+            .map_err(|e| format!("credentials.{name}.token_url: not a URL once filled: {e}"))?;
+        if Target::from_uri(&parsed) != url_origin(template).ok() {
+            return Err(format!(
+                "credentials.{name}.token_url: the form's values changed the URL's origin"
+            ));
+        }
+    }
+    let mut hash = Sha256::new();
+    let mut put = |s: &str| {
+        hash.update((s.len() as u64).to_le_bytes());
+        hash.update(s.as_bytes());
+    };
+    put(declaration.kind.name());
+    for h in &declaration.hosts {
+        put(h);
+    }
+    for (position, _, template) in declaration.templated() {
+        put(&position);
+        put(template);
+    }
+    for (field, value) in &filled {
+        put(field);
+        put(value);
+    }
+    put(match declaration.client_auth {
+        ClientAuth::Basic => "basic",
+        ClientAuth::Body => "body",
+    });
+    Ok(Form::Complete(Box::new(Filled {
+        spec,
+        digest: hash.finalize().into(),
+        secret_fields: declaration.secret_fields(name),
+        declaration: declaration.clone(),
+    })))
+}
+
+impl Filled {
+    /// The first granted origin missing for this credential: `Err((origin, why))`. Every `hosts`
+    /// origin must be granted; the token endpoint by a grant naming its host exactly.
+    pub fn check_granted(&self, granted: &[OriginPattern]) -> Result<(), (String, &'static str)> {
+        for h in &self.declaration.hosts {
+            let target = exact_origin(h).map_err(|_| (h.clone(), "is not an exact origin"))?;
+            if !granted.iter().any(|g| g.matches(&target)) {
+                return Err((target.origin(), "injects it into requests to that origin"));
+            }
+        }
+        if let Some(url) = &self.declaration.token_url {
+            let target = url_origin(url).map_err(|_| (url.clone(), "is not a URL"))?;
+            if !granted
+                .iter()
+                .any(|g| !g.as_str().contains('*') && g.matches(&target))
+            {
+                return Err((
+                    target.origin(),
+                    "sends it to that token endpoint (the grant must name the host exactly, without `*`)",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The name of a config.yml credential among `operator` that claims the same header (or query
+    /// parameter) on one of this credential's hosts: the operator's explicit choice wins.
+    pub fn claimed_by(&self, operator: &[std::sync::Arc<Credential>]) -> Option<String> {
+        let targets: Vec<Target> = self
+            .declaration
+            .hosts
+            .iter()
+            .filter_map(|h| exact_origin(h).ok())
+            .collect();
+        let claim = self.declaration.claim();
+        operator
+            .iter()
+            .find(|c| {
+                let same = match &claim {
+                    Claim::Header(h) => h.is_some() && c.header_name() == *h,
+                    Claim::Query(p) => c.query_param() == Some(p.as_str()),
+                };
+                same && targets.iter().any(|t| c.applies_to(t))
+            })
+            .map(|c| c.name().to_owned())
+    }
+
+    /// Why [`Credential::load`] refused the filled spec, naming fields, never values.
+    pub fn explain(&self, e: &CredentialError) -> String {
+        match e {
+            CredentialError::NotHeaderSafe { .. } | CredentialError::Empty { .. } => format!(
+                "configuration field(s) {} cannot make an HTTP credential (empty, or characters not allowed in a header)",
+                self.secret_fields
+                    .iter()
+                    .map(|f| format!("`{f}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            CredentialError::Invalid { message, .. } => message.clone(),
+            CredentialError::File { .. } => "a form credential reads no files".into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn declare(toml_text: &str) -> BTreeMap<String, Declaration> {
+        toml::from_str(toml_text).expect("declaration parses")
+    }
+
+    const GRAPH: &str = r#"
+[graph]
+type = "oauth2_client_credentials"
+token_url = "https://login.microsoftonline.com/{tenant_id}/oauth2/v2.0/token"
+client_id = "{client_id}"
+client_secret = "{secret_value}"
+scopes = ["https://graph.microsoft.com/.default"]
+client_auth = "body"
+hosts = ["https://graph.microsoft.com"]
+"#;
+
+    fn values(v: serde_json::Value) -> serde_json::Map<String, Value> {
+        v.as_object().expect("object").clone()
+    }
+
+    fn filled(d: &BTreeMap<String, Declaration>, v: serde_json::Value) -> Box<Filled> {
+        match form("graph", &d["graph"], &values(v)).expect("forms") {
+            Form::Complete(f) => f,
+            Form::Incomplete { missing } => panic!("incomplete: {missing:?}"),
+        }
+    }
+
+    fn secret_of(s: &Option<SecretSource>) -> String {
+        use secrecy::ExposeSecret;
+        match s {
+            Some(SecretSource::Value(v)) => v.expose_secret().to_owned(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn sharepoint_declaration_is_valid_and_fills_from_the_form() {
+        let d = declare(GRAPH);
+        assert_eq!(validate(&d), Ok(()));
+        assert_eq!(d["graph"].secret_fields("graph"), vec!["secret_value"]);
+        assert_eq!(
+            d["graph"].token_origin().as_deref(),
+            Some("https://login.microsoftonline.com")
+        );
+        let f = filled(
+            &d,
+            serde_json::json!({"tenant_id": "t-1", "client_id": "app", "secret_value": "s3cr3t"}),
+        );
+        assert_eq!(
+            f.spec.token_url.as_deref(),
+            Some("https://login.microsoftonline.com/t-1/oauth2/v2.0/token")
+        );
+        assert_eq!(f.spec.client_id.as_deref(), Some("app"));
+        assert_eq!(secret_of(&f.spec.client_secret), "s3cr3t");
+        assert_eq!(f.spec.client_auth, ClientAuth::Body);
+        assert!(Credential::load("form:x/graph", &f.spec, std::path::Path::new(".")).is_ok());
+    }
+
+    #[test]
+    fn empty_fields_form_no_credential() {
+        let d = declare(GRAPH);
+        for v in [
+            serde_json::json!({"tenant_id": "t", "client_id": "c"}),
+            serde_json::json!({"tenant_id": "t", "client_id": "c", "secret_value": ""}),
+            serde_json::json!({"tenant_id": "t", "client_id": "c", "secret_value": null}),
+        ] {
+            match form("graph", &d["graph"], &values(v)).expect("no error") {
+                Form::Incomplete { missing } => assert_eq!(missing, vec!["secret_value"]),
+                Form::Complete(_) => panic!("formed without a secret"),
+            }
+        }
+        let err = form(
+            "graph",
+            &d["graph"],
+            &values(serde_json::json!({"tenant_id": ["a"], "client_id": "c", "secret_value": "s"})),
+        )
+        .err()
+        .expect("a list is refused");
+        assert!(err.contains("tenant_id"), "{err}");
+    }
+
+    #[test]
+    fn form_values_cannot_move_the_token_url() {
+        let d = declare(GRAPH);
+        for hostile in [
+            "evil.example/x#",
+            "@evil.example",
+            "x/../../other?y=1",
+            "x y+z%",
+        ] {
+            let f = filled(
+                &d,
+                serde_json::json!({"tenant_id": hostile, "client_id": "c", "secret_value": "s"}),
+            );
+            let url = f.spec.token_url.clone().expect("url");
+            let uri: http::Uri = url.parse().expect("still a URL");
+            assert_eq!(uri.host(), Some("login.microsoftonline.com"), "{url}");
+            assert_eq!(uri.query(), None, "{url}");
+            assert_eq!(uri.path().matches('/').count(), 4, "one segment: {url}");
+        }
+        let f = filled(
+            &d,
+            serde_json::json!({"tenant_id": "x y+z", "client_id": "c", "secret_value": "s"}),
+        );
+        assert_eq!(
+            f.spec.token_url.as_deref(),
+            Some("https://login.microsoftonline.com/x%20y%2Bz/oauth2/v2.0/token")
+        );
+        for dots in [".", ".."] {
+            let err = form(
+                "graph",
+                &d["graph"],
+                &values(
+                    serde_json::json!({"tenant_id": dots, "client_id": "c", "secret_value": "s"}),
+                ),
+            )
+            .err()
+            .expect("dot segments refused");
+            assert!(err.contains("tenant_id"), "{err}");
+        }
+    }
+
+    #[test]
+    fn placeholder_rules() {
+        let bad = |toml_text: &str, key: &str, needle: &str| {
+            let (k, m) = validate(&declare(toml_text)).expect_err(toml_text);
+            assert_eq!(k, key, "{m}");
+            assert!(m.contains(needle), "{key}: {m}");
+        };
+        // No placeholder in the scheme or authority of the token URL.
+        bad(
+            r#"[a]
+type = "oauth2_client_credentials"
+token_url = "https://{host}/token"
+client_id = "c"
+client_secret = "{s}"
+hosts = ["https://api.example.com"]"#,
+            "credentials.a.token_url",
+            "never in the scheme or host",
+        );
+        bad(
+            r#"[a]
+type = "oauth2_client_credentials"
+token_url = "{scheme}://login.example/token"
+client_id = "c"
+client_secret = "{s}"
+hosts = ["https://api.example.com"]"#,
+            "credentials.a.token_url",
+            "never in the scheme or host",
+        );
+        bad(
+            r#"[a]
+type = "oauth2_client_credentials"
+token_url = "https://login.example:{port}/token"
+client_id = "c"
+client_secret = "{s}"
+hosts = ["https://api.example.com"]"#,
+            "credentials.a.token_url",
+            "never in the scheme or host",
+        );
+        // hosts, header and param names take none; hosts are exact.
+        bad(
+            r#"[a]
+type = "bearer"
+token = "{t}"
+hosts = ["https://{tenant}.example.com"]"#,
+            "credentials.a.hosts[0]",
+            "takes no placeholder",
+        );
+        bad(
+            r#"[a]
+type = "bearer"
+token = "{t}"
+hosts = ["https://*.example.com"]"#,
+            "credentials.a.hosts[0]",
+            "exact origins",
+        );
+        bad(
+            r#"[a]
+type = "bearer"
+token = "{t}"
+hosts = []"#,
+            "credentials.a.hosts",
+            "list the origins",
+        );
+        bad(
+            r#"[a]
+type = "api_key_header"
+header = "X-{h}"
+value = "{t}"
+hosts = ["https://api.example.com"]"#,
+            "credentials.a.header",
+            "takes no placeholder",
+        );
+        // A secret comes from the form; a secret field fills secret positions only.
+        bad(
+            r#"[a]
+type = "bearer"
+token = "fixed"
+hosts = ["https://api.example.com"]"#,
+            "credentials.a.token",
+            "comes from the configuration form",
+        );
+        bad(
+            r#"[a]
+type = "oauth2_client_credentials"
+token_url = "https://login.example/{secret}/token"
+client_id = "c"
+client_secret = "{secret}"
+hosts = ["https://api.example.com"]"#,
+            "credentials.a.token_url",
+            "is a secret",
+        );
+        bad(
+            r#"[a]
+type = "basic"
+username = "{pw}"
+password = "{pw}"
+hosts = ["https://api.example.com"]"#,
+            "credentials.a.username",
+            "is a secret",
+        );
+        bad(
+            r#"[a]
+type = "bearer"
+token = "{t}"
+hosts = ["https://api.example.com"]
+[b]
+type = "basic"
+username = "{t}"
+password = "{p}"
+hosts = ["https://api.example.com"]"#,
+            "credentials.b.username",
+            "is a secret",
+        );
+        // Placeholder syntax, and config.yml's shape rules.
+        bad(
+            r#"[a]
+type = "bearer"
+token = "{not a key}"
+hosts = ["https://api.example.com"]"#,
+            "credentials.a.token",
+            "not a placeholder",
+        );
+        bad(
+            r#"[a]
+type = "bearer"
+token = "{t"
+hosts = ["https://api.example.com"]"#,
+            "credentials.a.token",
+            "unclosed",
+        );
+        bad(
+            r#"[a]
+type = "bearer"
+token = "{t}"
+value = "{v}"
+hosts = ["https://api.example.com"]"#,
+            "credentials.a.value",
+            "not used by type bearer",
+        );
+        // Unknown keys (e.g. a file source) are refused by the parser itself.
+        assert!(
+            toml::from_str::<BTreeMap<String, Declaration>>(
+                "[a]\ntype = \"bearer\"\ntoken = { file = \"/etc/shadow\" }\nhosts = [\"https://x.example\"]\n"
+            )
+            .is_err()
+        );
+        // Allowed: any field in a secret position, mixed text, placeholders in path and query.
+        assert_eq!(
+            validate(&declare(
+                r#"[a]
+type = "api_key_query"
+param = "key"
+value = "{account}:{api_key}"
+hosts = ["https://api.example.com", "http://127.0.0.1:8080"]
+[b]
+type = "oauth2_client_credentials"
+token_url = "https://login.example/{tenant}/token?region={region}"
+client_id = "{client}"
+client_secret = "{secret}"
+scopes = ["{scope}/.default"]
+hosts = ["https://api.example.com"]"#
+            )),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn every_origin_the_secret_goes_to_must_be_granted() {
+        let d = declare(GRAPH);
+        let f = filled(
+            &d,
+            serde_json::json!({"tenant_id": "t", "client_id": "c", "secret_value": "s"}),
+        );
+        let grants = |g: &[&str]| -> Vec<OriginPattern> {
+            g.iter()
+                .map(|s| OriginPattern::parse(s).expect("origin"))
+                .collect()
+        };
+        let (origin, _) = f.check_granted(&[]).expect_err("nothing granted");
+        assert_eq!(origin, "https://graph.microsoft.com");
+        let (origin, _) = f
+            .check_granted(&grants(&["https://graph.microsoft.com"]))
+            .expect_err("token endpoint not granted");
+        assert_eq!(origin, "https://login.microsoftonline.com");
+        // A wildcard grant covers the hosts, but the token endpoint must be named exactly.
+        let (origin, _) = f
+            .check_granted(&grants(&["https://*.microsoft.com", "https://*:*"]))
+            .expect_err("wildcard token endpoint");
+        assert_eq!(origin, "https://login.microsoftonline.com");
+        assert_eq!(
+            f.check_granted(&grants(&[
+                "https://*.microsoft.com",
+                "https://login.microsoftonline.com"
+            ])),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn digest_changes_with_any_value() {
+        let d = declare(GRAPH);
+        let v =
+            |s: &str| serde_json::json!({"tenant_id": "t", "client_id": "c", "secret_value": s});
+        assert_eq!(filled(&d, v("a")).digest, filled(&d, v("a")).digest);
+        assert_ne!(filled(&d, v("a")).digest, filled(&d, v("b")).digest);
+    }
+}
