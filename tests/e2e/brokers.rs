@@ -6,7 +6,6 @@
 //! checked for it in stdout and stderr, and the data directory (sink, dead letters, state) is
 //! checked after each sync.
 
-mod support;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -16,7 +15,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
-use support::*;
+use crate::support::*;
 
 const MARK: &str = "TOPSECRET";
 const BEARER: &str = "sk-TOPSECRET-bearer-4f1b";

@@ -9,14 +9,13 @@
 //! find, each narrowed by `lastmodified` in an incremental sync, and a rule without `query`
 //! refused before any request.
 
-mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
 use serde_json::Value;
-use support::*;
+use crate::support::*;
 
 const MARK: &str = "TOPSECRET";
 const PASSWORD: &str = "conf-TOPSECRET-71c2";

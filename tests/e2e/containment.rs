@@ -2,12 +2,11 @@
 //! is capped per instance, and going over fails its own sync with the limit's name. Each test
 //! asserts the figure the attack used to reach (see issue 12's table) against the cap.
 
-mod support;
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::*;
+use crate::support::*;
 
 const MIB: u64 = 1024 * 1024;
 

@@ -5,7 +5,6 @@
 //! plugin (tests/plugins/test-sql-hostile) trying to write through a read-only grant and to
 //! make the host buffer rows it never reads.
 
-mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -13,7 +12,7 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use serde_json::Value as Json;
-use support::*;
+use crate::support::*;
 
 const ROWS: i64 = 10_000;
 

@@ -1,10 +1,9 @@
 //! The `dir` plugin end to end: real files, the real `inlet` binary, the embedded sink.
 
-mod support;
 
 use std::path::Path;
 
-use support::*;
+use crate::support::*;
 
 fn write(path: &Path, text: &str) {
     std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");

@@ -4,7 +4,6 @@
 //! host injects the token; the plugin never sees it) and one secondary rate limit (403 +
 //! `Retry-After: 1`) that the connector must ride out.
 
-mod support;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -14,7 +13,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
-use support::*;
+use crate::support::*;
 
 const MARK: &str = "TOPSECRET";
 const TOKEN: &str = "ghp-TOPSECRET-9d3e1f";

@@ -2,12 +2,11 @@
 //! host's containment of plugin state, logs and documents: each test asserts the figure the
 //! attack reached before these limits existed, and that it no longer does.
 
-mod support;
 
 use std::time::Instant;
 
 use inlet::store::{StateStore, StateUsage};
-use support::*;
+use crate::support::*;
 
 fn connector(id: &str, attack: &str, extra: &str) -> String {
     format!(

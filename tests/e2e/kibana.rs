@@ -11,11 +11,9 @@
 //! a real cluster and Elastic's service do that the protocol must match), `kibana_config_check`
 //! (`inlet config check` in Kibana mode).
 
-mod fake_es;
-mod kibana_compat;
-mod kibana_config_check;
-mod kibana_es_rules;
-mod support;
+mod compat;
+mod config_check;
+mod es_rules;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -23,11 +21,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use fake_es::FakeEs;
+use crate::fake_es::FakeEs;
 use inlet::protocol::{EsClient, EsSettings};
 use reqwest::Method;
 use serde_json::{Value, json};
-use support::*;
+use crate::support::*;
 
 /// Fast protocol timings for tests.
 const TIMINGS: &str = "  kibana:\n    report_interval_secs: 1\n    idle_job_timeout_secs: 3\nservice:\n  idling: 1\n  heartbeat: 1\n  job_cleanup_interval: 1\n";

@@ -1,12 +1,11 @@
 //! Connectors written in Python and JavaScript, built from source with their SDKs' build
 //! commands, synced through the real `inlet` binary.
 
-mod support;
 
 use std::path::Path;
 use std::process::Command;
 
-use support::*;
+use crate::support::*;
 
 /// Builds the plugin in `plugins/<folder>` with `cmd` into `out/<folder>`.
 fn build(cmd: &mut Command, folder: &str, out: &Path) {

@@ -1,12 +1,11 @@
 //! `inlet new` gives a project that builds and syncs, in every SDK language — the authoring
 //! tutorial's promise, checked.
 
-mod support;
 
 use std::path::Path;
 use std::process::Command;
 
-use support::*;
+use crate::support::*;
 
 fn run(cmd: &mut Command, what: &str) {
     let out = cmd

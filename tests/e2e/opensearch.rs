@@ -4,9 +4,8 @@
 //! syncs, mapping conflicts dead-lettered with the counts adding up. Every test runs once per
 //! cluster.
 
-mod support;
 
-use support::*;
+use crate::support::*;
 
 /// A cluster of the run and what tells it apart in the answers the tests check.
 struct Cluster {

@@ -1,13 +1,12 @@
 //! What an operator sees: metrics and health endpoints, and a graceful stop on SIGTERM.
 
-mod support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::*;
+use crate::support::*;
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -1,11 +1,10 @@
 //! Misbehaving plugins, built from source: each fails its own sync with a clear reason and
 //! nothing else.
 
-mod support;
 
 use std::time::Instant;
 
-use support::*;
+use crate::support::*;
 
 fn sync_report(config: &std::path::Path, connector: &str) -> (bool, serde_json::Value, String) {
     let out = inlet(&[

@@ -19,7 +19,6 @@
 //! it received); a manifest whose credential would send a form's secret to an origin the
 //! operator did not grant fails before any request.
 
-mod support;
 
 use std::collections::BTreeMap;
 use std::net::TcpListener;
@@ -28,7 +27,7 @@ use std::process::Command;
 
 use base64::Engine as _;
 use serde_json::{Value, json};
-use support::*;
+use crate::support::*;
 
 const TENANT: &str = "3c9f6a2e-51d4-4b8e-9a07-6f2d1e0c4b7a";
 const CLIENT_ID: &str = "inlet-e2e-app";

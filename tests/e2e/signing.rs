@@ -4,12 +4,11 @@
 //! Every refusal has a control: the same component loads and syncs without trusted keys, so
 //! the refusal is the signature check's, not a broken component's.
 
-mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use support::*;
+use crate::support::*;
 
 /// A plugin directory with `dir` (and `loadgen`, a second component to take a signature from),
 /// a few files for `dir` to read, and the sink file a sync writes.

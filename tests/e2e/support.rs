@@ -1,7 +1,7 @@
 //! Shared by the end-to-end tests: builds the plugins from source once per test run, lays out
 //! plugin directories, writes configs, and runs the real `inlet` binary.
 
-#![allow(dead_code)] // each test binary uses a different part of this module
+#![allow(dead_code)] // helpers for every area; not each is used by all of them
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,9 +1,8 @@
 //! Basic sync rules are applied by the host, filtered documents are counted and a full sync
 //! removes documents the rules now exclude; pipeline settings reach every document.
 
-mod support;
 
-use support::*;
+use crate::support::*;
 
 #[test]
 fn basic_rules_filter_and_count() {

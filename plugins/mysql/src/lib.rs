@@ -7,8 +7,7 @@
 //! kept so Kibana shows the familiar form, but Inlet never uses them to connect.
 
 // The table sync is shared with the PostgreSQL plugin; one file, two components.
-#[path = "../../postgresql/src/tables.rs"]
-mod tables;
+use inlet_sql_tables as tables;
 
 use inlet_sdk::sql::Dialect;
 use inlet_sdk::{

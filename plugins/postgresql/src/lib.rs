@@ -5,7 +5,7 @@
 //! grant named by its `connection` field. Elastic's host/port/username/password/SSL fields are
 //! kept so Kibana shows the familiar form, but Inlet never uses them to connect.
 
-mod tables;
+use inlet_sql_tables as tables;
 
 use inlet_sdk::sql::Dialect;
 use inlet_sdk::{

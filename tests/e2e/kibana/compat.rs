@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::fake_es::FakeEs;
 use crate::support::*;
-use crate::{
+use crate::kibana::{
     assert_accepted, connected_loadgen, create_connector, create_job, init_logs, kibana,
     loadgen_entry, serve, serve_plugins, wait_for, wait_job,
 };
@@ -398,7 +398,7 @@ async fn the_request_sequence_of_a_full_and_an_incremental_sync() {
     plugin_dir(tmp.path(), &["loadgen"]);
     let fake = FakeEs::start().await;
     create_connector(&fake, "q1", "loadgen").await;
-    let child = crate::spawn_inlet(tmp.path(), &fake, &loadgen_entry("q1"));
+    let child = crate::kibana::spawn_inlet(tmp.path(), &fake, &loadgen_entry("q1"));
     wait_for("the configuration form", Duration::from_secs(60), || {
         fake.connector("q1")["status"] == "needs_configuration"
     })
@@ -436,7 +436,7 @@ async fn the_request_sequence_of_a_full_and_an_incremental_sync() {
             && fake.connector("q1")["last_sync_status"] == "completed"
     })
     .await;
-    crate::stop(child);
+    crate::kibana::stop(child);
     let calls = fake.calls();
     let full_seq = job_sequence(&full_calls, &full, "q1");
     let inc_seq = job_sequence(&calls[full_calls.len()..], &incremental, "q1");

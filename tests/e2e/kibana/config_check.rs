@@ -11,7 +11,7 @@ use serde_json::json;
 
 use crate::fake_es::FakeEs;
 use crate::support::*;
-use crate::{create_connector, kibana};
+use crate::kibana::{create_connector, kibana};
 
 /// Elastic's `config.yml.example` keys with their example values (the file has them commented
 /// out); `elasticsearch.host` is the cluster under test.

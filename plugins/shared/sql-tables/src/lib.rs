@@ -1,5 +1,4 @@
-//! Table sync shared by the `postgresql` and `mysql` connectors (the MySQL plugin includes
-//! this file): every row of every selected table as a document, streamed batch by batch from
+//! Table sync shared by the `postgresql` and `mysql` connectors: every row of every selected table as a document, streamed batch by batch from
 //! the host's SQL broker; incremental syncs by an updated-at column; Elastic's advanced rules.
 //!
 //! The connection is the operator's: the plugin opens the granted database named by the
