@@ -342,6 +342,8 @@ struct Inspection {
     size: u64,
     sha256: String,
     contract: Option<String>,
+    /// How the plugin hands batches over: `json-lines` (the optional export) or `records`.
+    batches: Option<&'static str>,
     service_type: Option<String>,
     name: Option<String>,
     version: Option<String>,
@@ -411,6 +413,11 @@ async fn inspect(
                 Err(e) => out.problems.push(format!("cannot instantiate: {e}")),
                 Ok(mut instance) => {
                     out.instantiate_ms = Some(started.elapsed().as_secs_f64() * 1e3);
+                    out.batches = Some(if instance.hands_json_lines() {
+                        "json-lines"
+                    } else {
+                        "records"
+                    });
                     match instance.metadata().await {
                         Ok(meta) => {
                             if let Some(m) = &manifest
@@ -494,6 +501,9 @@ fn print_inspection(i: &Inspection) {
     );
     if let Some(c) = &i.contract {
         println!("contract:      inlet:connector@{c}");
+    }
+    if let Some(b) = i.batches {
+        println!("batches:       {b}");
     }
     if let Some(s) = &i.service_type {
         println!(

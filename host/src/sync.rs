@@ -451,9 +451,14 @@ impl Runner<'_> {
             let Some(batch) = instance.next_batch(sync).await? else {
                 return Ok(());
             };
+            // JSON lines are split once, up front: their count is the batch's document count.
+            let lines = match &batch {
+                Batch::Documents(_) => Vec::new(),
+                Batch::JsonLines(bytes) => document::json_lines(bytes),
+            };
             let count = match &batch {
                 Batch::Documents(docs) => docs.len(),
-                Batch::JsonLines(lines) => document::json_lines(lines).count(),
+                Batch::JsonLines(_) => lines.len(),
             };
             if count > limits.max_batch_docs {
                 return Err(Failure::Host(format!(
@@ -488,8 +493,8 @@ impl Runner<'_> {
                     }
                 }
                 // Each line is checked as a `document` is; a bad one is refused alone.
-                Batch::JsonLines(lines) => {
-                    for line in document::json_lines(&lines) {
+                Batch::JsonLines(_) => {
+                    for line in lines {
                         keep(
                             document::prepare_line(line, &now, &doc_limits)
                                 .map_err(|r| (r.id, r.line, r.error)),

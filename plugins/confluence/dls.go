@@ -8,7 +8,8 @@ package main
 //     content and each of its ancestors, or its space's when none of them is restricted;
 //   - an attachment's is its page's;
 //   - the access-control sync writes one identity document per active Atlassian account, whose
-//     `query.template.params.access_control` holds its account id, group ids and role keys.
+//     `query.template.params.access_control` holds its account id, group ids and role keys
+//     (plugins/shared/atlassian, shared with the Jira connector).
 //
 // Values carry Elastic's prefixes: `account_id:`, `group_id:`, `role_key:` (and `name:`,
 // `email_address:`, `locale:` in the identity).
@@ -16,26 +17,10 @@ package main
 import (
 	"errors"
 	"net/url"
-	"slices"
-	"strconv"
-	"strings"
-	"time"
 
+	"inlet.dev/plugins/shared/atlassian"
 	inlet "inlet.dev/sdk"
 )
-
-const (
-	aclField = "_allow_access_control"
-	// Users asked for per page of the user search (Elastic's CLOUD_USER_BATCH).
-	userLimit = 50
-)
-
-// dlsQuery is the search template Elastic's connectors store with each identity: a document is
-// visible when it has no `_allow_access_control`, or shares a value with the identity's list.
-const dlsQuery = `{"bool":{"should":[{"bool":{"must_not":{"exists":{"field":"_allow_access_control"}}}},` +
-	`{"terms":{"_allow_access_control.keyword":{{#toJson}}access_control{{/toJson}}}}]}}`
-
-func prefixed(prefix, v string) string { return prefix + ":" + v }
 
 // subject is a user or group named by a space permission or a content restriction.
 type subject struct {
@@ -70,9 +55,9 @@ func (s subjects) identities() map[string]bool {
 	for _, it := range all {
 		switch {
 		case it.Type == "known" && it.AccountType == "atlassian" && it.AccountID != "":
-			out[prefixed("account_id", it.AccountID)] = true
+			out[atlassian.Prefixed("account_id", it.AccountID)] = true
 		case it.Type == "group" && it.ID != "":
-			out[prefixed("group_id", it.ID)] = true
+			out[atlassian.Prefixed("group_id", it.ID)] = true
 		}
 	}
 	return out
@@ -109,15 +94,6 @@ func spaceACL(perms []spacePermission, target string) map[string]bool {
 // /content/{id}/restriction/byOperation/read.
 type readRestrictions struct {
 	Restrictions subjects `json:"restrictions"`
-}
-
-func sorted(set map[string]bool) []string {
-	out := make([]string, 0, len(set))
-	for k := range set {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }
 
 // access computes `_allow_access_control` for one sync, caching what several documents share
@@ -177,7 +153,7 @@ func (a *access) prefetch(items []content) error {
 		for i, id := range group {
 			urls[i] = restrictionURL(a.s.baseURL, id)
 		}
-		resps, errs := a.c.getAll(urls)
+		resps, errs := a.c.GetAll(urls)
 		for i, id := range group {
 			var r readRestrictions
 			err := errs[i]
@@ -222,7 +198,7 @@ func (a *access) contentACL(ct content) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		return sorted(spaceACL(perms, ct.Type)), nil
+		return atlassian.Sorted(spaceACL(perms, ct.Type)), nil
 	}
 	// One must pass every restriction: the values present in all of them (Elastic compares the
 	// values, without expanding a group into its members).
@@ -236,7 +212,7 @@ func (a *access) contentACL(ct content) ([]string, error) {
 			out[id] = true
 		}
 	}
-	return sorted(out), nil
+	return atlassian.Sorted(out), nil
 }
 
 // spacePermissions are the expanded permissions of a content's space, or fetched (once per
@@ -252,7 +228,7 @@ func (a *access) spacePermissions(sp *space) ([]spacePermission, error) {
 		return perms, nil
 	}
 	var full space
-	err := a.c.getJSON(a.s.baseURL+"/rest/api/space/"+url.PathEscape(sp.Key)+"?expand=permissions", &full)
+	err := a.c.GetJSON(a.s.baseURL+"/rest/api/space/"+url.PathEscape(sp.Key)+"?expand=permissions", &full)
 	if err != nil && !errors.Is(err, errNotFound) {
 		return nil, err
 	}
@@ -267,7 +243,7 @@ func (a *access) containerACL(id string) (*container, error) {
 		return got, nil
 	}
 	var ct content
-	err := a.c.getJSON(a.s.baseURL+"/rest/api/content/"+url.PathEscape(id)+"?"+
+	err := a.c.GetJSON(a.s.baseURL+"/rest/api/content/"+url.PathEscape(id)+"?"+
 		url.Values{"expand": {"space,ancestors," + dlsExpand}}.Encode(), &ct)
 	if errors.Is(err, errNotFound) {
 		a.containers[id] = nil
@@ -288,16 +264,8 @@ func (a *access) containerACL(id string) (*container, error) {
 	return got, nil
 }
 
-// withACL adds `_allow_access_control` to a document body when DLS is on (acl non-nil).
-func withACL(body map[string]any, acl []string) map[string]any {
-	if acl != nil {
-		body[aclField] = acl
-	}
-	return body
-}
-
 // AccessControlSync writes one identity document per active Atlassian account of the site
-// (the host puts them in `.search-acl-filter-<index>`).
+// (the host puts them in `.search-acl-filter-<index>`), as the Jira connector does.
 func (confluence) AccessControlSync(req inlet.SyncRequest) (inlet.DocStream, error) {
 	s, err := readSettings(req.Config)
 	if err != nil {
@@ -310,129 +278,6 @@ func (confluence) AccessControlSync(req inlet.SyncRequest) (inlet.DocStream, err
 	}
 	c := newClient(s)
 	return inlet.Generate(0, func(e *inlet.Emitter) error {
-		now := time.Now().UTC().Format(time.RFC3339Nano)
-		for start := 0; ; {
-			var users []atlassianUser
-			q := url.Values{"startAt": {strconv.Itoa(start)}, "maxResults": {strconv.Itoa(userLimit)}}
-			if err := c.getJSON(s.siteURL+"/rest/api/3/users/search?"+q.Encode(), &users); err != nil {
-				return err
-			}
-			if len(users) == 0 {
-				return nil
-			}
-			// Advance by what came back (not by the page size asked for, as Elastic does): a
-			// site may answer fewer, and none must be skipped.
-			start += len(users)
-			if err := emitIdentities(e, c, s, users, now); err != nil {
-				return err
-			}
-		}
+		return atlassian.Identities(e, c, s.siteURL, s.downloads)
 	}), nil
-}
-
-// atlassianUser is an entry of Atlassian's user search, or one user with groups and
-// application roles expanded.
-type atlassianUser struct {
-	AccountID    string `json:"accountId"`
-	AccountType  string `json:"accountType"`
-	Active       bool   `json:"active"`
-	DisplayName  string `json:"displayName"`
-	EmailAddress string `json:"emailAddress"`
-	Locale       string `json:"locale"`
-	Self         string `json:"self"`
-	Groups       *struct {
-		Items []struct {
-			Name    string `json:"name"`
-			GroupID string `json:"groupId"`
-		} `json:"items"`
-	} `json:"groups"`
-	ApplicationRoles *struct {
-		Items []struct {
-			Key string `json:"key"`
-		} `json:"items"`
-	} `json:"applicationRoles"`
-}
-
-// emitIdentities fetches the groups and roles of the page's active Atlassian users
-// concurrently, then emits their identity documents in order.
-func emitIdentities(e *inlet.Emitter, c *client, s *settings, users []atlassianUser, now string) error {
-	var active []atlassianUser
-	for _, u := range users {
-		// Elastic's filter: inactive or deleted accounts, apps and customers have no access.
-		if u.Self == "" || !u.Active || u.AccountType != "atlassian" || u.AccountID == "" {
-			continue
-		}
-		active = append(active, u)
-	}
-	for start := 0; start < len(active); start += s.downloads {
-		group := active[start:min(start+s.downloads, len(active))]
-		urls := make([]string, len(group))
-		for i, u := range group {
-			// The configured origin, not the `self` link: it is the one the operator granted.
-			urls[i] = s.siteURL + "/rest/api/3/user?" + url.Values{
-				"accountId": {u.AccountID}, "expand": {"groups,applicationRoles"}}.Encode()
-		}
-		resps, errs := c.getAll(urls)
-		for i, u := range group {
-			var full atlassianUser
-			err := errs[i]
-			if err == nil {
-				err = resps[i].JSON(&full)
-			}
-			if errors.Is(err, errNotFound) {
-				inlet.Warnf("user %s is gone (deleted during the sync?): no identity", u.AccountID)
-				continue
-			} else if err != nil {
-				return err
-			}
-			if full.AccountID == "" {
-				full.AccountID = u.AccountID
-			}
-			if err := emit(e, identityDocument(full, now)); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// identityDocument is Elastic's identity document for a Cloud user: `_id` the account id, the
-// prefixed identity, and the values its searches may match in `_allow_access_control`.
-func identityDocument(u atlassianUser, now string) inlet.Document {
-	optional := func(prefix, v string) any {
-		if v == "" {
-			return nil
-		}
-		return prefixed(prefix, v)
-	}
-	account := prefixed("account_id", u.AccountID)
-	groups, roles := map[string]bool{}, map[string]bool{}
-	if u.Groups != nil {
-		for _, g := range u.Groups.Items {
-			if g.GroupID != "" {
-				groups[prefixed("group_id", g.GroupID)] = true
-			}
-		}
-	}
-	if u.ApplicationRoles != nil {
-		for _, r := range u.ApplicationRoles.Items {
-			if r.Key != "" {
-				roles[prefixed("role_key", r.Key)] = true
-			}
-		}
-	}
-	acl := append(append([]string{account}, sorted(groups)...), sorted(roles)...)
-	return inlet.Index(u.AccountID, map[string]any{
-		"identity": map[string]any{
-			"account_id":    account,
-			"display_name":  optional("name", strings.ReplaceAll(u.DisplayName, " ", "-")),
-			"email_address": optional("email_address", u.EmailAddress),
-			"locale":        optional("locale", u.Locale),
-		},
-		"created_at": now,
-		"query": map[string]any{"template": map[string]any{
-			"params": map[string]any{"access_control": acl},
-			"source": dlsQuery,
-		}},
-	})
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"inlet.dev/plugins/shared/atlassian"
 	inlet "inlet.dev/sdk"
 )
 
@@ -30,9 +31,9 @@ type fakeDLS struct {
 
 func (f *fakeDLS) install(t *testing.T) {
 	t.Helper()
-	retryBase = time.Millisecond
+	atlassian.RetryBase = time.Millisecond
 	inlet.SetTransport(f.serve)
-	t.Cleanup(func() { inlet.SetTransport(nil); retryBase = time.Second })
+	t.Cleanup(func() { inlet.SetTransport(nil); atlassian.RetryBase = time.Second })
 }
 
 func user(id string) map[string]any {
@@ -190,7 +191,7 @@ func dlsConfig(extra map[string]any) map[string]any {
 
 func acl(t *testing.T, d map[string]any) string {
 	t.Helper()
-	v, ok := d[aclField]
+	v, ok := d[atlassian.ACLField]
 	if !ok {
 		return "absent"
 	}
@@ -263,8 +264,8 @@ func TestWithoutDLSNoACLAndNoPermissionRequests(t *testing.T) {
 	}
 	docs := bodies(t, res.Documents)
 	for id, d := range docs {
-		if _, ok := d[aclField]; ok {
-			t.Errorf("%s has %s without DLS", id, aclField)
+		if _, ok := d[atlassian.ACLField]; ok {
+			t.Errorf("%s has %s without DLS", id, atlassian.ACLField)
 		}
 	}
 	if _, ok := docs["25"]; !ok {
@@ -331,7 +332,7 @@ func TestAccessControlSyncWritesElasticIdentities(t *testing.T) {
 	delete(doc, "created_at")
 	got, _ := json.Marshal(doc)
 	want := `{"identity":{"account_id":"account_id:acc-alice","display_name":"name:Alice--Adams","email_address":"email_address:alice@example.com","locale":"locale:en_US"},` +
-		`"query":{"template":{"params":{"access_control":["account_id:acc-alice","group_id:g-all","group_id:g-eng","role_key:confluence"]},"source":` + string(mustJSON(dlsQuery)) + `}}}`
+		`"query":{"template":{"params":{"access_control":["account_id:acc-alice","group_id:g-all","group_id:g-eng","role_key:confluence"]},"source":` + string(mustJSON(atlassian.DLSQuery)) + `}}}`
 	if string(got) != want {
 		t.Errorf("identity\n got %s\nwant %s", got, want)
 	}

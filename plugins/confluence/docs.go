@@ -4,6 +4,7 @@ import (
 	"html"
 	"strings"
 
+	"inlet.dev/plugins/shared/atlassian"
 	inlet "inlet.dev/sdk"
 )
 
@@ -158,7 +159,7 @@ func spaceDocument(base string, sp space, acl []string) inlet.Document {
 		body["createdDate"] = sp.History.CreatedDate
 		body["author"] = sp.History.CreatedBy.name()
 	}
-	return inlet.Index(sp.Key, withACL(body, acl))
+	return inlet.Index(sp.Key, atlassian.WithACL(body, acl))
 }
 
 func contentDocument(s *settings, c content, acl []string) inlet.Document {
@@ -191,7 +192,7 @@ func contentDocument(s *settings, c content, acl []string) inlet.Document {
 		}
 		body["labels"] = labels
 	}
-	return withTimestamp(inlet.Index(c.ID, withACL(body, acl)), c.modified())
+	return withTimestamp(inlet.Index(c.ID, atlassian.WithACL(body, acl)), c.modified())
 }
 
 // attachmentDocument describes an attachment; its parent's type is the key of its title
@@ -212,7 +213,7 @@ func attachmentDocument(base string, parent, a content, acl []string) inlet.Docu
 	if a.History != nil {
 		body["createdDate"] = a.History.CreatedDate
 	}
-	return withTimestamp(inlet.Index(a.ID, withACL(body, acl)), a.modified())
+	return withTimestamp(inlet.Index(a.ID, atlassian.WithACL(body, acl)), a.modified())
 }
 
 // Tags after which text continues on a new line, so words of adjacent blocks do not merge.

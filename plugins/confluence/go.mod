@@ -2,6 +2,12 @@ module inlet.dev/plugins/confluence
 
 go 1.24
 
-require inlet.dev/sdk v0.0.0
+require (
+	inlet.dev/plugins/shared/atlassian v0.0.0
+	inlet.dev/sdk v0.0.0
+)
 
-replace inlet.dev/sdk => ../../sdk/go
+replace (
+	inlet.dev/plugins/shared/atlassian => ../shared/atlassian
+	inlet.dev/sdk => ../../sdk/go
+)

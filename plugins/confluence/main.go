@@ -181,7 +181,7 @@ func (confluence) Ping(cfg inlet.Config) error {
 		return err
 	}
 	var page listPage[space]
-	return newClient(s).getJSON(s.baseURL+"/rest/api/space?limit=1", &page)
+	return newClient(s).GetJSON(s.baseURL+"/rest/api/space?limit=1", &page)
 }
 
 func (confluence) FullSync(req inlet.SyncRequest) (inlet.DocStream, error) {

@@ -2,13 +2,13 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"inlet.dev/plugins/shared/atlassian"
 	inlet "inlet.dev/sdk"
 )
 
@@ -27,9 +27,9 @@ const fakeBase = "https://acme.atlassian.net/wiki"
 
 func (f *fakeConfluence) install(t *testing.T) {
 	t.Helper()
-	retryBase = time.Millisecond
+	atlassian.RetryBase = time.Millisecond
 	inlet.SetTransport(f.serve)
-	t.Cleanup(func() { inlet.SetTransport(nil); retryBase = time.Second })
+	t.Cleanup(func() { inlet.SetTransport(nil); atlassian.RetryBase = time.Second })
 }
 
 func (f *fakeConfluence) serve(req *inlet.Request) (*inlet.Response, error) {
@@ -342,32 +342,5 @@ func TestIncrementalSyncFindsNewAttachmentsByCQL(t *testing.T) {
 	}
 	if fmt.Sprint(cqls) != fmt.Sprint(want) {
 		t.Errorf("cql %q, want %q", cqls, want)
-	}
-}
-
-func TestGetAllRetriesOnlyWhatFailed(t *testing.T) {
-	f := &fakeConfluence{status429: map[string]int{"/only-b": 1}, status503: map[string]int{"/only-c": 99}, missing: map[string]bool{"/only-d": true}}
-	f.install(t)
-	c := &client{retries: 2, sleep: func(time.Duration) {}}
-	urls := []string{"https://x/download/attachments/11/a.txt", "https://x/only-b", "https://x/only-c", "https://x/only-d"}
-	resps, errs := c.getAll(urls)
-	if errs[0] != nil || string(resps[0].Body) != "hello" {
-		t.Errorf("a: %v", errs[0])
-	}
-	if inlet.AsError(errs[1]).Kind != inlet.KindSource || resps[1] == nil || resps[1].Status != 404 {
-		t.Errorf("b: after its 429, a plain 404 (the fake knows no /b): %v", errs[1])
-	}
-	if inlet.AsError(errs[2]).Kind != inlet.KindNetwork || !strings.Contains(errs[2].Error(), "still failing after 2 retries") {
-		t.Errorf("c: %v", errs[2])
-	}
-	if !errors.Is(errs[3], errNotFound) {
-		t.Errorf("d: %v", errs[3])
-	}
-	count := map[string]int{}
-	for _, r := range f.requests {
-		count[r[strings.LastIndex(r, "/"):]]++
-	}
-	if count["/a.txt"] != 1 || count["/only-b"] != 2 || count["/only-c"] != 3 || count["/only-d"] != 1 {
-		t.Errorf("requests per URL %v: only the failed ones are sent again", count)
 	}
 }

@@ -2,19 +2,14 @@ package main
 
 // Advanced sync rules, as Elastic's Confluence connector has them
 // (connectors/sources/atlassian/confluence/datasource.py, atlassian/validator.py): a list of
-// `{"query": "<CQL>"}` objects. With rules, a sync indexes what the queries find, and only
+// `{"query": "<CQL>"}` objects (parsed by plugins/shared/atlassian, as Jira's JQL rules are). With rules, a sync indexes what the queries find, and only
 // that: no spaces walk, no attachment lists of matched pages, and the `spaces` field is ignored.
 
 import (
-	"bytes"
-	"encoding/json"
-	"fmt"
 	"net/url"
-	"regexp"
-	"sort"
 	"strconv"
-	"strings"
 
+	"inlet.dev/plugins/shared/atlassian"
 	inlet "inlet.dev/sdk"
 )
 
@@ -22,79 +17,11 @@ import (
 // array of objects with a non-empty string `query` and no other key). The CQL itself is
 // Confluence's to judge: a query it cannot parse fails the sync with Confluence's message.
 func (confluence) ValidateAdvancedRules(_ inlet.Config, rules string) (inlet.RulesValidation, error) {
-	if _, problems := parseRules(rules); len(problems) > 0 {
-		return inlet.RulesValidation{Messages: problems}, nil
-	}
-	return inlet.RulesValidation{Valid: true}, nil
+	return atlassian.ValidateQueryRules(rules, "CQL"), nil
 }
 
-// parseRules reads the rules' JSON text into their queries, or says everything wrong with it.
-// No text, `null` and `[]` are "no rules" (Elastic's has_advanced_rules is false for an empty
-// list), so the normal sync runs.
-func parseRules(text string) ([]string, []string) {
-	text = strings.TrimSpace(text)
-	if text == "" || text == "null" {
-		return nil, nil
-	}
-	var items []json.RawMessage
-	if err := json.Unmarshal([]byte(text), &items); err != nil {
-		return nil, []string{`advanced rules must be a JSON list of {"query": "<CQL>"} objects: ` + err.Error()}
-	}
-	var queries, problems []string
-	for i, raw := range items {
-		where := "rule " + strconv.Itoa(i)
-		var obj map[string]json.RawMessage
-		if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
-			problems = append(problems, fmt.Sprintf(`%s must be an object {"query": "<CQL>"}, not %s`, where, raw))
-			continue
-		}
-		var extra []string
-		for k := range obj {
-			if k != "query" {
-				extra = append(extra, strconv.Quote(k))
-			}
-		}
-		if len(extra) > 0 {
-			sort.Strings(extra)
-			problems = append(problems, fmt.Sprintf(`%s has unknown keys %s (only "query" is allowed)`, where, strings.Join(extra, ", ")))
-		}
-		q, ok := obj["query"]
-		if !ok {
-			problems = append(problems, where+` must contain "query" (a CQL query)`)
-			continue
-		}
-		var s string
-		if bytes.HasPrefix(bytes.TrimSpace(q), []byte(`"`)) && json.Unmarshal(q, &s) == nil {
-			// A blank query is refused too (Elastic's schema lets " " through): Confluence
-			// would refuse it at sync time anyway, after the sync was started.
-			if strings.TrimSpace(s) == "" {
-				problems = append(problems, where+`: "query" must not be empty`)
-				continue
-			}
-			queries = append(queries, s)
-		} else {
-			problems = append(problems, fmt.Sprintf(`%s: "query" must be a string, not %s`, where, q))
-		}
-	}
-	if len(problems) > 0 {
-		return nil, problems
-	}
-	return queries, nil
-}
-
-// readRules is parseRules for a sync: the host validates rules before it starts one, so
-// problems here mean rules it did not check, a config error.
-func readRules(text string) ([]string, error) {
-	queries, problems := parseRules(text)
-	if len(problems) > 0 {
-		return nil, inlet.Errorf(inlet.KindConfig, "advanced sync rules: %s", strings.Join(problems, "; "))
-	}
-	return queries, nil
-}
-
-// orderBy is a trailing `ORDER BY ...` clause (outside quotes: the tail has none), which must
-// stay last when a clause is appended to the query.
-var orderBy = regexp.MustCompile(`(?i)\s+order\s+by\s+[^"']*$`)
+// readRules is the rules' queries for a sync (a config error for rules the host did not check).
+func readRules(text string) ([]string, error) { return atlassian.ReadQueryRules(text, "CQL") }
 
 // ruleCQL is the query a rule runs as: itself in a full sync; in an incremental sync, the
 // content it matches that changed since the cursor. Elastic's incremental sync re-runs the
@@ -104,9 +31,7 @@ func (y *syncer) ruleCQL(rule string) string {
 	if y.full {
 		return rule
 	}
-	rule = strings.TrimSpace(rule)
-	order := orderBy.FindString(rule)
-	return "(" + strings.TrimSpace(rule[:len(rule)-len(order)]) + `) and lastmodified >= "` + cqlTime(y.since) + `"` + order
+	return atlassian.Narrow(rule, `lastmodified >= "`+cqlTime(y.since)+`"`)
 }
 
 // emitMatches indexes what one rule's CQL finds: pages, blog posts (and other content, such as
@@ -160,7 +85,7 @@ func (y *syncer) emitMatches(e *inlet.Emitter, cql string) error {
 					continue
 				}
 			}
-			if err := emit(e, contentDocument(y.s, ct, acl)); err != nil {
+			if err := atlassian.Emit(e, contentDocument(y.s, ct, acl)); err != nil {
 				return err
 			}
 		}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"inlet.dev/plugins/shared/atlassian"
 	inlet "inlet.dev/sdk"
 )
 
@@ -46,9 +47,9 @@ type fakeCQL struct {
 
 func (f *fakeCQL) install(t *testing.T) {
 	t.Helper()
-	retryBase = time.Millisecond
+	atlassian.RetryBase = time.Millisecond
 	inlet.SetTransport(f.serve)
-	t.Cleanup(func() { inlet.SetTransport(nil); retryBase = time.Second })
+	t.Cleanup(func() { inlet.SetTransport(nil); atlassian.RetryBase = time.Second })
 }
 
 func (f *fakeCQL) serve(req *inlet.Request) (*inlet.Response, error) {

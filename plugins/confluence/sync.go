@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"inlet.dev/plugins/shared/atlassian"
 	inlet "inlet.dev/sdk"
 )
 
@@ -95,16 +96,6 @@ func (y *syncer) stream() inlet.DocStream {
 	})
 }
 
-// errStopped ends a walk early because the host dropped the sync (Emit returned false).
-var errStopped = inlet.CancelledError("the host stopped the sync")
-
-func emit(e *inlet.Emitter, d inlet.Document) error {
-	if !e.Emit(d) {
-		return errStopped
-	}
-	return nil
-}
-
 func (y *syncer) emitSpaces(e *inlet.Emitter) error {
 	q := url.Values{"limit": {strconv.Itoa(spaceLimit)}}
 	for _, k := range y.s.spaces {
@@ -121,11 +112,11 @@ func (y *syncer) emitSpaces(e *inlet.Emitter) error {
 		var acl []string
 		if y.acl != nil {
 			y.acl.spaces[sp.Key] = sp.Permissions
-			if acl = sorted(spaceACL(sp.Permissions, "space")); !y.readable("space", sp.Key, acl) {
+			if acl = atlassian.Sorted(spaceACL(sp.Permissions, "space")); !y.readable("space", sp.Key, acl) {
 				return nil
 			}
 		}
-		return emit(e, spaceDocument(y.s.baseURL, sp, acl))
+		return atlassian.Emit(e, spaceDocument(y.s.baseURL, sp, acl))
 	})
 	if err != nil {
 		return err
@@ -196,7 +187,7 @@ func (y *syncer) emitContent(e *inlet.Emitter, cql string) error {
 					continue // and its attachments, which inherit its ACL
 				}
 			}
-			if err := emit(e, contentDocument(y.s, ct, acl)); err != nil {
+			if err := atlassian.Emit(e, contentDocument(y.s, ct, acl)); err != nil {
 				return err
 			}
 			if y.full && hasAttachments(ct) {
@@ -279,7 +270,7 @@ func (y *syncer) listAttachments(parents []attached) ([]attached, error) {
 				"expand": {"version,history"},
 			}.Encode()
 		}
-		resps, errs := y.c.getAll(urls)
+		resps, errs := y.c.GetAll(urls)
 		for i, p := range group {
 			var page listPage[content]
 			err := errs[i]
@@ -290,7 +281,7 @@ func (y *syncer) listAttachments(parents []attached) ([]attached, error) {
 				out = append(out, attached{p.parent, a, p.acl})
 			}
 			if err == nil && page.Links.Next != "" && len(page.Results) > 0 {
-				err = paginate(y.c, y.c.resolve(page.Links.Next), func(a content) error {
+				err = paginate(y.c, y.c.Resolve(page.Links.Next), func(a content) error {
 					out = append(out, attached{p.parent, a, p.acl})
 					return nil
 				})
@@ -326,7 +317,7 @@ func (y *syncer) emitAttachments(e *inlet.Emitter, atts []attached) error {
 			if bodies[i] != nil {
 				d = d.WithAttachment(*bodies[i])
 			}
-			if err := emit(e, d); err != nil {
+			if err := atlassian.Emit(e, d); err != nil {
 				return err
 			}
 		}
@@ -346,11 +337,11 @@ func (y *syncer) download(group []attached) ([]*[]byte, error) {
 	var which []int
 	for i, at := range group {
 		if at.file.Links.Download != "" && at.file.fileSize() <= maxDownloadBytes {
-			urls = append(urls, y.c.resolve(at.file.Links.Download))
+			urls = append(urls, y.c.Resolve(at.file.Links.Download))
 			which = append(which, i)
 		}
 	}
-	resps, errs := y.c.getAll(urls)
+	resps, errs := y.c.GetAll(urls)
 	for j, i := range which {
 		a := group[i].file
 		switch err := errs[j]; {
@@ -382,7 +373,7 @@ func paginatePages[T any](c *client, first string, each func([]T) error) error {
 	next := first
 	for next != "" {
 		var page listPage[T]
-		if err := c.getJSON(next, &page); err != nil {
+		if err := c.GetJSON(next, &page); err != nil {
 			return err
 		}
 		if err := each(page.Results); err != nil {
@@ -392,7 +383,7 @@ func paginatePages[T any](c *client, first string, each func([]T) error) error {
 		if link == "" || len(page.Results) == 0 {
 			break
 		}
-		if n := c.resolve(link); n != next {
+		if n := c.Resolve(link); n != next {
 			next = n
 		} else {
 			return inlet.Errorf(inlet.KindSource, "Confluence answered a `next` link equal to the page itself (%s)", n)

@@ -15,11 +15,17 @@
 // credential, or an `oauth2_client_credentials` credential the operator declares in config.yml
 // and grants. Either way the host fetches, caches and injects the bearer token; this plugin
 // never sees the secret (the host withholds sensitive fields) or a token (see README.md).
-import { defineConnector, fields, http, log, Document, AuthError, ConfigError, NetworkError, SourceError } from "@inlet/sdk";
+import { defineConnector, fields, log, Document, AuthError, ConfigError, SourceError } from "@inlet/sdk";
+// The Graph client (throttling, paging, delta feeds, downloads) is shared with `onedrive`.
+import {
+  DEFAULT_GRAPH, MAX_DOCUMENT_SIZE, SUPPORTED_EXTENSIONS, GraphClient, enc, extractable, graphBase as graphBaseOf,
+  graphMessage, graphOrigin, retryDelay, sizeSkipReason,
+} from "../shared/graph/graph.js";
+
+export { MAX_DOCUMENT_SIZE, SUPPORTED_EXTENSIONS, retryDelay };
 
 const WILDCARD = "*";
 const SECRET_AUTH = "secret";
-const DEFAULT_GRAPH = "https://graph.microsoft.com";
 // Elastic's $select lists, so documents carry the same Graph fields.
 const DRIVE_SELECT = "createdDateTime,description,id,lastModifiedDateTime,name,webUrl,driveType,createdBy,lastModifiedBy,owner";
 const DRIVE_ITEM_SELECT = "id,content.downloadUrl,lastModifiedDateTime,lastModifiedBy,root,deleted,file,folder,package,name,webUrl,createdBy,createdDateTime,size,parentReference";
@@ -30,14 +36,6 @@ const LIST_ITEM_EXPAND = "fields($select=Title,Link,Attachments,LinkTitle,LinkFi
 const EXCLUDED_LISTS = new Set(["SharePointHomeCacheList"]);
 const EXCLUDED_CONTENT_TYPES = new Set(["Web Template Extensions", "Client Side Component Manifests"]);
 const EXCLUDED_PATH_SEGMENTS = ["/contentstorage/"];
-// File contents: Elastic downloads files up to MAX_DOCUMENT_SIZE bytes (sharepoint_online
-// constants.py, a constant, not configurable) whose extension is one its extraction handles
-// (connectors_sdk content_extraction.py, TIKA_SUPPORTED_FILETYPES).
-export const MAX_DOCUMENT_SIZE = 10485760;
-export const SUPPORTED_EXTENSIONS = new Set([".txt", ".py", ".rst", ".html", ".markdown", ".json", ".xml", ".csv",
-  ".md", ".ppt", ".rtf", ".docx", ".odt", ".xls", ".xlsx", ".rb", ".paper", ".sh", ".pptx", ".pdf", ".doc", ".aspx",
-  ".xlsb", ".xlsm", ".tsv", ".svg", ".msg", ".potx", ".vsd", ".vsdx", ".vsdm"]);
-
 // Elastic's only advanced rule (sharepoint_online/validator.py): drive items last modified more
 // than this many days ago are indexed without their content.
 export const SKIP_OLDER_THAN = "skipExtractingDriveItemsOlderThan";
@@ -45,12 +43,6 @@ const DAY_MS = 86400000;
 
 // Throttling: Graph answers 429 (and 503 under load) with Retry-After; Elastic retries 5 times.
 const MAX_RETRIES = 5;
-const MAX_WAIT_SECS = 300;
-const RETRY_STATUSES = new Set([429, 500, 502, 503, 504]);
-// Transport failures worth another try (a refused connection or a denied grant is not).
-const TRANSIENT_CODES = new Set(["connection-terminated", "connection-timeout", "connection-read-timeout",
-  "connection-write-timeout", "connection-limit-reached", "HTTP-response-incomplete", "HTTP-response-timeout",
-  "destination-unavailable", "DNS-timeout"]);
 
 // ---- configuration --------------------------------------------------------------------------
 
@@ -114,13 +106,7 @@ const configuration = {
   }),
 };
 
-function graphBase(config) {
-  const raw = String(config.graph_endpoint || DEFAULT_GRAPH).trim().replace(/\/+$/, "");
-  if (!/^https?:\/\/[^/?#]+$/.test(raw)) {
-    throw new ConfigError(`graph_endpoint must be a scheme and host such as ${DEFAULT_GRAPH}, not ${JSON.stringify(config.graph_endpoint)}`);
-  }
-  return `${raw}/v1.0`;
-}
+const graphBase = (config) => graphBaseOf(config.graph_endpoint);
 
 function siteNames(config) {
   const names = (config.site_collections ?? []).map((s) => String(s).trim()).filter(Boolean);
@@ -130,68 +116,9 @@ function siteNames(config) {
 
 // ---- Graph client ---------------------------------------------------------------------------
 
-const enc = encodeURIComponent;
-const NONE = Object.freeze([]);
-const JSON_ACCEPT = Object.freeze({ Accept: "application/json" });
-/** `scheme://host[:port]` of a URL, for messages (download links carry a token in the query). */
-const linkOrigin = (url) => /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i.exec(String(url))?.[0] ?? "?";
-const query = (params) => Object.entries(params).map(([k, v]) => `${k}=${enc(v)}`).join("&");
-
-/** Seconds to wait before retrying a throttled or failing response (attempt counts from 0). */
-export function retryDelay(response, attempt) {
-  const ra = response?.header("retry-after");
-  const secs = ra != null && /^\d+(\.\d+)?$/.test(ra.trim()) ? Number(ra) : 2 ** attempt;
-  return Math.min(Math.max(secs, 0), MAX_WAIT_SECS);
-}
-
-function graphMessage(r) {
-  try {
-    const e = r.json()?.error;
-    if (e && typeof e === "object") return `${e.code ?? "error"}: ${e.message ?? ""}`.trim();
-  } catch { /* not JSON */ }
-  return r.text().slice(0, 200).trim();
-}
-
-class Graph {
+class Graph extends GraphClient {
   constructor(config) {
-    this.base = graphBase(config);
-  }
-
-  /**
-   * GET with Graph's throttling rules; returns the Response (2xx), or null for a 404 when
-   * `missingOk`, a 403 when `forbiddenOk`. Statuses in `pass` (e.g. a 302) come back as they
-   * are. `label` names the request in logs and errors instead of the URL (download URLs carry a
-   * token that must not reach the logs).
-   */
-  get(url, { missingOk = false, forbiddenOk = false, pass = NONE, headers = JSON_ACCEPT, label = url, server = "Graph" } = {}) {
-    for (let attempt = 0; ; attempt++) {
-      const r = this.tryGet(url, attempt, headers, label);
-      if (r == null) continue; // a transient transport failure, already waited for
-      if (r.ok || pass.includes(r.status)) return r;
-      if (RETRY_STATUSES.has(r.status)) {
-        if (attempt >= MAX_RETRIES) {
-          throw new NetworkError(`GET ${label}: ${server} answered HTTP ${r.status} after ${MAX_RETRIES} retries (${graphMessage(r)}); the sync stops and nothing is deleted`);
-        }
-        const wait = retryDelay(r, attempt);
-        log.warn(`${server} answered ${r.status} for ${label}; retry ${attempt + 1}/${MAX_RETRIES} in ${wait}s`);
-        http.sleep(wait);
-        continue;
-      }
-      if ((r.status === 404 && missingOk) || (r.status === 403 && forbiddenOk)) return null;
-      throw server === "Graph" ? this.refusal(r, label) : new SourceError(`GET ${label}: ${server} answered HTTP ${r.status} (${graphMessage(r)})`);
-    }
-  }
-
-  /** One GET: the Response, or null after backing off from a transient transport failure. */
-  tryGet(url, attempt, headers, label) {
-    try {
-      return http.get(url, { headers });
-    } catch (e) {
-      if (!(e instanceof NetworkError) || !TRANSIENT_CODES.has(e.code) || attempt >= MAX_RETRIES) throw e;
-      log.warn(`GET ${label} failed (${e.message}); retry ${attempt + 1}/${MAX_RETRIES} in ${2 ** attempt}s`);
-      http.sleep(2 ** attempt);
-      return null;
-    }
+    super({ base: graphBase(config), maxRetries: MAX_RETRIES });
   }
 
   /** The error for a final, non-retryable answer, saying what to fix. */
@@ -199,45 +126,13 @@ class Graph {
     if (r.status === 401) {
       return new AuthError(`Graph refused the request (HTTP 401, ${graphMessage(r)}): fill in the Secret value (secret_value) and grant ` +
         `https://graph.microsoft.com and https://login.microsoftonline.com in this connector's grants.http, or declare an oauth2_client_credentials ` +
-        `credential for ${this.base.replace(/\/v1\.0$/, "")} in config.yml (credentials:) and list it in this connector's grants.credentials`);
+        `credential for ${graphOrigin(this.base)} in config.yml (credentials:) and list it in this connector's grants.credentials`);
     }
     if (r.status === 403) {
       return new AuthError(`Graph denied ${url} (HTTP 403, ${graphMessage(r)}): the app registration needs the Sites.Read.All application permission`);
     }
-    if (r.status === 410) return new SourceError(`Graph expired a delta link (HTTP 410, ${graphMessage(r)}): run a full sync`);
-    return new SourceError(`GET ${url}: HTTP ${r.status} (${graphMessage(r)})`);
+    return super.refusal(r, url);
   }
-
-  json(url, opts) {
-    const r = this.get(url, opts);
-    if (r == null) return null;
-    const body = r.json();
-    if (body == null || typeof body !== "object") throw new SourceError(`GET ${url}: expected a JSON object`);
-    return body;
-  }
-
-  /** Every object of a collection, following `@odata.nextLink`. */
-  *scroll(url, opts) {
-    for (let next = url; next;) {
-      const page = this.json(next, opts);
-      if (page == null) return;
-      if (!Array.isArray(page.value)) throw new SourceError(`GET ${next}: no \`value\` list in Graph's answer`);
-      yield* page.value;
-      next = page["@odata.nextLink"];
-    }
-  }
-
-  /** A delta feed's pages as `{ items, deltaLink }`; the delta link comes with the last page. */
-  *delta(url) {
-    for (let next = url; next;) {
-      const page = this.json(next);
-      if (!Array.isArray(page.value)) throw new SourceError(`GET ${next}: no \`value\` list in Graph's delta answer`);
-      yield { items: page.value, deltaLink: page["@odata.deltaLink"] ?? null };
-      next = page["@odata.nextLink"];
-    }
-  }
-
-  url(path, params) { return `${this.base}${path}${params ? `?${query(params)}` : ""}`; }
 
   siteCollections() {
     const url = this.url("/sites", { $filter: "siteCollection/root ne null", $select: "siteCollection,webUrl" });
@@ -284,58 +179,6 @@ class Graph {
     return this.scroll(this.url(`/sites/${enc(siteId)}/lists/${enc(listId)}/items`, { $select: LIST_ITEM_SELECT, $expand: LIST_ITEM_EXPAND }));
   }
   pages(siteId) { return this.scroll(this.url(`/sites/${enc(siteId)}/pages`), { missingOk: true }); }
-
-  /**
-   * A file's bytes, or null when it is gone (deleted since the delta page was read).
-   *
-   * Elastic asks Graph's `/drives/{d}/items/{i}/content`, which answers with a 302 to the same
-   * kind of pre-authenticated `<tenant>.sharepoint.com` URL that the delta feed already handed
-   * us as `@microsoft.graph.downloadUrl`; using that link directly saves one Graph call (and
-   * Graph throttling budget) per file. The link needs no credential, and the host only injects
-   * the Graph token into Graph's origin. The link expires (about an hour): if SharePoint refuses
-   * it, Graph's `/content` gives a fresh one.
-   */
-  download(item) {
-    const r = this.fetchFile(item["@microsoft.graph.downloadUrl"], item, [401, 403]);
-    if (r == null || r.ok) return r?.body ?? null;
-    log.info(`the download link of ${item.name ?? item.id} was refused (HTTP ${r.status}, expired?); asking Graph for a fresh one`);
-    return this.downloadViaGraph(item);
-  }
-
-  /** Graph's `/content`: a 302 to a fresh download link, which is followed here because the
-   * host's broker follows no redirects (so each hop passes the grants again, and the Graph
-   * token, bound to Graph's origin, is not sent along). */
-  downloadViaGraph(item) {
-    const driveId = item.parentReference?.driveId;
-    if (!driveId) throw new SourceError(`drive item ${item.id}: no parentReference.driveId in Graph's answer`);
-    const url = this.url(`/drives/${enc(driveId)}/items/${enc(item.id)}/content`);
-    const r = this.get(url, { missingOk: true, pass: [301, 302, 303, 307, 308, 410], headers: {} });
-    if (r == null || r.status === 410) return null;
-    if (r.ok) return r.body; // Graph may also serve the bytes itself
-    const location = r.header("location");
-    if (!location) throw new SourceError(`GET ${url}: HTTP ${r.status} without a Location`);
-    const target = /^https?:\/\//i.test(location) ? location : `${this.base.replace(/\/v1\.0$/, "")}${location.startsWith("/") ? "" : "/"}${location}`;
-    const f = this.fetchFile(target, item, NONE);
-    return f == null ? null : f.body;
-  }
-
-  /** GET of a pre-authenticated link: the Response (2xx or a status in `pass`), or null when the
-   * file is gone (404, 410). The link itself never reaches logs or errors. */
-  fetchFile(link, item, pass) {
-    const label = `the content of ${item.name ?? item.id} (${linkOrigin(link)})`;
-    try {
-      const r = this.get(link, { headers: {}, label, server: "SharePoint", pass: [...pass, 404, 410] });
-      return r.status === 404 || r.status === 410 ? null : r;
-    } catch (e) {
-      if (e instanceof NetworkError && e.code === "HTTP-request-denied") {
-        const err = new NetworkError(`${e.message}. File contents come from SharePoint's download links on ${linkOrigin(link)}: ` +
-          "grant that origin (https://*.sharepoint.com for Microsoft 365) in this connector's grants.http");
-        err.code = e.code;
-        throw err;
-      }
-      throw e;
-    }
-  }
 }
 
 // ---- documents ------------------------------------------------------------------------------
@@ -368,10 +211,7 @@ const OLD_PREFIX = "last modified before";
 export function skipContent(item, cutoff = null) {
   if (item.deleted || item.folder || !item.file) return "not a file";
   if (!item["@microsoft.graph.downloadUrl"]) return "no @microsoft.graph.downloadUrl";
-  // Python's os.path.splitext: leading dots belong to the name (".profile" has no extension).
-  const name = String(item.name ?? "").replace(/^\.+/, "");
-  const dot = name.lastIndexOf(".");
-  if (dot < 0 || !SUPPORTED_EXTENSIONS.has(name.slice(dot).toLowerCase())) return "file type is not supported";
+  if (!extractable(item.name)) return "file type is not supported";
   if (cutoff != null) {
     // A file whose age cannot be told is not downloaded under the rule, as in Elastic (which
     // skips drive items without lastModifiedDateTime).
@@ -379,12 +219,7 @@ export function skipContent(item, cutoff = null) {
     if (Number.isNaN(modified)) return "no valid lastModifiedDateTime";
     if (modified < cutoff) return `${OLD_PREFIX} ${new Date(cutoff).toISOString()} (${SKIP_OLDER_THAN})`;
   }
-  const size = Number(item.size ?? 0);
-  if (!(size > 0)) return "empty";
-  // Elastic lifts the limit with use_text_extraction_service, whose service takes big files;
-  // Inlet has no such service (the bytes go to the host as `_attachment`), so it stays.
-  if (size > MAX_DOCUMENT_SIZE) return `size ${size} is above ${MAX_DOCUMENT_SIZE} bytes`;
-  return null;
+  return sizeSkipReason(item.size);
 }
 
 /** A drive item from a delta page: an upsert, or a delete for Graph's `deleted` facet. */

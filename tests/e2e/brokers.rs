@@ -6,7 +6,6 @@
 //! checked for it in stdout and stderr, and the data directory (sink, dead letters, state) is
 //! checked after each sync.
 
-
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -14,8 +13,8 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 
-use serde_json::Value;
 use crate::support::*;
+use serde_json::Value;
 
 const MARK: &str = "TOPSECRET";
 const BEARER: &str = "sk-TOPSECRET-bearer-4f1b";

@@ -4,13 +4,12 @@
 //! artifacts: a valid compiled component of another plugin, put where the one being inspected
 //! would be looked up.
 
-
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use serde_json::Value;
 use crate::support::*;
+use serde_json::Value;
 
 /// `inlet plugins inspect <component> --json` with no HOME or XDG_CACHE_HOME, and the
 /// temporary directory at `tmp`; with `--cache-dir` when given.

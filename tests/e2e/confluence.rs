@@ -9,13 +9,12 @@
 //! find, each narrowed by `lastmodified` in an incremental sync, and a rule without `query`
 //! refused before any request.
 
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use serde_json::Value;
 use crate::support::*;
+use serde_json::Value;
 
 const MARK: &str = "TOPSECRET";
 const PASSWORD: &str = "conf-TOPSECRET-71c2";

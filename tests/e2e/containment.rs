@@ -2,7 +2,6 @@
 //! is capped per instance, and going over fails its own sync with the limit's name. Each test
 //! asserts the figure the attack used to reach (see issue 12's table) against the cap.
 
-
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 

@@ -5,14 +5,13 @@
 //! plugin (tests/plugins/test-sql-hostile) trying to write through a read-only grant and to
 //! make the host buffer rows it never reads.
 
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use serde_json::Value as Json;
 use crate::support::*;
+use serde_json::Value as Json;
 
 const ROWS: i64 = 10_000;
 

@@ -1,6 +1,5 @@
 //! The `dir` plugin end to end: real files, the real `inlet` binary, the embedded sink.
 
-
 use std::path::Path;
 
 use crate::support::*;

@@ -4,7 +4,6 @@
 //! host injects the token; the plugin never sees it) and one secondary rate limit (403 +
 //! `Retry-After: 1`) that the connector must ride out.
 
-
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -12,8 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 
-use serde_json::{Value, json};
 use crate::support::*;
+use serde_json::{Value, json};
 
 const MARK: &str = "TOPSECRET";
 const TOKEN: &str = "ghp-TOPSECRET-9d3e1f";

@@ -2,11 +2,10 @@
 //! host's containment of plugin state, logs and documents: each test asserts the figure the
 //! attack reached before these limits existed, and that it no longer does.
 
-
 use std::time::Instant;
 
-use inlet::store::{StateStore, StateUsage};
 use crate::support::*;
+use inlet::store::{StateStore, StateUsage};
 
 fn connector(id: &str, attack: &str, extra: &str) -> String {
     format!(

@@ -22,10 +22,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::fake_es::FakeEs;
+use crate::support::*;
 use inlet::protocol::{EsClient, EsSettings};
 use reqwest::Method;
 use serde_json::{Value, json};
-use crate::support::*;
 
 /// Fast protocol timings for tests.
 const TIMINGS: &str = "  kibana:\n    report_interval_secs: 1\n    idle_job_timeout_secs: 3\nservice:\n  idling: 1\n  heartbeat: 1\n  job_cleanup_interval: 1\n";

@@ -1,7 +1,6 @@
 //! Connectors written in Python and JavaScript, built from source with their SDKs' build
 //! commands, synced through the real `inlet` binary.
 
-
 use std::path::Path;
 use std::process::Command;
 

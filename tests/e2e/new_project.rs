@@ -1,7 +1,6 @@
 //! `inlet new` gives a project that builds and syncs, in every SDK language — the authoring
 //! tutorial's promise, checked.
 
-
 use std::path::Path;
 use std::process::Command;
 

@@ -4,7 +4,6 @@
 //! syncs, mapping conflicts dead-lettered with the counts adding up. Every test runs once per
 //! cluster.
 
-
 use crate::support::*;
 
 /// A cluster of the run and what tells it apart in the answers the tests check.

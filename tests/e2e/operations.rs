@@ -1,6 +1,5 @@
 //! What an operator sees: metrics and health endpoints, and a graceful stop on SIGTERM.
 
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};

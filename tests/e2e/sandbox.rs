@@ -1,7 +1,6 @@
 //! Misbehaving plugins, built from source: each fails its own sync with a clear reason and
 //! nothing else.
 
-
 use std::time::Instant;
 
 use crate::support::*;

@@ -19,15 +19,14 @@
 //! it received); a manifest whose credential would send a form's secret to an origin the
 //! operator did not grant fails before any request.
 
-
 use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::support::*;
 use base64::Engine as _;
 use serde_json::{Value, json};
-use crate::support::*;
 
 const TENANT: &str = "3c9f6a2e-51d4-4b8e-9a07-6f2d1e0c4b7a";
 const CLIENT_ID: &str = "inlet-e2e-app";

@@ -4,7 +4,6 @@
 //! Every refusal has a control: the same component loads and syncs without trusted keys, so
 //! the refusal is the signature check's, not a broken component's.
 
-
 use std::path::{Path, PathBuf};
 use std::process::Output;
 

@@ -30,6 +30,7 @@ const GUESTS: &[(&str, &str, &str)] = &[
     ("test-membomb", "membomb", "tests/plugins/test-membomb"),
     ("test-panic", "panic", "tests/plugins/test-panic"),
     ("test-badjson", "badjson", "tests/plugins/test-badjson"),
+    ("test-badlines", "badlines", "tests/plugins/test-badlines"),
     ("test-flood", "flood", "tests/plugins/test-flood"),
     (
         "test-recursion",

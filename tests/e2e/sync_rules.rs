@@ -1,7 +1,6 @@
 //! Basic sync rules are applied by the host, filtered documents are counted and a full sync
 //! removes documents the rules now exclude; pipeline settings reach every document.
 
-
 use crate::support::*;
 
 #[test]

@@ -190,7 +190,8 @@ pub enum SyncKind {
 #[derive(Debug)]
 pub enum Batch {
     Documents(Vec<types::Document>),
-    /// UTF-8 JSON lines, one document per line (`inlet:connector/json-lines`), unchecked.
+    /// JSON lines, one document per line (`inlet:connector/json-lines`), not yet checked (not
+    /// even as UTF-8: the guest may hand them over as bytes).
     JsonLines(Vec<u8>),
 }
 
@@ -441,7 +442,8 @@ impl PluginInstance {
                 .map_err(CallError::Plugin)?;
             return Ok(batch.map(|b| match b {
                 json_lines::Batch::Documents(docs) => Batch::Documents(docs),
-                json_lines::Batch::JsonLines(bytes) => Batch::JsonLines(bytes),
+                json_lines::Batch::JsonLines(text) => Batch::JsonLines(text.into_bytes()),
+                json_lines::Batch::JsonLinesUtf8(bytes) => Batch::JsonLines(bytes),
             }));
         }
         let guest = self.bindings.inlet_connector_source().sync();

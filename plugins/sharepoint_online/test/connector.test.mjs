@@ -4,23 +4,12 @@
 // (sdk/js's `npm test` includes it).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-const sdkIndex = path.join(here, "../../../sdk/js/src/index.js");
-const { http, Response } = await import(pathToFileURL(sdkIndex).href);
-const { runSync, check } = await import(pathToFileURL(path.join(here, "../../../sdk/js/src/testing.js")).href);
-
-// The connector imports "@inlet/sdk", which plain Node cannot resolve from plugins/: point it at
-// the SDK's source (the same module instance as above, so setTransport reaches it).
-const src = fs.readFileSync(path.join(here, "../connector.js"), "utf8")
-  .replace('from "@inlet/sdk"', `from ${JSON.stringify(pathToFileURL(sdkIndex).href)}`);
-const tmp = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "inlet-spo-test-")), "connector.mjs");
-fs.writeFileSync(tmp, src);
-const connector = await import(pathToFileURL(tmp).href);
+// The connector imports "@inlet/sdk" and the shared Graph client; load.mjs resolves the former
+// to the SDK's source (the same module instance as `http` below, so setTransport reaches it).
+const { sdk, testing, importFromRoot } = await import("../../shared/graph/test/load.mjs");
+const { http, Response } = sdk;
+const { runSync, check } = testing;
+const connector = await importFromRoot("plugins/sharepoint_online/connector.js");
 const spo = connector.default;
 
 const G = "https://graph.test";
@@ -159,7 +148,7 @@ test("configuration: Elastic's keys in Elastic's order, the secret sensitive, DL
 
 // ---- file contents ---------------------------------------------------------------------------
 
-const { NetworkError } = await import(pathToFileURL(sdkIndex).href);
+const { NetworkError } = sdk;
 const DL = "https://contoso.sharepoint.com/sites/eng/_layouts/15/download.aspx";
 const bytesOf = (s) => Uint8Array.from(Buffer.from(s, "latin1"));
 const file = (id, name, size, extra = {}) => ({ id, name, size, file: { mimeType: "x" }, lastModifiedDateTime: "2024-02-01T00:00:00Z",

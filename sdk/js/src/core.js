@@ -1,7 +1,7 @@
 // The language-neutral part of the glue: config decoding, batching, each exported call on plain
 // values. Used by the component glue (glue.js) and by the local test runner (testing.js).
 import { normalize as normalizeSchema } from "./fields.js";
-import { normalize as normalizeDoc } from "./document.js";
+import { Document, normalize as normalizeDoc } from "./document.js";
 import { ConfigError, SourceError } from "./errors.js";
 
 function coerce(type, v) {
@@ -39,6 +39,14 @@ const encodeCursor = (v) => (v == null ? null : JSON.stringify(v));
 
 const NOTHING = Symbol("nothing");
 
+/** A document a JSON line carries as it is: Elastic's object shape, nothing to convert. */
+function isPlain(item) {
+  if (item === null || typeof item !== "object" || Array.isArray(item) || item instanceof Document) return false;
+  const id = item._id, ts = item._timestamp;
+  return typeof id === "string" && id !== "" && item._attachment === undefined &&
+    (ts === undefined || typeof ts === "string" || ts instanceof Date);
+}
+
 /** Pulls up to `batchSize` documents (or `batchBytes` of bodies) per nextBatch(); nothing is read early. */
 export class SyncRunner {
   constructor(ctx, iterable, defaultCursor = null) {
@@ -59,19 +67,58 @@ export class SyncRunner {
     if (r.done) { this.done = true; this.returned = r.value; return NOTHING; }
     return r.value;
   }
+  take() {
+    if (this.peek !== NOTHING) { const item = this.peek; this.peek = NOTHING; return item; }
+    return this.done ? NOTHING : this.pull();
+  }
   nextBatch() {
     const batch = [];
     let size = 0;
     while (batch.length < this.batchSize && size < this.batchBytes) {
-      let item;
-      if (this.peek !== NOTHING) { item = this.peek; this.peek = NOTHING; }
-      else if (this.done) break;
-      else { item = this.pull(); if (item === NOTHING) break; }
+      const item = this.take();
+      if (item === NOTHING) break;
       const d = normalizeDoc(item);
       size += d.body.length + (d.attachment ? d.attachment.val.length : 0);
       batch.push(d);
     }
     return batch.length ? batch : null;
+  }
+  /**
+   * The next batch for `inlet:connector/json-lines`, or null when the sync is complete:
+   * `{ tag: "json-lines", val: text }`, JSON lines of the plain documents to index (objects with
+   * a string `_id`, a string or Date `_timestamp` if any, no `_attachment`), each encoded whole
+   * with no copy of the object; or `{ tag: "documents", val: [...] }` for everything else
+   * (deletions, attachments, `Document`s), as nextBatch makes them. A batch ends where the kind
+   * changes, so documents keep their order.
+   */
+  nextLines() {
+    const first = this.take();
+    if (first === NOTHING) return null;
+    if (!isPlain(first)) return { tag: "documents", val: this.records(first) };
+    const lines = [JSON.stringify(first)];
+    let size = lines[0].length;
+    while (lines.length < this.batchSize && size < this.batchBytes) {
+      const item = this.take();
+      if (item === NOTHING) break;
+      if (!isPlain(item)) { this.peek = item; break; }
+      const line = JSON.stringify(item);
+      lines.push(line);
+      size += line.length;
+    }
+    return { tag: "json-lines", val: lines.join("\n") };
+  }
+  records(first) {
+    const batch = [normalizeDoc(first)];
+    let size = batch[0].body.length;
+    while (batch.length < this.batchSize && size < this.batchBytes) {
+      const item = this.take();
+      if (item === NOTHING) break;
+      if (isPlain(item)) { this.peek = item; break; }
+      const d = normalizeDoc(item);
+      size += d.body.length + (d.attachment ? d.attachment.val.length : 0);
+      batch.push(d);
+    }
+    return batch;
   }
   cursor() {
     const v = this.ctx._cursor !== undefined ? this.ctx._cursor : this.returned;

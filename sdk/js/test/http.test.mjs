@@ -209,12 +209,20 @@ test("build: plugins declaring [permissions] http get the connector-http world a
   assert.equal(wantsHttp("[permissions]\nfiles = false\nhttp = []\n"), false);
   assert.equal(wantsHttp('[permissions]\nhttp = [  # none yet\n]\n'), false);
   assert.equal(wantsHttp('[other]\nhttp = ["https://a"]\n[permissions]\nfiles = true\n'), false);
-  assert.equal(pickBackend(undefined, false), "qjs");
-  assert.equal(pickBackend("spidermonkey", false), "spidermonkey");
+  assert.equal(pickBackend(undefined, false), "spidermonkey");
+  assert.equal(pickBackend("qjs", false), "qjs");
   assert.equal(pickBackend(undefined, true), "spidermonkey");
   assert.throws(() => pickBackend("qjs", true), /componentize-qjs/);
   const src = entrySource("/p/connector.js", { service_type: "s", name: "S", version: "1" }, "spidermonkey", true);
   assert.match(src, /import \* as outgoingHandler from "wasi:http\/outgoing-handler@0\.2\.12"/);
   assert.match(src, /_setWasi\(\{ outgoingHandler, types: httpTypes, monotonicClock, bigint: true \}\)/);
   assert.doesNotMatch(entrySource("/p/c.js", { service_type: "s", name: "S", version: "1" }, "qjs", false), /wasi:http/);
+});
+
+test("build: the entry exports json-lines, as bytes for SpiderMonkey and as text for QuickJS", () => {
+  const meta = { service_type: "s", name: "S", version: "1" };
+  assert.match(entrySource("/p/c.js", meta, "spidermonkey", false, true), /export const jsonLines = makeJsonLines\(\{ utf8: true \}\)/);
+  assert.match(entrySource("/p/c.js", meta, "qjs", false, true), /export const jsonLines = makeJsonLines\(\{ utf8: false \}\)/);
+  // A contract without the connector-json-lines world: records only.
+  assert.doesNotMatch(entrySource("/p/c.js", meta, "qjs", false, false), /jsonLines/);
 });

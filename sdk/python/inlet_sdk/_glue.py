@@ -106,7 +106,10 @@ if _jl is not None:
                 return None
             kind, value = batch
             if kind == "lines":
-                return _jl.Batch_JsonLines(value.encode())
+                # A `str`, not `json-lines-utf8`: componentize-py 0.25 never frees the copy it
+                # makes of `bytes` returned from an export (its `maybe_pop_list`), so every batch
+                # would leak; strings it frees after the call.
+                return _jl.Batch_JsonLines(value)
             return _jl.Batch_Documents([_doc(d) for d in value])
 
 

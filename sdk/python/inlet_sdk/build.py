@@ -32,7 +32,8 @@ SDK_MODULES = (
 # The `connector-http` world (connector + wasi:http/outgoing-handler) and its wasi:* deps; used
 # for projects whose plugin.toml declares `[permissions] http`.
 HTTP_WIT_DIR = os.path.join(SDK_DIR, "wit_http")
-HTTP_WORLD = "connector-http"
+# `connector-http` plus the optional `json-lines` export (`connector-http` itself is the Go SDK's).
+HTTP_WORLD = "connector-http-json-lines"
 SKIP_DIRS = {"__pycache__", ".git", ".venv", "venv", "node_modules", "build", "dist", "tests", ".pytest_cache"}
 SKIP_EXT = (".wasm", ".cwasm", ".pyc")
 

@@ -44,6 +44,8 @@ pub mod bindings {
 }
 
 mod fields;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod sql;
 
 use bindings::exports::inlet::connector::source::{self, GuestSync};

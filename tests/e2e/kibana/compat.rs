@@ -8,11 +8,11 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::fake_es::FakeEs;
-use crate::support::*;
 use crate::kibana::{
     assert_accepted, connected_loadgen, create_connector, create_job, init_logs, kibana,
     loadgen_entry, serve, serve_plugins, wait_for, wait_job,
 };
+use crate::support::*;
 
 /// The first incremental sync of a connector has no stored cursor: its claim leaves
 /// `sync_cursor` out (`_claim`'s parser refuses `null`).

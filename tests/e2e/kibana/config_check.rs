@@ -10,8 +10,8 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::fake_es::FakeEs;
-use crate::support::*;
 use crate::kibana::{create_connector, kibana};
+use crate::support::*;
 
 /// Elastic's `config.yml.example` keys with their example values (the file has them commented
 /// out); `elasticsearch.host` is the cluster under test.

@@ -147,15 +147,16 @@ pub struct LineMembers {
 
 /// Checks `body` against the policy in one pass.
 pub fn check(body: &str) -> Result<Shape, Violation> {
-    check_tracking(body, false).map(|(shape, _)| shape)
+    check_tracking(body, false).0
 }
 
-/// [`check`] for a JSON line, which also says where its `_id` and `_timestamp` members are.
-pub fn check_line(line: &str) -> Result<(Shape, LineMembers), Violation> {
+/// [`check`] for a JSON line, which also says where its `_id` and `_timestamp` members are —
+/// those it got past, when the line breaks the policy (so a refusal can name the document).
+pub fn check_line(line: &str) -> (Result<Shape, Violation>, LineMembers) {
     check_tracking(line, true)
 }
 
-fn check_tracking(body: &str, track: bool) -> Result<(Shape, LineMembers), Violation> {
+fn check_tracking(body: &str, track: bool) -> (Result<Shape, Violation>, LineMembers) {
     let mut scan = Scanner {
         b: body.as_bytes(),
         s: body,
@@ -165,26 +166,33 @@ fn check_tracking(body: &str, track: bool) -> Result<(Shape, LineMembers), Viola
         pending: None,
         members: LineMembers::default(),
     };
-    scan.skip_ws();
-    let kind = match scan.peek() {
-        Some(b'{') => None,
-        Some(b'[') => Some("an array"),
-        Some(b'"') => Some("a string"),
-        Some(b'-' | b'0'..=b'9') => Some("a number"),
-        Some(b't' | b'f') => Some("a boolean"),
-        Some(b'n') => Some("null"),
-        _ => return Err(scan.expected("a JSON value")),
-    };
-    let (empty, has) = scan.value()?;
-    scan.skip_ws();
-    if scan.i != scan.b.len() {
-        return Err(scan.expected("the end of the document"));
+    let shape = scan.document();
+    (shape, scan.members)
+}
+
+impl Scanner<'_> {
+    /// The whole text as one JSON value.
+    fn document(&mut self) -> Result<Shape, Violation> {
+        self.skip_ws();
+        let kind = match self.peek() {
+            Some(b'{') => None,
+            Some(b'[') => Some("an array"),
+            Some(b'"') => Some("a string"),
+            Some(b'-' | b'0'..=b'9') => Some("a number"),
+            Some(b't' | b'f') => Some("a boolean"),
+            Some(b'n') => Some("null"),
+            _ => return Err(self.expected("a JSON value")),
+        };
+        let (empty, has) = self.value()?;
+        self.skip_ws();
+        if self.i != self.b.len() {
+            return Err(self.expected("the end of the document"));
+        }
+        Ok(match kind {
+            None => Shape::Object { empty, has },
+            Some(other) => Shape::Other(other),
+        })
     }
-    let shape = match kind {
-        None => Shape::Object { empty, has },
-        Some(other) => Shape::Other(other),
-    };
-    Ok((shape, scan.members))
 }
 
 /// A key as Jackson compares it: its decoded text.
