@@ -129,6 +129,10 @@ async fn run(config: &Path, plugins: Option<PathBuf>, once: bool) -> anyhow::Res
         );
     }
     let cancel = cancel_on_signal();
+    if !once {
+        // A serving process picks up plugin folders added, changed or removed (both modes).
+        svc.watch_plugins(cancel.clone());
+    }
     if svc.config.config.protocol() == config::ProtocolMode::Kibana {
         if once {
             anyhow::bail!(

@@ -51,6 +51,10 @@ fn describe() {
         "inlet_plugin_load_seconds",
         "Time to load a plugin (from the cache or compiling)"
     );
+    describe_counter!(
+        "inlet_plugin_reloads_total",
+        "Hot reloads of the plugin directory by service type and outcome (loaded, failed, removed)"
+    );
 }
 
 /// Records a finished sync.
@@ -95,6 +99,12 @@ pub fn record_plugin_load(service_type: &str, outcome: CacheOutcome, seconds: f6
     counter!("inlet_plugin_loads_total", "service_type" => service_type.to_owned(), "cache" => outcome).increment(1);
     histogram!("inlet_plugin_load_seconds", "service_type" => service_type.to_owned())
         .record(seconds);
+}
+
+/// Records what hot reload did with a changed plugin folder: `loaded`, `failed` (the previous
+/// version, if any, keeps serving) or `removed`.
+pub fn record_plugin_reload(service_type: &str, outcome: &'static str) {
+    counter!("inlet_plugin_reloads_total", "service_type" => service_type.to_owned(), "outcome" => outcome).increment(1);
 }
 
 /// Copies the HTTP broker's per-connector counters into the exporter. Called just before each

@@ -52,6 +52,9 @@ pub(crate) struct PluginInfo {
     pub schema: serde_json::Map<String, Value>,
 }
 
+/// A cached [`PluginInfo`] and the plugin version (sha256) it describes.
+type PluginInfoEntry = (Option<String>, Result<Arc<PluginInfo>, String>);
+
 /// What the loops share.
 pub(crate) struct Ctx {
     pub service: Arc<Service>,
@@ -69,7 +72,8 @@ pub(crate) struct Ctx {
     pub running: Mutex<HashSet<String>>,
     pub content_slots: Arc<Semaphore>,
     pub access_control_slots: Arc<Semaphore>,
-    plugins: tokio::sync::Mutex<HashMap<String, Result<Arc<PluginInfo>, String>>>,
+    /// By service type, with the sha256 of the plugin version described (`None`: no plugin).
+    plugins: tokio::sync::Mutex<HashMap<String, PluginInfoEntry>>,
     check_ins: Mutex<HashMap<String, Instant>>,
 }
 
@@ -113,11 +117,18 @@ impl Ctx {
         }
     }
 
-    /// The plugin's metadata and form, asked once per service type (a broken plugin stays
-    /// broken for the life of the process: plugins load at start).
+    /// The plugin's metadata and form, asked once per plugin version: hot reload may swap the
+    /// plugin of a service type, and the new version's form is what Kibana must show.
     pub async fn plugin_info(&self, entry: &config::Connector) -> Result<Arc<PluginInfo>, String> {
         let mut cache = self.plugins.lock().await;
-        if let Some(known) = cache.get(&entry.service_type) {
+        let version = self
+            .service
+            .plugin_for(entry)
+            .ok()
+            .map(|p| p.sha256.clone());
+        if let Some((described, known)) = cache.get(&entry.service_type)
+            && *described == version
+        {
             return known.clone();
         }
         let info = self.service.describe(entry).await.map(|(meta, fields)| {
@@ -127,7 +138,7 @@ impl Ctx {
                 schema: document::rcf_schema(&fields),
             })
         });
-        cache.insert(entry.service_type.clone(), info.clone());
+        cache.insert(entry.service_type.clone(), (version, info.clone()));
         info
     }
 

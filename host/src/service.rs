@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, PoisonError, RwLock, RwLockWriteGuard};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -20,6 +20,7 @@ use crate::sync::{self, Progress, SyncEnv, SyncJob, SyncReport};
 mod cluster;
 pub use cluster::cluster_auth;
 mod plugin_calls;
+mod reload;
 
 /// Everything a running `inlet` holds.
 pub struct Service {
@@ -27,13 +28,50 @@ pub struct Service {
     pub env: Arc<SyncEnv>,
     pub plugins_dir: PathBuf,
     pub data_dir: PathBuf,
-    /// Loaded plugins by service type.
-    plugins: BTreeMap<String, Arc<Plugin>>,
-    /// Plugins that could not be loaded, by service type, with the reason.
-    broken: BTreeMap<String, String>,
+    /// The plugins syncs use; hot reload (`reload`) swaps entries while syncs run.
+    plugins: RwLock<PluginTable>,
+    /// `inlet.plugins.trusted_keys`, checked at start and on every reload.
+    trust: plugin::TrustedKeys,
+    /// What the plugin directory held when the plugins were loaded at start: hot reload acts
+    /// on changes from here.
+    seen_at_start: BTreeMap<String, reload::Seen>,
     /// Syncs a crash or a shutdown interrupted: (connector id, job type), run first by
     /// `inlet run`.
     resume: Vec<(String, String)>,
+}
+
+/// Loaded plugins by service type, and why the others are not. Readers clone an
+/// `Arc<Plugin>` out, so replacing an entry never disturbs a sync holding the previous one.
+#[derive(Default)]
+struct PluginTable {
+    loaded: BTreeMap<String, Arc<Plugin>>,
+    /// Service types with no usable plugin, with the reason.
+    broken: BTreeMap<String, String>,
+}
+
+impl PluginTable {
+    /// Returns the version `p` replaces.
+    fn install(&mut self, service_type: &str, p: Arc<Plugin>) -> Option<Arc<Plugin>> {
+        self.broken.remove(service_type);
+        self.loaded.insert(service_type.to_owned(), p)
+    }
+
+    /// A version that failed to load: the loaded one, if any, keeps serving (and is returned);
+    /// otherwise `reason` is what the service type's syncs fail with.
+    fn refuse(&mut self, service_type: &str, reason: &str) -> Option<Arc<Plugin>> {
+        let serving = self.loaded.get(service_type).cloned();
+        if serving.is_none() {
+            self.broken
+                .insert(service_type.to_owned(), reason.to_owned());
+        }
+        serving
+    }
+
+    /// Returns the version removed.
+    fn remove(&mut self, service_type: &str) -> Option<Arc<Plugin>> {
+        self.broken.remove(service_type);
+        self.loaded.remove(service_type)
+    }
 }
 
 /// Where the plugin directory is: `--plugins`, else `inlet.plugins_dir` relative to the file.
@@ -118,6 +156,9 @@ impl Service {
         };
         let runtime = runtime_for(&loaded)?;
         let plugins_dir = plugins_dir(&loaded, plugins_flag);
+        // A bad trusted key stops the start: running with signatures silently unchecked would
+        // be worse than not running.
+        let trust = plugin::TrustedKeys::from_config(&loaded)?;
         let env = Arc::new(SyncEnv {
             runtime,
             store,
@@ -138,8 +179,9 @@ impl Service {
             env,
             plugins_dir,
             data_dir,
-            plugins: BTreeMap::new(),
-            broken: BTreeMap::new(),
+            plugins: RwLock::default(),
+            trust,
+            seen_at_start: BTreeMap::new(),
             resume,
         };
         service.load_plugins()?;
@@ -149,37 +191,79 @@ impl Service {
     /// Loads the plugin of every configured service type. A plugin that fails to load fails
     /// only its connectors' syncs.
     fn load_plugins(&mut self) -> anyhow::Result<()> {
-        let (found, problems) = plugin::by_service_type(plugin::discover(&self.plugins_dir)?);
-        // A bad trusted key stops the start: running with signatures silently unchecked would
-        // be worse than not running.
-        let trust = plugin::TrustedKeys::from_config(&self.config)?;
-        for p in problems {
+        // Stamped before the loads read the files: a change racing the start is then seen as a
+        // change by hot reload, never missed.
+        let observed = reload::observe(&self.plugins_dir, &self.service_types(), &BTreeMap::new())?;
+        for p in &observed.problems {
             tracing::warn!("{p}");
         }
+        let mut table = PluginTable::default();
         for c in &self.config.config.connectors {
-            if self.plugins.contains_key(&c.service_type)
-                || self.broken.contains_key(&c.service_type)
+            if table.loaded.contains_key(&c.service_type)
+                || table.broken.contains_key(&c.service_type)
             {
                 continue;
             }
-            match load_one(&self.env.runtime, &found, c, &trust) {
+            match load_one(
+                &self.env.runtime,
+                &observed.found,
+                &c.service_type,
+                c.sha256.as_deref(),
+                &self.trust,
+            ) {
                 Ok(p) => {
-                    self.plugins.insert(c.service_type.clone(), p);
+                    table.loaded.insert(c.service_type.clone(), p);
                 }
                 Err(e) => {
                     tracing::error!(connector_id = %c.connector_id, "{e}");
-                    self.broken.insert(c.service_type.clone(), e.to_string());
+                    table.broken.insert(c.service_type.clone(), e.to_string());
                 }
             }
         }
+        self.seen_at_start = observed.seen;
         tracing::info!(
-            plugins = self.plugins.len(),
-            broken = self.broken.len(),
+            plugins = table.loaded.len(),
+            broken = table.broken.len(),
             sink = %self.env.sink.describe(),
             allocator = ?self.env.runtime.allocator(),
             "inlet ready"
         );
+        self.plugins = RwLock::new(table);
         Ok(())
+    }
+
+    /// The service types configured connectors use, each once.
+    fn service_types(&self) -> Vec<String> {
+        let mut types: Vec<String> = self
+            .config
+            .config
+            .connectors
+            .iter()
+            .map(|c| c.service_type.clone())
+            .collect();
+        types.sort();
+        types.dedup();
+        types
+    }
+
+    /// The sha256 pin of a service type: the first of its connectors', as at start.
+    fn pin_for(&self, service_type: &str) -> Option<&str> {
+        self.config
+            .config
+            .connectors
+            .iter()
+            .find(|c| c.service_type == service_type)
+            .and_then(|c| c.sha256.as_deref())
+    }
+
+    fn table(&self) -> RwLockWriteGuard<'_, PluginTable> {
+        self.plugins.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// `inlet run`: watches the plugin directory until `cancel` is set, so a plugin folder
+    /// that is added, changed or removed is used from the next sync on (see `reload`).
+    pub fn watch_plugins(self: &Arc<Self>, cancel: Arc<AtomicBool>) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(reload::run(self.clone(), cancel))
     }
 
     pub fn connector(&self, id: &str) -> anyhow::Result<&Connector> {
@@ -311,6 +395,15 @@ impl Service {
                 };
             }
         };
+        // Which version this sync runs on (hot reload may swap it for the next ones).
+        tracing::info!(
+            connector_id = %connector.connector_id,
+            sync_job_id = %job_id,
+            plugin = %plugin.path.display(),
+            plugin_version = plugin.manifest.as_ref().and_then(|m| m.version.as_deref()).unwrap_or("-"),
+            plugin_sha256 = %plugin.sha256,
+            "sync uses plugin"
+        );
         let job = SyncJob {
             job_id,
             connector,
@@ -325,11 +418,14 @@ impl Service {
 
     /// The loaded plugin of a connector's service type, or why there is none.
     pub fn plugin_for(&self, connector: &Connector) -> Result<Arc<Plugin>, String> {
-        self.plugins
+        let table = self.plugins.read().unwrap_or_else(PoisonError::into_inner);
+        table
+            .loaded
             .get(&connector.service_type)
             .cloned()
             .ok_or_else(|| {
-                self.broken
+                table
+                    .broken
                     .get(&connector.service_type)
                     .cloned()
                     .unwrap_or_else(|| {
@@ -437,20 +533,23 @@ impl Service {
     }
 }
 
+/// Loads and verifies the plugin of one service type, with its pin: the one path both the
+/// start and hot reload take.
 fn load_one(
     runtime: &Runtime,
     found: &BTreeMap<String, Discovered>,
-    c: &Connector,
+    service_type: &str,
+    pin: Option<&str>,
     trust: &plugin::TrustedKeys,
 ) -> Result<Arc<Plugin>, PluginError> {
     let d = found
-        .get(&c.service_type)
-        .ok_or_else(|| PluginError::Unknown(c.service_type.clone()))?;
+        .get(service_type)
+        .ok_or_else(|| PluginError::Unknown(service_type.to_owned()))?;
     plugin::load(
         runtime,
         &d.component_path(),
         Some(d.manifest.clone()),
-        c.sha256.as_deref(),
+        pin,
         trust,
     )
 }

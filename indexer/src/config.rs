@@ -82,8 +82,10 @@ pub struct IndexerConfig {
     pub ca_certs: Option<PathBuf>,
     /// `false` accepts any server certificate (test clusters only).
     pub verify_certs: bool,
-    /// Serialized NDJSON bytes per `_bulk` request. 8 MiB: inside Elastic's 5–15 MB advice, far below the
-    /// 100 MB `http.max_content_length`.
+    /// Serialized NDJSON bytes per `_bulk` request. 2 MiB (Elastic's service: 3): with
+    /// `channel_bytes` the setting that sets peak memory. Measured (docs/PERFORMANCE.md), 4 × 2 MiB
+    /// in flight keeps ≥ 300k 1 KiB docs/s to a local `_bulk` endpoint at ~50 MiB peak RSS; 3 MiB
+    /// bodies already grow into 4 MiB buffers (85 MiB peak), 8 MiB ones gave 120–170 MiB.
     pub max_batch_bytes: usize,
     /// Actions per `_bulk` request.
     pub max_batch_docs: usize,
@@ -92,6 +94,7 @@ pub struct IndexerConfig {
     /// Concurrent `_bulk` requests across the whole indexer (halved on sustained 429s, down to 1).
     pub max_in_flight: usize,
     /// Byte budget of the queue in front of the indexer, shared by all syncs; senders wait while it is spent.
+    /// 4 MiB: enough to keep the batchers busy (a larger queue measured no faster, only bigger).
     pub channel_bytes: usize,
     /// Gzip request bodies (level 1): saves bandwidth to remote clusters at the cost of CPU.
     pub gzip: bool,
@@ -118,11 +121,11 @@ impl Default for IndexerConfig {
             auth: Auth::None,
             ca_certs: None,
             verify_certs: true,
-            max_batch_bytes: 8 << 20,
+            max_batch_bytes: 2 << 20,
             max_batch_docs: 5000,
             flush_interval: Duration::from_secs(1),
             max_in_flight: 4,
-            channel_bytes: 32 << 20,
+            channel_bytes: 4 << 20,
             gzip: false,
             request_timeout: Duration::from_secs(60),
             max_retries: 10,

@@ -366,3 +366,84 @@ pub fn counts_by(
     }
     out
 }
+
+/// A free loopback port (for `service.metrics.listen` and the like).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// The body of `GET /metrics` on the admin port, if it answers 200.
+pub fn metrics_text(port: u16) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .ok()?;
+    write!(
+        s,
+        "GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    head.starts_with("HTTP/1.1 200").then(|| body.to_owned())
+}
+
+/// A child process killed (and reaped) when the test ends, however it ends.
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The JSON log (`--log-format json`) a running `inlet` writes to this file.
+pub struct Log(pub PathBuf);
+
+impl Log {
+    /// Its complete lines so far.
+    pub fn lines(&self) -> Vec<serde_json::Value> {
+        let text = std::fs::read_to_string(&self.0).unwrap_or_default();
+        let complete = text.rfind('\n').map_or("", |end| &text[..end]);
+        complete
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
+    /// The first line matching `what` (and its index), polling for up to 60 s.
+    pub fn wait(
+        &self,
+        what: &str,
+        matches: impl Fn(&serde_json::Value) -> bool,
+    ) -> (usize, serde_json::Value) {
+        self.wait_after(0, what, matches)
+    }
+
+    /// Like [`Log::wait`], among the lines from index `from` on.
+    pub fn wait_after(
+        &self,
+        from: usize,
+        what: &str,
+        matches: impl Fn(&serde_json::Value) -> bool,
+    ) -> (usize, serde_json::Value) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let lines = self.lines();
+            if let Some(i) = (from..lines.len()).find(|&i| matches(&lines[i])) {
+                return (i, lines[i].clone());
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no log line for {what} within 60 s:\n{}",
+                std::fs::read_to_string(&self.0).unwrap_or_default()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+}

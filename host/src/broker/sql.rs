@@ -23,6 +23,8 @@
 
 #[path = "sql/classify.rs"]
 pub mod classify;
+#[path = "sql/pg_binary.rs"]
+pub mod pg_binary;
 #[cfg(test)]
 #[path = "sql/server_tests.rs"]
 mod server_tests;
@@ -30,6 +32,8 @@ mod server_tests;
 pub mod stream;
 #[path = "sql/values.rs"]
 pub mod values;
+#[path = "sql/wkb.rs"]
+pub mod wkb;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;

@@ -433,7 +433,14 @@ async fn pump<B: Backend>(
             );
             return Ended::Stopped;
         }
-        let values = match B::convert(&row) {
+        // A decoder that panics (sqlx's chrono decoding does on out-of-range values) must fail
+        // the query: a panic would end the task, and the closed channel would read as the end
+        // of the rows, a silently short result.
+        let converted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| B::convert(&row)))
+            .unwrap_or_else(|_| {
+                Err("a column value could not be decoded (decoder panicked)".into())
+            });
+        let values = match converted {
             Ok(v) => v,
             Err(m) => {
                 out.fail(FailureKind::Source, format!("database `{database}`: {m}"));

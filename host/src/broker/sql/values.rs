@@ -90,46 +90,43 @@ pub fn pg_row(row: &sqlx::postgres::PgRow) -> Result<Vec<Value>, String> {
             ),
             "FLOAT4" => Value::Float(row.try_get::<f32, _>(i).map_err(e)?.into()),
             "FLOAT8" => Value::Float(row.try_get(i).map_err(e)?),
-            "NUMERIC" => Value::Decimal(
-                row.try_get::<rust_decimal::Decimal, _>(i)
-                    .map_err(e)?
-                    .normalize()
-                    .to_string(),
-            ),
+            // Exact, with the column's scale: rust_decimal holds 28 digits and would drop
+            // trailing zeros; PostgreSQL's numeric holds up to 131072.
+            "NUMERIC" => {
+                super::pg_binary::scalar(ty, raw.as_bytes().map_err(|e| bad(name, ty, e))?)
+                    .map_err(|m| bad(name, ty, m))?
+            }
             "BYTEA" => Value::Bytes(row.try_get(i).map_err(e)?),
             "UUID" => Value::Text(
                 row.try_get::<sqlx::types::Uuid, _>(i)
                     .map_err(e)?
                     .to_string(),
             ),
-            "TIMESTAMP" => Value::Timestamp(naive_ts(row.try_get(i).map_err(e)?)),
-            "TIMESTAMPTZ" => Value::Timestamp(utc_ts(row.try_get(i).map_err(e)?)),
-            "DATE" => Value::Date(row.try_get::<NaiveDate, _>(i).map_err(e)?.to_string()),
-            "TIME" => Value::Time(row.try_get::<NaiveTime, _>(i).map_err(e)?.to_string()),
+            // Decoded from the wire here, not by sqlx's chrono decoding, which panics on
+            // `infinity`: microsecond-exact ISO 8601 text (`+00:00` for time zone aware
+            // columns), PostgreSQL's `infinity` words kept.
+            "TIMESTAMP" | "TIMESTAMPTZ" | "DATE" | "TIME" => {
+                super::pg_binary::scalar(ty, raw.as_bytes().map_err(|e| bad(name, ty, e))?)
+                    .map_err(|m| bad(name, ty, m))?
+            }
             "JSON" | "JSONB" => Value::Json(
                 row.try_get::<serde_json::Value, _>(i)
                     .map_err(e)?
                     .to_string(),
             ),
-            // Arrays, ranges, geometry, intervals... have binary encodings that are not text.
-            t if t.ends_with("[]")
-                || matches!(
-                    t,
-                    "INTERVAL"
-                        | "MONEY"
-                        | "POINT"
-                        | "BOX"
-                        | "INET"
-                        | "CIDR"
-                        | "TSVECTOR"
-                        | "BIT"
-                        | "VARBIT"
-                ) =>
-            {
-                return Err(bad(name, ty, "not supported by the broker yet"));
+            // Text on the wire, whatever it holds.
+            "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" | "XML" | "UNKNOWN" => {
+                Value::Text(row.try_get_unchecked::<String, _>(i).map_err(e)?)
             }
-            // TEXT, VARCHAR, BPCHAR, NAME, CITEXT, enums: text on the wire.
-            _ => Value::Text(row.try_get_unchecked::<String, _>(i).map_err(e)?),
+            // An extension type: sqlx reports the name as the server spells it.
+            t if t.eq_ignore_ascii_case("citext") => {
+                Value::Text(row.try_get_unchecked::<String, _>(i).map_err(e)?)
+            }
+            // Arrays, intervals, network, bit, text-search, geometric and range types, enums
+            // and extension types: decoded from their binary form, so no column type fails a
+            // sync.
+            _ => super::pg_binary::scalar(ty, raw.as_bytes().map_err(|e| bad(name, ty, e))?)
+                .map_err(|m| bad(name, ty, m))?,
         };
         out.push(v);
     }
@@ -159,7 +156,9 @@ pub fn my_row(row: &sqlx::mysql::MySqlRow) -> Result<Vec<Value>, String> {
         }
         let e = |e: sqlx::Error| bad(name, ty, e);
         let v = match ty {
-            "BOOLEAN" => Value::Bool(row.try_get::<bool, _>(i).map_err(e)?),
+            // BOOLEAN is TINYINT(1): it holds -128..127, and Elastic's connector keeps the
+            // integer, so the value is not folded into true/false.
+            "BOOLEAN" => Value::Int(row.try_get_unchecked::<i8, _>(i).map_err(e)?.into()),
             "BIGINT UNSIGNED" => {
                 let u: u64 = row.try_get(i).map_err(e)?;
                 // Above i64::MAX the exact value survives as a decimal.
@@ -175,20 +174,52 @@ pub fn my_row(row: &sqlx::mysql::MySqlRow) -> Result<Vec<Value>, String> {
             "DOUBLE" => Value::Float(row.try_get(i).map_err(e)?),
             // DECIMAL travels as text in both protocols: exact, whatever its precision.
             "DECIMAL" => Value::Decimal(row.try_get_unchecked::<String, _>(i).map_err(e)?),
+            // sqlx reports MySQL's zero dates (`0000-00-00`) as NULL before any decoding, so
+            // they arrive as NULL (PyMySQL keeps the text): docs/CONNECTORS.md lists it.
             "TIMESTAMP" => Value::Timestamp(utc_ts(row.try_get(i).map_err(e)?)),
             "DATETIME" => Value::Timestamp(naive_ts(row.try_get(i).map_err(e)?)),
             "DATE" => Value::Date(row.try_get::<NaiveDate, _>(i).map_err(e)?.to_string()),
-            "TIME" => Value::Time(row.try_get::<NaiveTime, _>(i).map_err(e)?.to_string()),
+            // TIME is a duration (-838:59:59 … 838:59:59), not a time of day.
+            "TIME" => Value::Time(my_duration(
+                &row.try_get::<sqlx::mysql::types::MySqlTime, _>(i)
+                    .map_err(e)?,
+            )),
             "JSON" => Value::Json(row.try_get_unchecked::<String, _>(i).map_err(e)?),
             "BINARY" | "VARBINARY" | "TINYBLOB" | "BLOB" | "MEDIUMBLOB" | "LONGBLOB" => {
                 my_binary(row.try_get_unchecked::<Vec<u8>, _>(i).map_err(e)?)
             }
-            "BIT" | "GEOMETRY" => Value::Bytes(row.try_get_unchecked::<Vec<u8>, _>(i).map_err(e)?),
+            // BIT(n) as its number (big-endian, at most 64 bits).
+            "BIT" => {
+                let b = row.try_get_unchecked::<Vec<u8>, _>(i).map_err(e)?;
+                let n = b.iter().fold(0u64, |n, &x| (n << 8) | u64::from(x));
+                i64::try_from(n).map_or_else(|_| Value::Decimal(n.to_string()), Value::Int)
+            }
+            // Spatial values as WKT; a shape the decoder does not know stays bytes.
+            "GEOMETRY" => {
+                let b = row.try_get_unchecked::<Vec<u8>, _>(i).map_err(e)?;
+                super::wkb::mysql_wkt(&b).map_or(Value::Bytes(b), Value::Text)
+            }
             _ => Value::Text(row.try_get_unchecked::<String, _>(i).map_err(e)?),
         };
         out.push(v);
     }
     Ok(out)
+}
+
+/// A MySQL TIME as MySQL prints it: `[-]HH:MM:SS[.ffffff]`, hours past 24 as they are.
+fn my_duration(t: &sqlx::mysql::types::MySqlTime) -> String {
+    // `MySqlTime::is_negative` answers the opposite in sqlx 0.8.6; the sign itself is right.
+    let sign = if t.sign().is_negative() { "-" } else { "" };
+    let mut s = format!(
+        "{sign}{:02}:{:02}:{:02}",
+        t.hours(),
+        t.minutes(),
+        t.seconds()
+    );
+    if t.microseconds() != 0 {
+        s.push_str(&format!(".{:06}", t.microseconds()));
+    }
+    s
 }
 
 /// MySQL flags text columns with a `_bin` collation (MariaDB's JSON columns among them) as
@@ -314,6 +345,21 @@ mod tests {
         assert!(e.starts_with("parameter 2:"), "{e}");
         assert!(my_query("SELECT ?", &[Value::Json("{".into())]).is_err());
         assert_eq!(Value::Text("abc".into()).weight(), 11);
+    }
+
+    #[test]
+    fn mysql_time_is_a_signed_duration() {
+        use sqlx::mysql::types::{MySqlTime, MySqlTimeSign};
+        let t = |sign, h, m, s, us| {
+            my_duration(&MySqlTime::new(sign, h, m, s, us).expect("valid MySQL TIME"))
+        };
+        assert_eq!(t(MySqlTimeSign::Positive, 25, 0, 0, 0), "25:00:00");
+        assert_eq!(t(MySqlTimeSign::Positive, 838, 59, 59, 0), "838:59:59");
+        assert_eq!(
+            t(MySqlTimeSign::Negative, 1, 0, 0, 500_000),
+            "-01:00:00.500000"
+        );
+        assert_eq!(t(MySqlTimeSign::Positive, 3, 4, 5, 0), "03:04:05");
     }
 
     #[test]

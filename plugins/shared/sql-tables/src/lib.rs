@@ -10,6 +10,9 @@ use inlet_sdk::{
 };
 use serde_json::{Map, Value as Json};
 
+pub mod render;
+use render::Kind;
+
 /// Documents handed to the host per batch.
 const DOCS_PER_BATCH: usize = 500;
 
@@ -227,6 +230,34 @@ impl Source {
         }
     }
 
+    /// MySQL: the columns of these tables declared with a binary type. The wire cannot tell
+    /// them from text columns with a `_bin` collation, and Elastic's driver (PyMySQL) returns
+    /// bytes for exactly these.
+    fn binary_columns(&self, tables: &[String]) -> Result<std::collections::HashMap<String, bool>> {
+        let mut out = std::collections::HashMap::new();
+        if self.flavor.dialect != Dialect::Mysql {
+            return Ok(out);
+        }
+        for table in tables {
+            let rows = self.conn.query(
+                "SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS \
+                 WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?",
+                &[Value::Text(table.clone())],
+            )?;
+            for row in rows {
+                let row = row?;
+                if let [name, ty] = row.as_slice() {
+                    let binary = matches!(
+                        text(ty).to_ascii_lowercase().as_str(),
+                        "binary" | "varbinary" | "tinyblob" | "blob" | "mediumblob" | "longblob"
+                    );
+                    out.insert(text(name), binary);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     fn qualified(&self, table: &str) -> String {
         let d = self.flavor.dialect;
         match d {
@@ -275,7 +306,11 @@ pub struct TableSync {
 struct Current {
     job: Job,
     rows: Rows,
-    names: Vec<String>,
+    /// Each column's field name as a JSON string, or `None` for a column the document leaves
+    /// out (see [`field_keys`]).
+    fields: Vec<Option<String>>,
+    /// How each column's values render (by position).
+    kinds: Vec<Kind>,
     id_positions: Vec<usize>,
     ts_position: Option<usize>,
     cursor_position: Option<usize>,
@@ -420,9 +455,35 @@ fn greater(a: &Value, b: &Value) -> bool {
     }
 }
 
+/// The JSON keys of a result's columns, `None` for those the document leaves out: a column
+/// named `id` (Elastic's sink writes the `_id` string there, over the column; the host adds
+/// `id` with the `_id` it indexes under when the body has none), a column named like a field
+/// the connector adds (`table`, `database`, `schema`/`Table`: those win, as in Elastic's
+/// `row.update(...)`), and all but the last of columns sharing a name (a join's `a.id, b.id`:
+/// Python's `dict(zip(...))` keeps the last). A key twice would make the host refuse the
+/// document.
+fn field_keys(names: &[String], has_schema: bool) -> Vec<Option<String>> {
+    let added: &[&str] = if has_schema {
+        &["id", "table", "database", "schema"]
+    } else {
+        &["id", "table", "database", "Table"]
+    };
+    names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let later = names[i + 1..].contains(name);
+            (!later && !added.contains(&name.as_str()))
+                .then(|| Json::from(name.as_str()).to_string())
+        })
+        .collect()
+}
+
 /// A timestamp value as RFC 3339 (columns without a time zone are taken as UTC).
 fn rfc3339(v: &Value) -> Option<String> {
     match v {
+        // `infinity` and MySQL's zero dates are no instant.
+        Value::Timestamp(s) if !s.starts_with(|c: char| c.is_ascii_digit()) => None,
         Value::Timestamp(s) => {
             let has_offset =
                 s.ends_with('Z') || s[s.len().saturating_sub(6)..].contains(['+', '-']);
@@ -536,8 +597,14 @@ impl TableSync {
             ));
             return Ok(None);
         }
+        let binary = self.source.binary_columns(&job.tables)?;
         let rows = self.source.start(&job.sql, &job.params)?;
         let raw: Vec<String> = rows.columns().iter().map(|c| c.name.clone()).collect();
+        let kinds: Vec<Kind> = rows
+            .columns()
+            .iter()
+            .map(|c| Kind::new(flavor.dialect, &c.db_type, binary.get(&c.name).copied()))
+            .collect();
         let mut sorted = job.tables.clone();
         sorted.sort();
         // Elastic's field names: PostgreSQL prefixes `<schema>_<tables>_` and lower-cases;
@@ -552,6 +619,7 @@ impl TableSync {
         } else {
             raw.clone()
         };
+        let fields = field_keys(&names, flavor.has_schema);
         let mut id_positions = Vec::new();
         for k in &keys {
             match raw.iter().position(|c| c == k) {
@@ -576,7 +644,8 @@ impl TableSync {
         Ok(Some(Current {
             job,
             rows,
-            names,
+            fields,
+            kinds,
             id_positions,
             ts_position,
             cursor_position,
@@ -594,12 +663,14 @@ impl TableSync {
         let src = &self.source;
         let mut sorted = cur.job.tables.clone();
         sorted.sort();
+        // Elastic's `_id`: `str()` of each non-NULL key value, joined by `_`
+        // (generic_database.py::hash_id, mysql/client.py::generate_id).
         let pk: Vec<String> = cur
             .id_positions
             .iter()
-            .filter_map(|&p| row.get(p))
-            .filter(|v| !v.is_null())
-            .map(Value::to_id_part)
+            .filter_map(|&p| Some((row.get(p)?, cur.kinds.get(p)?)))
+            .filter(|(v, _)| !v.is_null())
+            .map(|(v, k)| k.id_part(v))
             .collect();
         let id = if src.flavor.has_schema {
             format!(
@@ -619,24 +690,42 @@ impl TableSync {
         {
             cur.max = Some(v.clone());
         }
-        let mut body = Map::with_capacity(row.len() + 4);
-        for (name, value) in cur.names.iter().zip(&row) {
-            body.insert(name.clone(), value.to_json());
+        // The body is written as text so each value keeps the exact JSON the renderer chose
+        // (a decimal's digits would not survive a serde_json number).
+        let mut body = String::with_capacity(64 * row.len() + 64);
+        body.push('{');
+        let mut member = |quoted_key: &str, json: &str| {
+            if body.len() > 1 {
+                body.push(',');
+            }
+            body.push_str(quoted_key);
+            body.push(':');
+            body.push_str(json);
+        };
+        for ((key, value), kind) in cur.fields.iter().zip(&row).zip(&cur.kinds) {
+            if let Some(key) = key {
+                member(key, &kind.json(value));
+            }
         }
+        let mut field = |key: &str, json: &str| member(&Json::from(key).to_string(), json);
         let table = if sorted.len() == 1 {
             Json::from(sorted[0].clone())
         } else {
             Json::from(sorted.clone())
         };
-        body.insert("table".into(), table.clone());
-        body.insert("database".into(), Json::from(src.database.clone()));
+        field("table", &table.to_string());
+        field("database", &Json::from(src.database.clone()).to_string());
         if src.flavor.has_schema {
-            body.insert("schema".into(), Json::from(src.settings.schema.clone()));
+            field(
+                "schema",
+                &Json::from(src.settings.schema.clone()).to_string(),
+            );
         } else {
             // Elastic's MySQL connector names the field `Table`.
-            body.insert("Table".into(), table);
+            field("Table", &table.to_string());
         }
-        let doc = Document::index_json(id, Json::Object(body).to_string());
+        body.push('}');
+        let doc = Document::index_json(id, body);
         match timestamp {
             Some(t) => doc.at(t),
             None => doc,
@@ -680,4 +769,36 @@ pub fn ping(flavor: &'static Flavor, config: &Config) -> Result<()> {
     let source = Source::open(flavor, config)?;
     source.conn.query_one("SELECT 1", &[])?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_named_like_added_fields_or_twice_are_left_out() {
+        let names: Vec<String> = ["id", "title", "Table", "n", "n", "database"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(
+            field_keys(&names, false),
+            vec![
+                None,
+                Some("\"title\"".into()),
+                None,
+                None,
+                Some("\"n\"".into()),
+                None
+            ]
+        );
+        let pg = vec!["public_t_id".to_owned(), "public_t_table".to_owned()];
+        assert_eq!(
+            field_keys(&pg, true),
+            vec![
+                Some("\"public_t_id\"".into()),
+                Some("\"public_t_table\"".into())
+            ]
+        );
+    }
 }
