@@ -233,8 +233,15 @@ impl Runtime {
             http_held: Default::default(),
             files: Default::default(),
         };
+        let transfer_limit = state.budget.limits().host_memory_bytes;
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
+        // Whatever one call moves out of the guest (a batch returned, a host call's strings and
+        // lists) is lifted into host memory before any of our code sees it. wasmtime's
+        // hostcall fuel stops the lift at a byte count: make that count the instance's host
+        // budget instead of wasmtime's fixed 128 MiB, so no single transfer gets past
+        // `limits.host_memory_mib` even for a moment (`instance::classify` names the key).
+        store.set_hostcall_fuel(usize::try_from(transfer_limit).unwrap_or(usize::MAX));
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(|ctx| ctx.data().on_epoch());
         let started = Instant::now();

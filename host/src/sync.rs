@@ -448,9 +448,13 @@ impl Runner<'_> {
             if self.job.cancel.load(Ordering::Relaxed) {
                 return Err(CallError::Cancelled { call: "next-batch" }.into());
             }
-            let Some(batch) = instance.next_batch(sync).await? else {
+            let Some(held) = instance.next_batch(sync).await? else {
                 return Ok(());
             };
+            // The charge stays held until the sink has taken the batch's documents (the end
+            // of this iteration): the batch and what is made of it are host memory the plugin
+            // caused.
+            let (batch, _charge) = (held.batch, held.charge);
             // JSON lines are split once, up front: their count is the batch's document count.
             let lines = match &batch {
                 Batch::Documents(_) => Vec::new(),

@@ -31,6 +31,7 @@ const GUESTS: &[(&str, &str, &str)] = &[
     ("test-panic", "panic", "tests/plugins/test-panic"),
     ("test-badjson", "badjson", "tests/plugins/test-badjson"),
     ("test-badlines", "badlines", "tests/plugins/test-badlines"),
+    ("test-bigbatch", "bigbatch", "tests/plugins/test-bigbatch"),
     ("test-flood", "flood", "tests/plugins/test-flood"),
     (
         "test-recursion",

@@ -10,9 +10,12 @@ use wasmtime::component::{ResourceAny, ResourceTableError};
 
 use super::bindings::since_v0_1;
 use super::bindings::since_v0_1::json_lines;
-use super::budget::{BudgetExceeded, Resource as Limit, Usage};
+use super::budget::{BudgetExceeded, Charge, Resource as Limit, Usage};
 use super::host_state::{Cancelled, DeadlineExceeded, HostState, LimitExceeded};
 use super::types;
+
+/// How wasmtime says a transfer from the guest ran past the store's hostcall fuel.
+const HOSTCALL_FUEL_EXHAUSTED: &str = "fuel allocated for hostcalls has been exhausted";
 
 /// Extra time the host waits beyond a call's deadline before abandoning it: covers a guest
 /// blocked inside an async host call, where epoch checks cannot fire.
@@ -119,6 +122,22 @@ pub(super) fn classify(
             source: b.clone(),
         };
     }
+    // wasmtime's "hostcall fuel" (set to the host budget in `Runtime::instantiate`) ran out
+    // while lifting what the guest handed over. Its error type is private, so it is known by
+    // its message; tests/e2e/containment.rs fails if wasmtime rewords it.
+    if format!("{e:#}").contains(HOSTCALL_FUEL_EXHAUSTED) {
+        let budget = &store.data().budget;
+        let limit = budget.limits().host_memory_bytes;
+        let source = budget.remember(BudgetExceeded {
+            resource: Limit::HostMemory,
+            what: "one transfer out of the plugin's memory (a batch, a host call's arguments)",
+            // The lift stops at the limit; the transfer was larger, by how much is unknown.
+            wanted: limit.saturating_add(1),
+            in_use: budget.usage().host_bytes,
+            limit,
+        });
+        return CallError::Budget { call, source };
+    }
     if let Some(ResourceTableError::Full) = e.downcast_ref::<ResourceTableError>() {
         let limit = store.data().budget.limits().max_handles;
         let source = store.data().budget.remember(BudgetExceeded {
@@ -193,6 +212,41 @@ pub enum Batch {
     /// JSON lines, one document per line (`inlet:connector/json-lines`), not yet checked (not
     /// even as UTF-8: the guest may hand them over as bytes).
     JsonLines(Vec<u8>),
+}
+
+impl Batch {
+    /// Host bytes the lifted batch occupies: what the plugin made the host copy out of its
+    /// memory. Records count their own size as well as their strings, so a batch of many empty
+    /// documents is not free.
+    pub fn host_bytes(&self) -> u64 {
+        match self {
+            Batch::JsonLines(bytes) => bytes.len() as u64,
+            Batch::Documents(docs) => docs
+                .iter()
+                .map(|d| {
+                    let attachment = match &d.attachment {
+                        Some(types::Attachment::Bytes(b)) => b.len(),
+                        Some(types::Attachment::Text(t)) => t.len(),
+                        None => 0,
+                    };
+                    (std::mem::size_of::<types::Document>()
+                        + d.id.len()
+                        + d.body.len()
+                        + d.timestamp.as_ref().map_or(0, String::len)
+                        + attachment) as u64
+                })
+                .sum(),
+        }
+    }
+}
+
+/// A batch and its charge to the instance's `limits.host_memory_mib`: the host holds the
+/// batch's bytes (and the documents made of them) until the sink has taken them, and gives the
+/// charge back when this is dropped.
+#[derive(Debug)]
+pub struct HeldBatch {
+    pub batch: Batch,
+    pub charge: Charge,
 }
 
 /// Instantiates the component and finds its exports: the `connector` world every plugin has,
@@ -427,34 +481,58 @@ impl PluginInstance {
 
     /// The next batch, or `None` when the sync is complete: from the `json-lines` export when
     /// the plugin has one, else from `sync.next-batch`.
-    pub async fn next_batch(&mut self, sync: ResourceAny) -> Result<Option<Batch>, CallError> {
+    ///
+    /// Either way the batch is charged to the instance's host budget (`limits.host_memory_mib`)
+    /// until the returned [`HeldBatch`] is dropped. The charge is taken once the canonical ABI
+    /// has lifted the batch: that transient copy is bounded by the plugin's own memory
+    /// (`limits.memory_mib`), which the batch came out of; what the host keeps past the call is
+    /// bounded by the budget.
+    pub async fn next_batch(&mut self, sync: ResourceAny) -> Result<Option<HeldBatch>, CallError> {
         self.arm()?;
         let (budget, cancel) = (self.budget(), self.cancel_flag());
-        if let Some(lines) = &self.json_lines {
+        let (call, batch) = if let Some(lines) = &self.json_lines {
+            let call = "json-lines.next-batch";
             let out = guard(
                 budget,
                 &cancel,
                 lines.call_next_batch(&mut self.store, sync),
             )
             .await;
-            let batch = self
-                .settle("json-lines.next-batch", out)?
-                .map_err(CallError::Plugin)?;
-            return Ok(batch.map(|b| match b {
+            let batch = self.settle(call, out)?.map_err(CallError::Plugin)?;
+            let batch = batch.map(|b| match b {
                 json_lines::Batch::Documents(docs) => Batch::Documents(docs),
                 json_lines::Batch::JsonLines(text) => Batch::JsonLines(text.into_bytes()),
                 json_lines::Batch::JsonLinesUtf8(bytes) => Batch::JsonLines(bytes),
-            }));
+            });
+            (call, batch)
+        } else {
+            let call = "next-batch";
+            let guest = self.bindings.inlet_connector_source().sync();
+            let out = guard(
+                budget,
+                &cancel,
+                guest.call_next_batch(&mut self.store, sync),
+            )
+            .await;
+            let docs = self.settle(call, out)?.map_err(CallError::Plugin)?;
+            (call, docs.map(Batch::Documents))
+        };
+        let Some(batch) = batch else {
+            return Ok(None);
+        };
+        match self
+            .store
+            .data()
+            .budget
+            .charge(batch.host_bytes(), "a batch")
+        {
+            Ok(charge) => Ok(Some(HeldBatch { batch, charge })),
+            Err(source) => {
+                // As after any failed call: the sync ends and the instance is not called again.
+                self.poisoned = true;
+                Err(CallError::Budget { call, source })
+            }
         }
-        let guest = self.bindings.inlet_connector_source().sync();
-        let out = guard(
-            budget,
-            &cancel,
-            guest.call_next_batch(&mut self.store, sync),
-        )
-        .await;
-        let docs = self.settle("next-batch", out)?.map_err(CallError::Plugin)?;
-        Ok(docs.map(Batch::Documents))
     }
 
     pub async fn cursor(&mut self, sync: ResourceAny) -> Result<Option<String>, CallError> {

@@ -13,7 +13,9 @@
 //! - `{"op": "listings", "path", "count"}`: lists a directory `count` times, keeping each
 //!   listing open;
 //! - `{"op": "wait"}`: blocks in the host (a timer that never fires) until the host ends the
-//!   call.
+//!   call;
+//! - `{"op": "batch", "count", "bytes"}`: one batch of `count` valid documents of `bytes` bytes
+//!   each through `sync.next-batch`, which the host lifts into its own memory.
 
 use inlet_sdk::{
     ConfigField, Connector, DocStream, Document, ErrorKind, Metadata, Result, SyncRequest, error,
@@ -38,6 +40,12 @@ impl Connector for Hostile {
         let attack: Value = serde_json::from_str(&config.str("attack")?)
             .map_err(|e| error(ErrorKind::Config, format!("attack is not JSON: {e}")))?;
         let n = attack["count"].as_u64().unwrap_or(1) as usize;
+        if attack["op"] == "batch" {
+            let pad = "a".repeat(attack["bytes"].as_u64().unwrap_or(1024) as usize);
+            let docs =
+                (0..n).map(move |i| Ok(Document::index(format!("doc-{i}"), &json!({"pad": pad}))));
+            return Ok(inlet_sdk::batches(docs, n));
+        }
         let out = match attack["op"].as_str() {
             Some("fields") => fields(
                 n,
