@@ -1,7 +1,9 @@
 // Command confluence is the Confluence connector (Elastic service type `confluence`): spaces,
 // pages, blog posts and attachments from Confluence Cloud, Server or Data Center through the
 // REST API v1, with incremental syncs by CQL `lastmodified`, advanced sync rules (CQL queries,
-// rules.go), and (Cloud) document-level security with access-control syncs (dls.go).
+// rules.go), and (Cloud) document-level security with access-control syncs (dls.go). The REST
+// client, the identities and the connection settings are plugins/shared/atlassian, shared with
+// the Jira connector.
 //
 // Credentials are not configuration fields here: the operator puts them in config.yml
 // `credentials:` (HTTP Basic: Cloud account email + API token, or Server/Data Center user +
@@ -14,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"inlet.dev/plugins/shared/atlassian"
 	inlet "inlet.dev/sdk"
 )
 
@@ -24,6 +27,10 @@ const (
 
 	maxConcurrentDownloads = 50
 )
+
+// product tells the configuration fields Confluence shares with Jira (plugins/shared/atlassian)
+// apart.
+var product = atlassian.Product{Cloud: cloud, Server: server, DataCenter: dataCenter, MaxDownloads: maxConcurrentDownloads}
 
 type confluence struct{ inlet.Base }
 
@@ -74,13 +81,8 @@ type settings struct {
 func readSettings(cfg inlet.Config) (*settings, error) {
 	s := &settings{downloadBodies: true}
 	var err error
-	if s.dataSource, err = cfg.Str("data_source"); err != nil {
+	if s.dataSource, err = product.ReadDataSource(cfg); err != nil {
 		return nil, err
-	}
-	switch s.dataSource {
-	case cloud, server, dataCenter:
-	default:
-		return nil, inlet.Errorf(inlet.KindConfig, "data_source %q: expected %s, %s or %s", s.dataSource, cloud, server, dataCenter)
 	}
 	if s.baseURL, err = readURL(cfg); err != nil {
 		return nil, err
@@ -92,32 +94,17 @@ func readSettings(cfg inlet.Config) (*settings, error) {
 	if s.spaces, err = cfg.List("spaces"); err != nil {
 		return nil, err
 	}
-	s.spaces, s.allSpaces = normalizeSpaces(s.spaces)
+	// An empty list, like a `*`, means every space.
+	s.spaces, s.allSpaces = atlassian.Keys(s.spaces)
+	s.allSpaces = s.allSpaces || len(s.spaces) == 0
 	if s.indexLabels, err = cfg.Bool("index_labels"); err != nil {
 		return nil, err
 	}
-	retries, err := cfg.Int("retry_count")
+	limits, err := product.ReadLimits(cfg, s.dataSource)
 	if err != nil {
 		return nil, err
 	}
-	if retries < 0 || retries > 100 {
-		return nil, inlet.Errorf(inlet.KindConfig, "retry_count %d: expected 0 to 100", retries)
-	}
-	s.retries = int(retries)
-	downloads, err := cfg.Int("concurrent_downloads")
-	if err != nil {
-		return nil, err
-	}
-	if downloads < 1 || downloads > maxConcurrentDownloads {
-		return nil, inlet.Errorf(inlet.KindConfig, "concurrent_downloads %d: expected 1 to %d", downloads, maxConcurrentDownloads)
-	}
-	s.downloads = int(downloads)
-	if s.dls, err = cfg.Bool("use_document_level_security"); err != nil {
-		return nil, err
-	}
-	if s.dls && s.dataSource != cloud {
-		return nil, unsupportedDLS(s.dataSource)
-	}
+	s.retries, s.downloads, s.dls = limits.Retries, limits.Downloads, limits.DLS
 	return s, nil
 }
 
@@ -126,50 +113,18 @@ func readURL(cfg inlet.Config) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	u = strings.TrimRight(strings.TrimSpace(u), "/")
-	if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+	u, ok := atlassian.TrimURL(u)
+	if !ok {
 		return "", inlet.Errorf(inlet.KindConfig, "confluence_url %q must start with https:// (or http://)", u)
 	}
 	return u, nil
-}
-
-// normalizeSpaces trims and de-duplicates the keys; an empty list or a `*` means every space.
-func normalizeSpaces(in []string) ([]string, bool) {
-	seen := map[string]bool{}
-	var out []string
-	for _, k := range in {
-		k = strings.TrimSpace(k)
-		if k == "*" {
-			return nil, true
-		}
-		if k != "" && !seen[k] {
-			seen[k] = true
-			out = append(out, k)
-		}
-	}
-	return out, len(out) == 0
-}
-
-// unsupportedDLS refuses DLS on Server / Data Center rather than index documents whose ACL no
-// user could match. Elastic's connector gives that content `user:<name>` / `group:<name>` values
-// (and reads space permissions from the third-party Extender app), but its identity documents
-// there hold only `account_id:`, `name:` and `email_address:` values: a search by any user would
-// see none of the restricted content, and no group at all.
-func unsupportedDLS(source string) error {
-	return inlet.Errorf(inlet.KindConfig, "use_document_level_security: document-level security is supported on %s only, not %s; turn it off", cloud, source)
 }
 
 func (confluence) ValidateConfig(cfg inlet.Config) error {
 	if _, err := readSettings(cfg); err != nil {
 		return err
 	}
-	// TLS is the host's: it verifies https origins against the system's CA certificates, and a
-	// plugin cannot add one. Say so rather than pretend the certificate is used.
-	if ssl, _ := cfg.Bool("ssl_enabled"); ssl {
-		if ca, _ := cfg.Str("ssl_ca"); strings.TrimSpace(ca) != "" {
-			inlet.Warnf("ssl_ca is not used: the host verifies TLS against the system's CA certificates; add this certificate to the host's trust store")
-		}
-	}
+	atlassian.WarnUnusedCA(cfg)
 	return nil
 }
 

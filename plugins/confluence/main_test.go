@@ -234,7 +234,7 @@ func TestConfigValidation(t *testing.T) {
 	bad := []map[string]any{
 		{"data_source": "confluence_moon"},
 		{"confluence_url": "acme.atlassian.net"},
-		// DLS is Cloud's only (see unsupportedDLS).
+		// DLS is Cloud's only (see atlassian.Product.ReadLimits).
 		{"data_source": server, "use_document_level_security": true},
 		{"data_source": dataCenter, "use_document_level_security": true},
 		{"concurrent_downloads": 51},

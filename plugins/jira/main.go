@@ -1,8 +1,9 @@
 // Command jira is the Jira connector (Elastic service type `jira`): projects, issues and
 // attachments from Jira Cloud, Server or Data Center through the REST API v2, with incremental
 // syncs by JQL `updated`, advanced sync rules (JQL queries) and, on Cloud, document-level
-// security with access-control syncs (dls.go). The REST client, the identities and the rule
-// parsing are plugins/shared/atlassian, shared with the Confluence connector.
+// security with access-control syncs (dls.go). The REST client, the identities, the rule
+// parsing and the connection settings are plugins/shared/atlassian, shared with the Confluence
+// connector.
 //
 // Credentials are not configuration fields here: the operator puts them in config.yml
 // `credentials:` (HTTP Basic: Cloud account email + API token, or Server/Data Center user +
@@ -12,7 +13,6 @@ package main
 
 import (
 	"encoding/json"
-	"strings"
 	"time"
 	// Jira evaluates JQL dates in the account's time zone, which the connector reads from
 	// /myself: a component has no system zone database, so it carries Go's (~450 KB).
@@ -30,6 +30,10 @@ const (
 	// Elastic's MAX_CONCURRENT_DOWNLOADS ("max concurrent download supported by jira").
 	maxConcurrentDownloads = 100
 )
+
+// product tells the configuration fields Jira shares with Confluence (plugins/shared/atlassian)
+// apart.
+var product = atlassian.Product{Cloud: cloud, Server: server, DataCenter: dataCenter, MaxDownloads: maxConcurrentDownloads}
 
 type jira struct{ inlet.Base }
 
@@ -76,68 +80,29 @@ type settings struct {
 func readSettings(cfg inlet.Config) (*settings, error) {
 	s := &settings{}
 	var err error
-	if s.dataSource, err = cfg.Str("data_source"); err != nil {
+	if s.dataSource, err = product.ReadDataSource(cfg); err != nil {
 		return nil, err
-	}
-	switch s.dataSource {
-	case cloud, server, dataCenter:
-	default:
-		return nil, inlet.Errorf(inlet.KindConfig, "data_source %q: expected %s, %s or %s", s.dataSource, cloud, server, dataCenter)
 	}
 	u, err := cfg.Str("jira_url")
 	if err != nil {
 		return nil, err
 	}
-	s.baseURL = strings.TrimRight(strings.TrimSpace(u), "/")
-	if !strings.HasPrefix(s.baseURL, "http://") && !strings.HasPrefix(s.baseURL, "https://") {
+	var ok bool
+	if s.baseURL, ok = atlassian.TrimURL(u); !ok {
 		return nil, inlet.Errorf(inlet.KindConfig, "jira_url %q must start with https:// (or http://)", u)
 	}
 	projects, err := cfg.List("projects")
 	if err != nil {
 		return nil, err
 	}
-	s.projects, s.allProjects = normalizeProjects(projects)
-	retries, err := cfg.Int("retry_count")
+	// `*` means every project. An empty list is a config error: Elastic requires the field.
+	s.projects, s.allProjects = atlassian.Keys(projects)
+	limits, err := product.ReadLimits(cfg, s.dataSource)
 	if err != nil {
 		return nil, err
 	}
-	if retries < 0 || retries > 100 {
-		return nil, inlet.Errorf(inlet.KindConfig, "retry_count %d: expected 0 to 100", retries)
-	}
-	s.retries = int(retries)
-	downloads, err := cfg.Int("concurrent_downloads")
-	if err != nil {
-		return nil, err
-	}
-	if downloads < 1 || downloads > maxConcurrentDownloads {
-		return nil, inlet.Errorf(inlet.KindConfig, "concurrent_downloads %d: expected 1 to %d", downloads, maxConcurrentDownloads)
-	}
-	s.downloads = int(downloads)
-	if s.dls, err = cfg.Bool("use_document_level_security"); err != nil {
-		return nil, err
-	}
-	if s.dls && s.dataSource != cloud {
-		return nil, inlet.Errorf(inlet.KindConfig, "use_document_level_security: document-level security is supported on %s only, not %s; turn it off", cloud, s.dataSource)
-	}
+	s.retries, s.downloads, s.dls = limits.Retries, limits.Downloads, limits.DLS
 	return s, nil
-}
-
-// normalizeProjects trims and de-duplicates the keys; `*` means every project (Elastic's
-// WILDCARD). An empty list is a config error: Elastic requires the field.
-func normalizeProjects(in []string) ([]string, bool) {
-	seen := map[string]bool{}
-	var out []string
-	for _, k := range in {
-		k = strings.TrimSpace(k)
-		if k == "*" {
-			return nil, true
-		}
-		if k != "" && !seen[k] {
-			seen[k] = true
-			out = append(out, k)
-		}
-	}
-	return out, false
 }
 
 func (s *settings) client() *atlassian.Client { return atlassian.NewClient(s.baseURL, s.retries) }
@@ -150,13 +115,7 @@ func (jira) ValidateConfig(cfg inlet.Config) error {
 	if !s.allProjects && len(s.projects) == 0 {
 		return inlet.ConfigError("projects: list the project keys to sync, or * for every project")
 	}
-	// TLS is the host's: it verifies https origins against the system's CA certificates, and a
-	// plugin cannot add one. Say so rather than pretend the certificate is used.
-	if ssl, _ := cfg.Bool("ssl_enabled"); ssl {
-		if ca, _ := cfg.Str("ssl_ca"); strings.TrimSpace(ca) != "" {
-			inlet.Warnf("ssl_ca is not used: the host verifies TLS against the system's CA certificates; add this certificate to the host's trust store")
-		}
-	}
+	atlassian.WarnUnusedCA(cfg)
 	return nil
 }
 
