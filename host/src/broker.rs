@@ -19,10 +19,11 @@ pub mod hooks;
 pub mod http;
 pub mod metrics;
 pub mod network;
+pub mod route;
 pub mod send;
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 pub use hooks::HttpHooks;
@@ -48,6 +49,10 @@ pub enum BrokerError {
 /// counters and limiters, which outlive single syncs.
 pub struct Broker {
     credentials: BTreeMap<String, Arc<Credential>>,
+    /// The operator's proxy and extra CAs (`inlet.network`, the proxy environment variables).
+    network: Arc<route::Network>,
+    /// Where relative paths of config.yml (a connector's `grants.http_ca_file`) start.
+    base_dir: PathBuf,
     /// Connector ids in config order, to name `connectors[i]` in messages.
     connector_ids: Vec<String>,
     shared: Mutex<HashMap<String, Arc<network::Shared>>>,
@@ -74,6 +79,19 @@ impl Broker {
     /// Loads every credential (reading secret files relative to `base_dir`). A credential that
     /// cannot be loaded stops the start, naming its key.
     pub fn new(config: &Config, base_dir: &Path) -> Result<Self, BrokerError> {
+        let env = |name: &str| std::env::var(name).ok();
+        let network = route::Network::load(&route::NetworkSource {
+            settings: &config.inlet.network,
+            base_dir,
+            env: &env,
+        })
+        .map_err(|e| BrokerError::Invalid {
+            key: e.key,
+            message: e.message,
+        })?;
+        if let Some(line) = network.describe() {
+            tracing::info!("{line}");
+        }
         let mut credentials = BTreeMap::new();
         for (name, spec) in &config.credentials {
             let c = Credential::load(name, spec, base_dir)?;
@@ -89,6 +107,8 @@ impl Broker {
         }
         Ok(Broker {
             credentials,
+            network: Arc::new(network),
+            base_dir: base_dir.to_owned(),
             connector_ids: config
                 .connectors
                 .iter()
@@ -97,16 +117,6 @@ impl Broker {
             shared: Mutex::new(HashMap::new()),
             formed: Mutex::new(HashMap::new()),
         })
-    }
-
-    /// A broker without credentials (tools that load plugins without a config).
-    pub fn empty() -> Self {
-        Broker {
-            credentials: BTreeMap::new(),
-            connector_ids: Vec::new(),
-            shared: Mutex::new(HashMap::new()),
-            formed: Mutex::new(HashMap::new()),
-        }
     }
 
     /// The network of one connector: its plugin's declared origins, the operator's grants,
@@ -175,9 +185,27 @@ impl Broker {
                 .shared
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            map.entry(connector.connector_id.clone())
-                .or_insert_with(|| Arc::new(network::Shared::new(&limits)))
-                .clone()
+            match map.get(&connector.connector_id) {
+                Some(shared) => shared.clone(),
+                None => {
+                    // Built once per connector: loading the platform's roots is not free.
+                    let ca_file = connector
+                        .grants
+                        .http_ca_file
+                        .as_ref()
+                        .map(|p| self.base_dir.join(p));
+                    let route = self
+                        .network
+                        .route(ca_file.as_deref(), &format!("{key}.grants.http_ca_file"))
+                        .map_err(|e| BrokerError::Invalid {
+                            key: e.key,
+                            message: e.message,
+                        })?;
+                    let shared = Arc::new(network::Shared::new(&limits, route));
+                    map.insert(connector.connector_id.clone(), shared.clone());
+                    shared
+                }
+            }
         };
         if !granted.is_empty() && declared.is_empty() {
             tracing::warn!(

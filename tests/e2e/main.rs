@@ -19,6 +19,7 @@ mod jira;
 mod json_lines;
 mod kibana;
 mod languages;
+mod network;
 mod new_project;
 mod onedrive;
 mod opensearch;

@@ -114,25 +114,14 @@ impl Credential {
                 name: name.to_owned(),
                 message: format!("`{field}` is required for type {}", spec.kind.name()),
             })?;
-            let secret = match src {
-                SecretSource::Value(v) => v.clone(),
-                SecretSource::File(p) => {
-                    let path = if p.is_absolute() {
-                        p.clone()
-                    } else {
-                        base_dir.join(p)
-                    };
-                    let text =
-                        std::fs::read_to_string(&path).map_err(|source| CredentialError::File {
-                            name: name.to_owned(),
-                            field,
-                            path: path.display().to_string(),
-                            source,
-                        })?;
-                    // Secret files conventionally end with a newline that is not part of it.
-                    SecretString::from(text.trim_end_matches(['\r', '\n']).to_owned())
-                }
-            };
+            let secret = src
+                .read(base_dir)
+                .map_err(|(path, source)| CredentialError::File {
+                    name: name.to_owned(),
+                    field,
+                    path: path.display().to_string(),
+                    source,
+                })?;
             if secret.expose_secret().is_empty() {
                 return Err(CredentialError::Empty {
                     name: name.to_owned(),

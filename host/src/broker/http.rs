@@ -330,6 +330,15 @@ impl Target {
         }
     }
 
+    /// `host:port` with the port always written: the target of a proxy's `CONNECT`.
+    pub fn authority_with_port(&self) -> String {
+        match &self.host {
+            Host::Name(n) => format!("{n}:{}", self.port),
+            Host::Ip(IpAddr::V6(v6)) => format!("[{v6}]:{}", self.port),
+            Host::Ip(ip) => format!("{ip}:{}", self.port),
+        }
+    }
+
     /// `scheme://host[:port]`, the port left out when it is the scheme's default: exactly the
     /// text to put in a grant.
     pub fn origin(&self) -> String {

@@ -4,6 +4,7 @@
 //! response limits.
 
 use std::collections::{HashSet, VecDeque};
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
@@ -16,8 +17,9 @@ use http_body_util::BodyExt;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody};
 
 use super::credentials::{Credential, Injection};
-use super::http::{Denial, DenyRule, Policy, Target};
+use super::http::{Denial, DenyRule, OriginPattern, Policy, Target};
 use super::metrics::HttpMetrics;
+use super::route::Route;
 use super::send::{self, BodyWatch, Connect, LimitedBody, Timeouts};
 use crate::config::credentials::HttpLimits;
 use crate::runtime::{GuestLog, LogLevel};
@@ -25,6 +27,11 @@ use crate::runtime::{GuestLog, LogLevel};
 /// Request bodies up to this size are kept so a request can be sent again after an OAuth2
 /// token refresh; a larger body is streamed and a 401 goes back to the plugin.
 const REPLAY_BUFFER: usize = 1024 * 1024;
+
+/// Longest local lookup of a proxied target's name for the address check: behind a proxy,
+/// external names may not resolve here at all, and a DNS server that drops queries must not
+/// add the whole connect timeout to every request.
+const PROXIED_LOOKUP: Duration = Duration::from_secs(2);
 
 /// The limits in force for one connector.
 #[derive(Debug, Clone)]
@@ -57,11 +64,14 @@ pub struct Shared {
     concurrency: Arc<tokio::sync::Semaphore>,
     rate: Option<RateLimiter>,
     pool: send::Pool,
+    /// Direct or through the operator's proxy, and the CAs TLS trusts.
+    route: Arc<Route>,
 }
 
 impl Shared {
-    pub fn new(limits: &Limits) -> Self {
+    pub fn new(limits: &Limits, route: Arc<Route>) -> Self {
         Shared {
+            route,
             metrics: Arc::default(),
             concurrency: Arc::new(tokio::sync::Semaphore::new(
                 limits.max_concurrent_requests as usize,
@@ -205,6 +215,7 @@ impl ConnectorNetwork {
         }
     }
 
+    #[cfg(test)]
     pub fn metrics(&self) -> &Arc<HttpMetrics> {
         &self.shared.metrics
     }
@@ -303,16 +314,13 @@ impl ConnectorNetwork {
         }
         let timeouts = self.timeouts(options);
         let metrics = self.shared.metrics.clone();
-        let addrs = send::resolve(&target, timeouts.connect)
-            .await
-            .inspect_err(|e| self.wire_error(&target, e))?;
-        let addrs = self
-            .policy
-            .check_addresses(&target, &matched, &addrs)
-            .map_err(|d| self.deny(d))?;
+        let addrs = self.addresses(&target, &matched, timeouts).await?;
         metrics.add_allowed();
 
-        let connect = Connect { timeouts };
+        let connect = Connect {
+            timeouts,
+            route: self.shared.route.clone(),
+        };
         let (parts, body) = req.into_parts();
         // Kept for a second send: after a 401 with an OAuth2 token, or when a kept-alive
         // connection closed under an idempotent request.
@@ -467,6 +475,40 @@ impl ConnectorNetwork {
         };
         let between = self.limits.timeouts.between_bytes;
         Ok(res.map(|b| LimitedBody::new(b, limit, between, Some(watch)).boxed_unsync()))
+    }
+
+    /// The addresses to connect to, after the address policy. Direct: the target's, checked.
+    /// Through the proxy: the proxy's (the operator's exception, never checked), once the
+    /// target's addresses pass the same check where this host can resolve them. Behind a
+    /// proxy the target's name often does not resolve locally (only the proxy can): then the
+    /// grant is the check, and the proxy's own rules apply to where it connects.
+    async fn addresses(
+        &self,
+        target: &Target,
+        matched: &[&OriginPattern],
+        timeouts: Timeouts,
+    ) -> Result<Vec<IpAddr>, Error> {
+        let Some(proxy) = self.shared.route.proxy_for(target) else {
+            let addrs = send::resolve(target, timeouts.connect)
+                .await
+                .inspect_err(|e| self.wire_error(target, e))?;
+            return self
+                .policy
+                .check_addresses(target, matched, &addrs)
+                .map_err(|d| self.deny(d));
+        };
+        let lookup = timeouts.connect.min(PROXIED_LOOKUP);
+        if let Ok(addrs) = send::resolve(target, lookup).await {
+            self.policy
+                .check_addresses(target, matched, &addrs)
+                .map_err(|d| self.deny(d))?;
+        }
+        send::resolve(proxy.hop(), timeouts.connect)
+            .await
+            .inspect_err(|e| {
+                tracing::warn!(connector_id = %self.connector_id, proxy = %proxy.shown(), error = %e, "cannot resolve the proxy");
+                self.wire_error(target, e);
+            })
     }
 
     fn wire_error(&self, target: &Target, e: &Error) {
@@ -676,7 +718,7 @@ mod tests {
             vec![],
             limits.clone(),
             String::new(),
-            Arc::new(Shared::new(&limits)),
+            Arc::new(Shared::new(&limits, Route::direct())),
         );
         let t = net.timeouts(Some(RequestOptions {
             connect_timeout: Some(Duration::from_secs(1)),
@@ -840,7 +882,7 @@ mod refusing_source {
             credentials,
             limits.clone(),
             "connectors[0].grants.http_limits".into(),
-            Arc::new(Shared::new(&limits)),
+            Arc::new(Shared::new(&limits, Route::direct())),
         ))
     }
 
@@ -997,7 +1039,7 @@ mod keep_alive {
             vec![],
             limits.clone(),
             "connectors[0].grants.http_limits".into(),
-            Arc::new(Shared::new(&limits)),
+            Arc::new(Shared::new(&limits, Route::direct())),
         ))
     }
 
@@ -1097,6 +1139,7 @@ mod overhead {
         let addrs: Vec<IpAddr> = vec!["93.184.216.34".parse().expect("ip")];
         let connect = Connect {
             timeouts: Limits::from_config(&HttpLimits::default()).timeouts,
+            route: crate::broker::route::Route::direct(),
         };
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()

@@ -1,7 +1,12 @@
 //! The wire: DNS, TCP to an address the policy already checked (never a second lookup, so a
 //! name cannot re-resolve somewhere else between check and connect), TLS with rustls on the
-//! platform's roots, HTTP/1.1 with hyper, and the response body limits (size, pause between
-//! chunks) enforced while it streams.
+//! platform's roots (plus the operator's CAs), HTTP/1.1 with hyper, and the response body
+//! limits (size, pause between chunks) enforced while it streams.
+//!
+//! Through the operator's proxy ([`super::route`]), the TCP connection goes to the proxy
+//! instead: a `CONNECT` tunnel for an HTTPS target, inside which TLS runs end to end with the
+//! target's name checked as usual; an HTTP target's request is sent to the proxy in absolute
+//! form. Either way the proxy alone sees `Proxy-Authorization`.
 //!
 //! Redirects are not followed here: a 3xx goes back to the plugin as it is, and whatever the
 //! plugin's client requests next passes the policy again.
@@ -14,7 +19,7 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -30,6 +35,7 @@ use wasmtime_wasi_http::{Error, WasiBody};
 
 use super::http::{Host, Scheme, Target};
 use super::metrics::HttpMetrics;
+use super::route::{Proxy, Route};
 
 #[derive(Debug, Clone, Copy)]
 pub struct Timeouts {
@@ -49,30 +55,12 @@ impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Io for T {}
 #[derive(Clone)]
 pub struct Connect {
     pub timeouts: Timeouts,
+    /// Direct or through the proxy, and the CAs TLS trusts.
+    pub route: Arc<Route>,
 }
 
-/// The TLS client configuration, built once: loading the platform's roots is not free.
-fn tls_config() -> Result<Arc<rustls::ClientConfig>, Error> {
-    static CONFIG: OnceLock<Result<Arc<rustls::ClientConfig>, String>> = OnceLock::new();
-    CONFIG
-        .get_or_init(|| {
-            use rustls_platform_verifier::BuilderVerifierExt as _;
-            let provider = Arc::new(rustls::crypto::ring::default_provider());
-            let mut config = rustls::ClientConfig::builder_with_provider(provider)
-                .with_safe_default_protocol_versions()
-                .map_err(|e| e.to_string())?
-                .with_platform_verifier()
-                .map_err(|e| e.to_string())?
-                .with_no_client_auth();
-            config.alpn_protocols = vec![b"http/1.1".to_vec()];
-            Ok(Arc::new(config))
-        })
-        .clone()
-        .map_err(|e| {
-            tracing::error!("cannot set up TLS (system CA certificates): {e}");
-            Error::TlsCertificateError
-        })
-}
+/// Longest proxy answer to `CONNECT` read before giving up on it.
+const MAX_CONNECT_RESPONSE: usize = 16 * 1024;
 
 /// Resolves the target's host (an IP literal resolves to itself).
 pub async fn resolve(target: &Target, timeout: Duration) -> Result<Vec<IpAddr>, Error> {
@@ -118,7 +106,7 @@ impl Connect {
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let (mut sender, _) = self.open(target, addrs).await?;
-        for_wire(&mut req, target)?;
+        for_wire(&mut req, target, self.route.proxy_for(target).map(|p| &**p))?;
         tokio::time::timeout(self.timeouts.first_byte, sender.send_request(req))
             .await
             .map_err(|_| Error::HttpResponseTimeout)?
@@ -141,7 +129,8 @@ impl Connect {
         fresh: bool,
     ) -> Result<http::Response<Incoming>, SendFailure> {
         let origin = target.origin();
-        for_wire(&mut req, target).map_err(SendFailure::new)?;
+        for_wire(&mut req, target, self.route.proxy_for(target).map(|p| &**p))
+            .map_err(SendFailure::new)?;
         while let Some(mut idle) = (!fresh).then(|| pool.take(&origin, addrs)).flatten() {
             let sent =
                 tokio::time::timeout(self.timeouts.first_byte, idle.sender.try_send_request(req))
@@ -173,7 +162,8 @@ impl Connect {
         Ok(res)
     }
 
-    /// A new HTTP/1.1 connection to one of `addrs` (in order), and the address it reached.
+    /// A new HTTP/1.1 connection to one of `addrs` (in order: the target's, or the proxy's
+    /// when the request goes through one), and the address it reached.
     async fn open<B>(
         &self,
         target: &Target,
@@ -183,9 +173,10 @@ impl Connect {
         B: Body<Data = Bytes> + Send + 'static,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        let (io, ip) = tokio::time::timeout(self.timeouts.connect, connect(target, addrs))
-            .await
-            .map_err(|_| Error::ConnectionTimeout)??;
+        let (io, ip) =
+            tokio::time::timeout(self.timeouts.connect, connect(&self.route, target, addrs))
+                .await
+                .map_err(|_| Error::ConnectionTimeout)??;
         let (sender, conn) = tokio::time::timeout(
             self.timeouts.connect,
             hyper::client::conn::http1::Builder::new().handshake::<_, B>(TokioIo::new(io)),
@@ -211,7 +202,8 @@ impl Connect {
         max: u64,
     ) -> Result<(http::StatusCode, Bytes), Error> {
         let target = Target::from_uri(req.uri()).ok_or(Error::HttpRequestUriInvalid)?;
-        let addrs = resolve(&target, self.timeouts.connect).await?;
+        let hop = self.route.proxy_for(&target).map_or(&target, |p| p.hop());
+        let addrs = resolve(hop, self.timeouts.connect).await?;
         let req = req.map(http_body_util::Full::new);
         let res = self.send(&target, &addrs, req).await?;
         let status = res.status();
@@ -243,17 +235,36 @@ impl SendFailure {
 /// target the policy checked and the credentials were bound to. Whatever `Host` the request
 /// carried (wasi-http copies the guest's authority into it verbatim) is replaced, so the
 /// server never reads a different name than the one that was granted.
-pub(crate) fn for_wire<B>(req: &mut http::Request<B>, target: &Target) -> Result<(), Error> {
+///
+/// A plain-HTTP request through `proxy` goes in absolute form, rebuilt from the checked
+/// target as well, with the proxy's credentials. (An HTTPS request through a proxy travels
+/// inside its tunnel in origin form, like a direct one.)
+pub(crate) fn for_wire<B>(
+    req: &mut http::Request<B>,
+    target: &Target,
+    proxy: Option<&Proxy>,
+) -> Result<(), Error> {
     let path = match req.uri().path_and_query().map(|p| p.as_str()) {
         None | Some("") => "/".to_owned(),
         // `http://host?q`: the origin form of an empty path is `/`.
         Some(q) if q.starts_with('?') => format!("/{q}"),
         Some(p) => p.to_owned(),
     };
-    *req.uri_mut() = path.parse().map_err(|_| Error::HttpRequestUriInvalid)?;
+    let proxy = proxy.filter(|_| target.scheme == Scheme::Http);
+    let form = match proxy {
+        Some(_) => format!("{}{path}", target.origin()),
+        None => path,
+    };
+    *req.uri_mut() = form.parse().map_err(|_| Error::HttpRequestUriInvalid)?;
     let host = http::HeaderValue::from_str(&target.authority())
         .map_err(|_| Error::HttpRequestUriInvalid)?;
     req.headers_mut().insert(http::header::HOST, host);
+    // The plugin cannot set this header (wasi-http forbids it), so only the host's is sent.
+    req.headers_mut().remove(http::header::PROXY_AUTHORIZATION);
+    if let Some(auth) = proxy.and_then(Proxy::authorization) {
+        req.headers_mut()
+            .insert(http::header::PROXY_AUTHORIZATION, auth.clone());
+    }
     Ok(())
 }
 
@@ -329,15 +340,25 @@ impl Pool {
     }
 }
 
-async fn connect(target: &Target, addrs: &[IpAddr]) -> Result<(Box<dyn Io>, IpAddr), Error> {
+async fn connect(
+    route: &Route,
+    target: &Target,
+    addrs: &[IpAddr],
+) -> Result<(Box<dyn Io>, IpAddr), Error> {
+    let proxy = route.proxy_for(target);
+    let port = proxy.map_or(target.port, |p| p.hop().port);
     let mut last = Error::DestinationUnavailable;
     for &ip in addrs {
-        match TcpStream::connect(SocketAddr::new(ip, target.port)).await {
+        match TcpStream::connect(SocketAddr::new(ip, port)).await {
             Ok(tcp) => {
                 let _ = tcp.set_nodelay(true);
-                let io: Box<dyn Io> = match target.scheme {
-                    Scheme::Http => Box::new(tcp),
-                    Scheme::Https => tls(target, tcp).await?,
+                let io: Box<dyn Io> = match (target.scheme, proxy) {
+                    (Scheme::Http, _) => Box::new(tcp),
+                    (Scheme::Https, None) => tls(route, target, tcp).await?,
+                    (Scheme::Https, Some(proxy)) => {
+                        let tunnel = tunnel(proxy, target, tcp).await?;
+                        tls(route, target, tunnel).await?
+                    }
                 };
                 return Ok((io, ip));
             }
@@ -353,7 +374,76 @@ async fn connect(target: &Target, addrs: &[IpAddr]) -> Result<(Box<dyn Io>, IpAd
     Err(last)
 }
 
-async fn tls(target: &Target, tcp: TcpStream) -> Result<Box<dyn Io>, Error> {
+/// Asks `proxy` for a tunnel to `target` (`CONNECT host:port`) on `tcp`, and returns the
+/// stream once the proxy answered 2xx. The proxy's refusal (407 without or with wrong
+/// credentials, 403 by its own policy, 502 when it cannot reach the target) is logged for the
+/// operator and reported to the plugin without the proxy's credentials.
+async fn tunnel(proxy: &Proxy, target: &Target, mut tcp: TcpStream) -> Result<TcpStream, Error> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let authority = target.authority_with_port();
+    let mut head = format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n").into_bytes();
+    if let Some(auth) = proxy.authorization() {
+        head.extend_from_slice(b"Proxy-Authorization: ");
+        head.extend_from_slice(auth.as_bytes());
+        head.extend_from_slice(b"\r\n");
+    }
+    head.extend_from_slice(b"\r\n");
+    tcp.write_all(&head)
+        .await
+        .map_err(|_| Error::ConnectionTerminated)?;
+    // Byte by byte up to the blank line: nothing past the proxy's answer may be consumed, it
+    // belongs to the TLS handshake. The answer is a few hundred bytes, once per connection.
+    let mut answer = Vec::with_capacity(256);
+    while !answer.ends_with(b"\r\n\r\n") {
+        if answer.len() >= MAX_CONNECT_RESPONSE {
+            return Err(Error::HttpProtocolError);
+        }
+        let byte = tcp
+            .read_u8()
+            .await
+            .map_err(|_| Error::ConnectionTerminated)?;
+        answer.push(byte);
+    }
+    let status_line = answer
+        .split(|&b| b == b'\n')
+        .next()
+        .map(|l| String::from_utf8_lossy(l).trim().to_owned())
+        .unwrap_or_default();
+    let code = status_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse::<u16>().ok());
+    match code {
+        Some(200..=299) => Ok(tcp),
+        _ => {
+            let hint = match code {
+                Some(407) if proxy.authorization().is_some() => {
+                    ": the proxy refused its credentials (inlet.network.proxy_username/proxy_password, or the proxy URL's user:password)"
+                }
+                Some(407) => {
+                    ": the proxy wants credentials (set inlet.network.proxy_username and proxy_password)"
+                }
+                _ => "",
+            };
+            let shown = crate::runtime::log_safe(&status_line);
+            tracing::warn!(
+                proxy = %proxy.shown(),
+                target = %target.origin(),
+                "the proxy refused the tunnel: {shown}{hint}"
+            );
+            Err(Error::InternalError(Some(format!(
+                "the proxy {} refused CONNECT {}: {shown}",
+                proxy.shown(),
+                target.origin()
+            ))))
+        }
+    }
+}
+
+async fn tls<S>(route: &Route, target: &Target, stream: S) -> Result<Box<dyn Io>, Error>
+where
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
     use rustls::pki_types::ServerName;
     // The certificate is checked against the name in the URL, not the address connected to.
     let name = match &target.host {
@@ -362,8 +452,8 @@ async fn tls(target: &Target, tcp: TcpStream) -> Result<Box<dyn Io>, Error> {
             ServerName::try_from(n.clone()).map_err(|_| Error::HttpRequestUriInvalid)?
         }
     };
-    let connector = tokio_rustls::TlsConnector::from(tls_config()?);
-    match connector.connect(name, tcp).await {
+    let connector = tokio_rustls::TlsConnector::from(route.tls());
+    match connector.connect(name, stream).await {
         Ok(stream) => Ok(Box::new(stream)),
         Err(e) => Err(
             match e.get_ref().and_then(|r| r.downcast_ref::<rustls::Error>()) {

@@ -43,6 +43,37 @@ pub enum SecretSource {
     File(PathBuf),
 }
 
+impl SecretSource {
+    /// The secret: the value, or the file's content without its trailing newline (secret files
+    /// conventionally end with one that is not part of the secret). A relative file is read
+    /// from `base_dir`; on failure, the path read and why.
+    pub fn read(
+        &self,
+        base_dir: &std::path::Path,
+    ) -> Result<SecretString, (PathBuf, std::io::Error)> {
+        match self {
+            SecretSource::Value(v) => Ok(v.clone()),
+            SecretSource::File(p) => {
+                let path = base_dir.join(p);
+                let text = std::fs::read_to_string(&path).map_err(|e| (path, e))?;
+                Ok(SecretString::from(
+                    text.trim_end_matches(['\r', '\n']).to_owned(),
+                ))
+            }
+        }
+    }
+}
+
+/// [`SecretSource::read`] with the failure as a sentence (no secret in it).
+pub fn read_secret(
+    source: &SecretSource,
+    base_dir: &std::path::Path,
+) -> Result<SecretString, String> {
+    source
+        .read(base_dir)
+        .map_err(|(path, e)| format!("cannot read {}: {e}", path.display()))
+}
+
 impl fmt::Debug for SecretSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

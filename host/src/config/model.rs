@@ -171,6 +171,29 @@ pub struct Inlet {
     /// What a plugin must prove before it loads (`inlet.plugins.trusted_keys`).
     #[serde(default)]
     pub plugins: PluginTrust,
+    /// How brokered HTTP reaches sources behind an enterprise network: proxy, extra CAs.
+    #[serde(default)]
+    pub network: NetworkSettings,
+}
+
+/// `inlet.network`: the operator's proxy and certificate authorities for brokered HTTP (the
+/// plugins' requests and the host's own token requests). See `broker::route`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSettings {
+    /// `http://host:port` of an HTTP proxy for `http://` and `https://` targets (HTTPS through
+    /// a `CONNECT` tunnel, TLS still end to end). Default: `https_proxy`/`HTTPS_PROXY` and
+    /// `http_proxy`/`HTTP_PROXY` from the environment, per scheme.
+    pub proxy: Option<String>,
+    /// Proxy credentials (`Proxy-Authorization: Basic`), sent to the proxy only.
+    pub proxy_username: Option<String>,
+    pub proxy_password: Option<super::credentials::SecretSource>,
+    /// Targets that bypass the proxy: names (with their subdomains), IP addresses, CIDR
+    /// ranges, `*`. Default: `no_proxy`/`NO_PROXY` from the environment.
+    pub no_proxy: Option<Vec<String>>,
+    /// PEM bundle of certificate authorities trusted for brokered HTTPS besides the
+    /// platform's (a private corporate CA). Relative to the config file.
+    pub ca_file: Option<PathBuf>,
 }
 
 /// `inlet.plugins`: the operator's requirements on plugin components.
@@ -193,6 +216,7 @@ impl Default for Inlet {
             protocol: None,
             kibana: KibanaTimings::default(),
             plugins: PluginTrust::default(),
+            network: NetworkSettings::default(),
         }
     }
 }
@@ -523,6 +547,10 @@ pub struct Grants {
     /// Timeouts, response size, concurrency and rate of brokered HTTP.
     #[serde(default)]
     pub http_limits: super::credentials::HttpLimits,
+    /// PEM bundle of certificate authorities this connector's brokered HTTPS trusts besides
+    /// the platform's and `inlet.network.ca_file` (a source behind a private CA). Relative to
+    /// the config file.
+    pub http_ca_file: Option<PathBuf>,
     /// Names from the top-level `databases:` this connector's plugin may open (it also has to
     /// declare them: `[permissions] sql = ["name"]`).
     #[serde(default)]

@@ -165,7 +165,7 @@ fn wasi_request(uri: &http::Uri) -> http::Request<()> {
 /// authority, has no user information, and names the same host and port again.
 fn assert_host_is_the_checked_authority(uri: &http::Uri, target: &Target) {
     let mut req = wasi_request(uri);
-    for_wire(&mut req, target).expect("ready for the wire");
+    for_wire(&mut req, target, None).expect("ready for the wire");
     let host = req
         .headers()
         .get(http::header::HOST)
