@@ -270,6 +270,31 @@ mod tests {
     }
 
     #[test]
+    fn a_bad_database_tls_block_names_its_key_and_the_choices() {
+        let db =
+            |tls: &str| format!("databases:\n  crm:\n    url: postgres://db/crm\n    tls:\n{tls}");
+        let (key, message) = parse_err(&db("      mode: verify_full\n"));
+        assert_eq!(key, "databases.crm.tls.mode");
+        assert!(
+            message.contains("disable, prefer, require, verify-ca, verify-full")
+                && message.contains("did you mean verify-full?"),
+            "{message}"
+        );
+        let (key, message) = parse_err(&db("      mode: require\n      ca_file: ca.pem\n"));
+        assert_eq!(key, "databases.crm.tls.ca_file");
+        assert!(message.contains("verify-ca and verify-full"), "{message}");
+        let (key, message) = parse_err(&db("      mode: verify-full\n      ca: ca.pem\n"));
+        assert_eq!(key, "databases.crm.tls.ca");
+        assert!(
+            message.contains("unknown field `ca`") && message.contains("`ca_file`"),
+            "{message}"
+        );
+        let (c, _) = parse_ok(&db("      ca_file: ca.pem\n"));
+        let tls = c.databases["crm"].tls.as_ref().expect("tls");
+        assert_eq!(tls.mode, databases::TlsMode::VerifyFull);
+    }
+
+    #[test]
     fn empty_file_is_a_valid_embedded_setup() {
         let (c, _) = parse_ok("");
         assert!(c.elasticsearch.is_none());
@@ -328,6 +353,9 @@ mod tests {
             "http_limits",
             "credentials",
             "databases",
+            "tls",
+            "mode",
+            "ca_file",
             "sha256",
             "sync_rules",
             "basic",
@@ -380,6 +408,8 @@ mod tests {
                     "${ES_KEY:-}",
                     "*.example.com",
                     "info",
+                    "verify-full",
+                    "verify_full",
                     "-1",
                     "1e400",
                 ])

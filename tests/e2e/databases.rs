@@ -1,9 +1,10 @@
 //! The SQL broker and the `postgresql` and `mysql` connectors end to end, against real
 //! PostgreSQL and MariaDB servers (tests/databases/start; scripts/test starts them and exports
-//! INLET_TEST_POSTGRES / INLET_TEST_MYSQL): fixtures of 10k rows of mixed types, full and
-//! incremental syncs, stale deletion, advanced rules, grants and read-only refusals; a hostile
-//! plugin (tests/plugins/test-sql-hostile) trying to write through a read-only grant and to
-//! make the host buffer rows it never reads.
+//! INLET_TEST_POSTGRES / INLET_TEST_MYSQL / INLET_TEST_DB_CA): fixtures of 10k rows of mixed
+//! types, full and incremental syncs, stale deletion, advanced rules, grants and read-only
+//! refusals; a hostile plugin (tests/plugins/test-sql-hostile) trying to write through a
+//! read-only grant and to make the host buffer rows it never reads; TLS to both servers (their
+//! certificate is signed by a private CA the start script makes).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -24,34 +25,37 @@ struct Server {
     admin_url: String,
 }
 
+/// `key`'s value from the environment (scripts/test exports them), else from what
+/// tests/databases/start prints; it starts the servers once and reuses running ones.
+fn test_setting(key: &str) -> String {
+    if let Ok(v) = std::env::var(key) {
+        return v;
+    }
+    static START: OnceLock<String> = OnceLock::new();
+    let text = START.get_or_init(|| {
+        let out = Command::new(root().join("tests/databases/start"))
+            .output()
+            .expect("run tests/databases/start");
+        assert!(
+            out.status.success(),
+            "tests/databases/start failed (PostgreSQL, MariaDB and openssl must be installed: scripts/setup):\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    });
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}=")))
+        .unwrap_or_else(|| panic!("tests/databases/start printed no {key}"))
+        .to_owned()
+}
+
 fn servers() -> &'static (Server, Server) {
     static S: OnceLock<(Server, Server)> = OnceLock::new();
     S.get_or_init(|| {
-        let (pg, my) = match (
-            std::env::var("INLET_TEST_POSTGRES"),
-            std::env::var("INLET_TEST_MYSQL"),
-        ) {
-            (Ok(pg), Ok(my)) => (pg, my),
-            _ => {
-                let out = Command::new(root().join("tests/databases/start"))
-                    .output()
-                    .expect("run tests/databases/start");
-                assert!(
-                    out.status.success(),
-                    "tests/databases/start failed (PostgreSQL and MariaDB must be installed: scripts/setup):\n{}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
-                let text = String::from_utf8_lossy(&out.stdout).into_owned();
-                let get = |k: &str| {
-                    text.lines()
-                        .find_map(|l| l.strip_prefix(k))
-                        .expect("start prints both URLs")
-                        .to_owned()
-                };
-                (get("INLET_TEST_POSTGRES="), get("INLET_TEST_MYSQL="))
-            }
-        };
-        (split(&pg), split(&my))
+        (
+            split(&test_setting("INLET_TEST_POSTGRES")),
+            split(&test_setting("INLET_TEST_MYSQL")),
+        )
     })
 }
 
@@ -871,4 +875,265 @@ fn an_unread_stream_of_large_rows_keeps_host_memory_bounded() {
         run.report
     );
     assert!(peak < 200 << 20, "peak RSS {} MiB", peak >> 20);
+}
+
+// ---------- TLS ----------
+
+/// The private CA that signed both test servers' certificate (for 127.0.0.1 and localhost).
+fn test_ca() -> PathBuf {
+    let ca = PathBuf::from(test_setting("INLET_TEST_DB_CA"));
+    assert!(ca.is_file(), "{} is missing", ca.display());
+    ca
+}
+
+/// `tls:` lines of a `databases:` entry.
+fn tls_block(mode: &str, ca: Option<&Path>) -> String {
+    let ca = ca
+        .map(|p| format!("      ca_file: {}\n", p.display()))
+        .unwrap_or_default();
+    format!("    tls:\n      mode: {mode}\n{ca}")
+}
+
+/// A small table on both servers (3 rows), for syncs whose point is the connection.
+fn tls_fixtures(schema_or_table: &str) {
+    let (pg, my) = servers();
+    let t = schema_or_table;
+    exec(
+        &pg.admin_url,
+        &[
+            format!("DROP SCHEMA IF EXISTS {t} CASCADE"),
+            format!("CREATE SCHEMA {t}"),
+            format!(
+                "CREATE TABLE {t}.items (id int PRIMARY KEY, title text, updated_at timestamptz NOT NULL DEFAULT now())"
+            ),
+            format!(
+                "INSERT INTO {t}.items (id, title) VALUES (1, 'one'), (2, 'two'), (3, 'three')"
+            ),
+        ],
+    );
+    exec(
+        &my.admin_url,
+        &[
+            format!("DROP TABLE IF EXISTS {t}"),
+            format!(
+                "CREATE TABLE {t} (id INT PRIMARY KEY, title TEXT, updated_at DATETIME(3) NOT NULL DEFAULT NOW(3))"
+            ),
+            format!("INSERT INTO {t} (id, title) VALUES (1, 'one'), (2, 'two'), (3, 'three')"),
+        ],
+    );
+}
+
+/// The `postgresql` (`pg`) and `mysql` (`my`) connectors on the fixture, with `configuration`
+/// lines added to both.
+fn tls_connectors(t: &str, configuration: &str) -> String {
+    format!(
+        "  - connector_id: pg\n    service_type: postgresql\n    configuration:\n      schema: {t}\n{configuration}    grants:\n      databases: [postgresql]\n  - connector_id: my\n    service_type: mysql\n    configuration:\n      tables: [{t}]\n{configuration}    grants:\n      databases: [mysql]\n"
+    )
+}
+
+/// A config with the `postgresql` and `mysql` connectors, each database entry given `pg_extra` /
+/// `my_extra` lines.
+fn tls_config(tmp: &Path, t: &str, pg_extra: &str, my_extra: &str, configuration: &str) -> PathBuf {
+    let (pg, my) = servers();
+    plugin_dir(tmp, &["postgresql", "mysql"]);
+    write_config(
+        tmp,
+        &format!(
+            "databases:\n{}{}connectors:\n{}",
+            database_entry(tmp, "postgresql", pg, pg_extra),
+            database_entry(tmp, "mysql", my, my_extra),
+            tls_connectors(t, configuration)
+        ),
+    )
+}
+
+/// The statements that ask each server whether this very session is encrypted.
+fn session_tls_script() -> Json {
+    serde_json::json!([
+        {"id": "pg", "op": "query", "db": "pg",
+         "sql": "SELECT ssl, coalesce(version, '') FROM pg_stat_ssl WHERE pid = pg_backend_pid()"},
+        {"id": "my", "op": "query", "db": "my",
+         "sql": "SELECT VARIABLE_VALUE FROM information_schema.SESSION_STATUS WHERE VARIABLE_NAME = 'SSL_CIPHER'"},
+    ])
+}
+
+/// Runs the hostile plugin's session check with `pg_extra`/`my_extra` on the database entries
+/// and `configuration` lines on its connector; returns (PostgreSQL's `ssl` and protocol version,
+/// MariaDB's cipher) as the servers saw the broker's own sessions.
+fn session_tls(pg_extra: &str, my_extra: &str, configuration: &str) -> (Json, Json) {
+    let (pg, my) = servers();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let script = serde_json::to_string(&session_tls_script().to_string()).expect("JSON");
+    plugin_dir(tmp.path(), &["sql_hostile"]);
+    let config = write_config(
+        tmp.path(),
+        &format!(
+            "databases:\n{}{}connectors:\n  - connector_id: h\n    service_type: sql-hostile\n    grants:\n      databases: [pg, my]\n    configuration:\n      script: {script}\n{configuration}",
+            database_entry(tmp.path(), "pg", pg, pg_extra),
+            database_entry(tmp.path(), "my", my, my_extra),
+        ),
+    );
+    let run = sync(&config, "h", "full");
+    assert_completed(&run, "session check");
+    let st = steps(tmp.path());
+    for id in ["pg", "my"] {
+        assert_eq!(st[id]["ok"], true, "{}", st[id]);
+    }
+    (st["pg"]["rows"][0].clone(), st["my"]["rows"][0][0].clone())
+}
+
+fn assert_encrypted(pg: &Json, my: &Json, what: &str) {
+    assert_eq!(
+        pg[0], true,
+        "{what}: PostgreSQL says the session is not TLS: {pg}"
+    );
+    assert!(
+        my.as_str().is_some_and(|c| !c.is_empty()),
+        "{what}: MariaDB says the session has no cipher: {my}"
+    );
+    eprintln!("{what}: PostgreSQL {}, MariaDB {my}", pg[1]);
+}
+
+#[test]
+fn tls_verify_full_with_the_private_ca_syncs_and_without_it_fails_losing_nothing() {
+    let t = "inlet_e2e_tls_full";
+    tls_fixtures(t);
+    let ca = test_ca();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let verified = tls_block("verify-full", Some(&ca));
+    let config = tls_config(tmp.path(), t, &verified, &verified, "");
+    let pg_sink = tmp.path().join("data/sink/search-pg.ndjson");
+    let my_sink = tmp.path().join("data/sink/search-my.ndjson");
+
+    // (a) verify-full trusting the private CA: both connectors index every row.
+    let pg_run = sync(&config, "pg", "full");
+    assert_completed(&pg_run, "postgresql over verify-full");
+    assert_eq!(pg_run.report["stats"]["indexed"], 3, "{}", pg_run.report);
+    assert_eq!(
+        replay(&pg_sink)[&format!("inlet_test_{t}_items_2")][format!("{t}_items_title")],
+        "two"
+    );
+    let my_run = sync(&config, "my", "full");
+    assert_completed(&my_run, "mysql over verify-full");
+    assert_eq!(my_run.report["stats"]["indexed"], 3, "{}", my_run.report);
+    assert_eq!(replay(&my_sink)[&format!("{t}_2")]["title"], "two");
+
+    // (b) The same without the CA: the certificate does not verify against the platform's
+    // roots. The sync fails naming the database and what to set, and what the first sync
+    // indexed stays (no stale deletion after a failure).
+    let unverified = tls_block("verify-full", None);
+    let config = tls_config(tmp.path(), t, &unverified, &unverified, "");
+    for (connector, database, sink) in [("pg", "postgresql", &pg_sink), ("my", "mysql", &my_sink)] {
+        let run = sync(&config, connector, "full");
+        assert!(
+            !run.out.status.success() && run.report["status"] != "completed",
+            "{connector}: a sync that cannot verify the server must fail: {}",
+            run.report
+        );
+        let err = run.report["error"].as_str().unwrap_or_default();
+        assert!(
+            err.contains("certificate verification failed")
+                && err.contains(&format!("database `{database}`"))
+                && err.contains(&format!("databases.{database}.tls.ca_file")),
+            "{connector}: {}",
+            run.report
+        );
+        assert_eq!(run.report["stats"]["indexed"], 0, "{}", run.report);
+        assert_eq!(run.report["stats"]["stale_deleted"], 0, "{}", run.report);
+        assert_eq!(
+            replay(sink).len(),
+            3,
+            "{connector}: the index lost documents"
+        );
+        assert_no_password(&[&run], &servers().0.password);
+        assert_no_password(&[&run], &servers().1.password);
+    }
+    assert_no_password(&[&pg_run], &servers().0.password);
+    assert_no_password(&[&my_run], &servers().1.password);
+
+    // (a) The broker's own sessions are TLS, as the servers see them.
+    let (pg, my) = session_tls(&verified, &verified, "");
+    assert_encrypted(&pg, &my, "verify-full");
+}
+
+#[test]
+fn tls_require_encrypts_and_no_tls_setting_stays_plain() {
+    test_ca(); // the servers speak TLS
+    // (c) require: encrypted without checking the certificate (no CA given).
+    let require = tls_block("require", None);
+    let (pg, my) = session_tls(&require, &require, "");
+    assert_encrypted(&pg, &my, "require");
+    // Nothing set anywhere: plain, as before TLS was supported (backwards compatible).
+    let (pg, my) = session_tls("", "", "");
+    assert_eq!(pg[0], false, "{pg}");
+    assert_eq!(my, "", "{my}");
+}
+
+#[test]
+fn tls_from_the_connector_form_verifies_with_ssl_ca_and_config_yml_wins() {
+    let t = "inlet_e2e_tls_form";
+    tls_fixtures(t);
+    let pem = std::fs::read_to_string(test_ca()).expect("read the CA");
+    // The form carries the certificate's text (a JSON string is a YAML double-quoted scalar).
+    let with_ca = format!(
+        "      ssl_enabled: true\n      ssl_ca: {}\n",
+        serde_json::to_string(&pem).expect("JSON")
+    );
+    // (d) No `tls:` block: Elastic's `ssl_enabled` + `ssl_ca` connect with verify-full.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let config = tls_config(tmp.path(), t, "", "", &with_ca);
+    for connector in ["pg", "my"] {
+        let run = sync(&config, connector, "full");
+        assert_completed(&run, &format!("{connector} with the form's ssl_ca"));
+        assert_eq!(run.report["stats"]["indexed"], 3, "{}", run.report);
+    }
+    let (pg, my) = session_tls("", "", &with_ca);
+    assert_encrypted(&pg, &my, "form ssl_enabled + ssl_ca");
+
+    // The form's verification is real: without `ssl_ca` the private CA is not trusted.
+    let without_ca = "      ssl_enabled: true\n";
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let config = tls_config(tmp.path(), t, "", "", without_ca);
+    for (connector, database) in [("pg", "postgresql"), ("my", "mysql")] {
+        let run = sync(&config, connector, "full");
+        assert!(!run.out.status.success(), "{}", run.report);
+        let err = run.report["error"].as_str().unwrap_or_default();
+        assert!(
+            err.contains("certificate verification failed")
+                && err.contains(&format!("database `{database}`"))
+                && err.contains("ssl_ca"),
+            "{connector}: {}",
+            run.report
+        );
+    }
+
+    // An `ssl_ca` that is not a certificate (a path, say) fails naming the field.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let config = tls_config(
+        tmp.path(),
+        t,
+        "",
+        "",
+        "      ssl_enabled: true\n      ssl_ca: /etc/ssl/db-ca.pem\n",
+    );
+    let run = sync(&config, "pg", "full");
+    assert!(!run.out.status.success(), "{}", run.report);
+    let err = run.report["error"].as_str().unwrap_or_default();
+    assert!(
+        err.contains("`ssl_ca` holds no PEM certificate") && err.contains("connector `pg`"),
+        "{}",
+        run.report
+    );
+
+    // An explicit `tls:` in config.yml wins over the form, with a warning saying so.
+    let require = tls_block("require", None);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let config = tls_config(tmp.path(), t, &require, &require, without_ca);
+    let run = sync(&config, "pg", "full");
+    assert_completed(&run, "config.yml's require over the form's ssl_enabled");
+    assert!(
+        stderr(&run.out).contains("which wins"),
+        "the override is logged: {}",
+        stderr(&run.out)
+    );
 }

@@ -20,6 +20,8 @@
 //!   bytes and charged to the plugin instance's host budget, and the plugin drains it batch by
 //!   batch ([`stream`]), so a large table never sits in memory, and a slow plugin slows the
 //!   database cursor rather than filling RAM.
+//! - TLS (rustls): config.yml's `databases.<name>.tls`, else the url's `sslmode`, else the
+//!   connector form's `ssl_enabled`/`ssl_ca`, else plain as before ([`tls`]).
 
 #[path = "sql/classify.rs"]
 pub mod classify;
@@ -30,6 +32,8 @@ pub mod pg_binary;
 mod server_tests;
 #[path = "sql/stream.rs"]
 pub mod stream;
+#[path = "sql/tls.rs"]
+pub mod tls;
 #[path = "sql/values.rs"]
 pub mod values;
 #[path = "sql/wkb.rs"]
@@ -65,6 +69,8 @@ pub enum DatabaseError {
     },
     #[error("`databases.{name}`: {message}")]
     Invalid { name: String, message: String },
+    #[error(transparent)]
+    CaFile(#[from] tls::CaFileError),
 }
 
 /// What a plugin's SQL call failed with; becomes a `connector-error` of this kind.
@@ -97,6 +103,10 @@ impl SqlFailure {
 
     /// Classifies a driver error. Its text names the server's reason, never our password.
     pub(crate) fn from_sqlx(database: &str, e: &sqlx::Error) -> Self {
+        // A certificate that does not verify is fixed in the configuration, not by a retry.
+        if let Some(message) = tls::failure_message(database, e) {
+            return SqlFailure::new(FailureKind::Config, message);
+        }
         let kind = match e {
             sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => {
                 FailureKind::Network
@@ -142,13 +152,17 @@ pub(crate) fn excerpt(text: &str, max_chars: usize) -> String {
     out
 }
 
-/// A database definition with its secret loaded.
+/// A database definition with its secret and CA loaded.
 struct Definition {
     name: String,
     spec: DatabaseSpec,
     engine: Engine,
     username: Option<String>,
     password: Option<SecretString>,
+    /// `tls:` of config.yml.
+    tls: Option<tls::Configured>,
+    /// The url (or `PGSSLMODE`) sets TLS itself.
+    url_decides_tls: bool,
 }
 
 /// A pool of connections to one database for one connector.
@@ -172,7 +186,9 @@ pub struct QueryLimits {
 pub struct Databases {
     definitions: BTreeMap<String, Arc<Definition>>,
     connector_ids: Vec<String>,
-    pools: Mutex<HashMap<(String, String), Pool>>,
+    /// By connector and database, with the TLS the pool connects with: the connector's form
+    /// can change it between syncs (Kibana), and then the pool is replaced.
+    pools: Mutex<HashMap<(String, String), (tls::Tls, Pool)>>,
 }
 
 impl std::fmt::Debug for Databases {
@@ -184,8 +200,8 @@ impl std::fmt::Debug for Databases {
 }
 
 impl Databases {
-    /// Loads every definition's secret (files relative to `base_dir`). Connects to nothing: pools
-    /// connect on a plugin's first query.
+    /// Loads every definition's secret and CA file (relative to `base_dir`). Connects to
+    /// nothing: pools connect on a plugin's first query.
     pub fn new(config: &Config, base_dir: &Path) -> Result<Self, DatabaseError> {
         let mut definitions = BTreeMap::new();
         for (name, spec) in &config.databases {
@@ -214,6 +230,8 @@ impl Databases {
                     engine,
                     username,
                     password,
+                    tls: tls::configured(name, spec, base_dir)?,
+                    url_decides_tls: tls::url_decides(spec, engine),
                 }),
             );
         }
@@ -269,21 +287,31 @@ impl Databases {
             declared,
             granted: connector.grants.databases.clone(),
             grant_key: format!("{key}.grants.databases"),
+            form_tls: tls::FormTls::from_configuration(&connector.configuration),
         })
     }
 
-    /// The pool of `connector_id` for `def`, created (lazily connecting) on first use.
-    fn pool(&self, connector_id: &str, def: &Definition) -> Result<Pool, SqlFailure> {
+    /// The pool of `connector_id` for `def` with `tls`, created (lazily connecting) on first use
+    /// or when the TLS it was made with changed.
+    fn pool(
+        &self,
+        connector_id: &str,
+        def: &Definition,
+        tls: tls::Tls,
+    ) -> Result<Pool, SqlFailure> {
         let mut pools = self
             .pools
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let key = (connector_id.to_owned(), def.name.clone());
-        if let Some(p) = pools.get(&key) {
+        if let Some((made_with, p)) = pools.get(&key)
+            && *made_with == tls
+        {
             return Ok(p.clone());
         }
-        let pool = build_pool(def)?;
-        pools.insert(key, pool.clone());
+        // A replaced pool closes once the streams still holding it end.
+        let pool = build_pool(def, &tls)?;
+        pools.insert(key, (tls, pool.clone()));
         Ok(pool)
     }
 }
@@ -315,7 +343,7 @@ fn read_secret(
     }
 }
 
-fn build_pool(def: &Definition) -> Result<Pool, SqlFailure> {
+fn build_pool(def: &Definition, tls: &tls::Tls) -> Result<Pool, SqlFailure> {
     let spec = &def.spec;
     let invalid = |e: sqlx::Error| {
         // The URL holds no password (config validation refuses one), so the message is safe.
@@ -345,6 +373,7 @@ fn build_pool(def: &Definition) -> Result<Pool, SqlFailure> {
             if spec.read_only {
                 o = o.options([("default_transaction_read_only", "on")]);
             }
+            let o = tls::apply_pg(o, tls);
             let pool = sqlx::postgres::PgPoolOptions::new()
                 .max_connections(spec.max_connections)
                 .acquire_timeout(timeout)
@@ -374,6 +403,7 @@ fn build_pool(def: &Definition) -> Result<Pool, SqlFailure> {
             if let Some(p) = &def.password {
                 o = o.password(p.expose_secret());
             }
+            let o = tls::apply_mysql(o, tls);
             let read_only = spec.read_only;
             // The session reset, computed from the first connection's settings.
             let reset = Arc::new(Mutex::new(String::new()));
@@ -475,6 +505,8 @@ pub struct ConnectorSql {
     declared: Vec<String>,
     granted: Vec<String>,
     grant_key: String,
+    /// What the connector's form (`ssl_enabled`/`ssl_ca`) asks for.
+    form_tls: tls::FormTls,
 }
 
 impl ConnectorSql {
@@ -503,7 +535,9 @@ impl ConnectorSql {
                 format!("no database named `{name}` in config.yml's `databases:`"),
             )
         })?;
-        let pool = self.broker.pool(&self.connector_id, def)?;
+        let pool = self
+            .broker
+            .pool(&self.connector_id, def, self.tls_for(def)?)?;
         Ok(SqlConnection {
             name: name.to_owned(),
             engine: def.engine,
@@ -514,6 +548,28 @@ impl ConnectorSql {
                 max_row_bytes: def.spec.max_row_bytes,
                 read_only: def.spec.read_only,
             },
+        })
+    }
+
+    /// The TLS this connector's connections to `def` use (see [`tls`] for the precedence).
+    fn tls_for(&self, def: &Definition) -> Result<tls::Tls, SqlFailure> {
+        let configured = def.tls.as_ref();
+        if tls::form_overridden(configured, def.url_decides_tls, &self.form_tls) {
+            tracing::warn!(
+                connector_id = %self.connector_id,
+                "the connector's `ssl_enabled` asks for verified TLS to database `{}`, but config.yml sets its TLS (`databases.{}.tls` or the url's sslmode), which wins",
+                def.name,
+                def.name
+            );
+        }
+        tls::choose(configured, def.url_decides_tls, &self.form_tls).map_err(|reason| {
+            SqlFailure::new(
+                FailureKind::Config,
+                format!(
+                    "connector `{}`: {reason}; its `ssl_enabled` asks for TLS to database `{}`",
+                    self.connector_id, def.name
+                ),
+            )
         })
     }
 }

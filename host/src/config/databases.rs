@@ -13,6 +13,9 @@
 //!     max_rows: 10000000                   # per query
 //!     read_only: true                      # default: reading statements, each in a read-only
 //!                                          # transaction that is rolled back
+//!     tls:                                 # optional; see below
+//!       mode: verify-full                  # disable | prefer | require | verify-ca | verify-full
+//!       ca_file: /etc/inlet/crm-ca.pem     # PEM bundle trusted besides the platform's roots
 //! connectors:
 //!   - connector_id: crm
 //!     service_type: postgresql
@@ -22,8 +25,14 @@
 //!
 //! The password stays a [`SecretSource`] here; it is read (and files opened) when the SQL broker
 //! is built, and never shown in a message.
+//!
+//! TLS: a `tls:` block decides (its `mode` defaults to `verify-full`). Without one, the url's own
+//! `sslmode`/`ssl-mode` does, as the driver reads it; without either, the connector's form
+//! (Elastic's `ssl_enabled`/`ssl_ca`) may ask for `verify-full`; else the connection is plain,
+//! as before TLS was supported (see the SQL broker).
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use serde::Deserialize;
 
@@ -63,7 +72,109 @@ pub struct DatabaseSpec {
     /// broker). `false` lets plugins write.
     #[serde(default = "yes")]
     pub read_only: bool,
+    /// How the connection is protected; absent, the url's `sslmode` or the connector's form
+    /// decide (see the module documentation).
+    pub tls: Option<TlsSpec>,
 }
+
+/// `databases.<name>.tls`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSpec {
+    /// Absent: `verify-full`, since a `tls:` block is written to protect the connection.
+    #[serde(default)]
+    pub mode: TlsMode,
+    /// PEM bundle of the CA(s) that sign the server's certificate (a private or managed
+    /// service's CA), trusted besides the platform's roots. Relative to the config file; read
+    /// when the SQL broker is built.
+    pub ca_file: Option<PathBuf>,
+}
+
+/// libpq's `sslmode` names, which MySQL's `ssl-mode` values map onto.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(try_from = "String")]
+pub enum TlsMode {
+    /// Plain text.
+    Disable,
+    /// TLS when the server offers it, without checking its certificate; plain otherwise.
+    Prefer,
+    /// TLS, without checking the certificate: encrypted, not authenticated.
+    Require,
+    /// TLS with a certificate signed by a trusted CA, for any host name.
+    VerifyCa,
+    /// TLS with a certificate signed by a trusted CA for the url's host (MySQL's
+    /// `VERIFY_IDENTITY`).
+    #[default]
+    VerifyFull,
+}
+
+impl TlsMode {
+    pub const NAMES: &[&str] = &["disable", "prefer", "require", "verify-ca", "verify-full"];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            TlsMode::Disable => "disable",
+            TlsMode::Prefer => "prefer",
+            TlsMode::Require => "require",
+            TlsMode::VerifyCa => "verify-ca",
+            TlsMode::VerifyFull => "verify-full",
+        }
+    }
+
+    /// Whether the server's certificate is checked against trusted CAs.
+    pub fn verifies(self) -> bool {
+        matches!(self, TlsMode::VerifyCa | TlsMode::VerifyFull)
+    }
+}
+
+impl TryFrom<String> for TlsMode {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, String> {
+        let mode = match value.as_str() {
+            "disable" => TlsMode::Disable,
+            "prefer" => TlsMode::Prefer,
+            "require" => TlsMode::Require,
+            "verify-ca" => TlsMode::VerifyCa,
+            "verify-full" => TlsMode::VerifyFull,
+            _ => {
+                return Err(format!(
+                    "unknown TLS mode {value:?}; expected one of {}{}",
+                    TlsMode::NAMES.join(", "),
+                    mode_hint(&value)
+                ));
+            }
+        };
+        Ok(mode)
+    }
+}
+
+/// The mode a misspelt one likely meant: MySQL's names (`VERIFY_IDENTITY`, `REQUIRED`) and
+/// underscores or capitals are the likeliest mistakes.
+fn mode_hint(value: &str) -> String {
+    let normal = value.to_ascii_lowercase().replace('_', "-");
+    let meant = match normal.as_str() {
+        "verify-identity" => "verify-full",
+        "disabled" => "disable",
+        "preferred" => "prefer",
+        "required" => "require",
+        other => match TlsMode::NAMES.iter().find(|n| **n == other) {
+            Some(name) => name,
+            None => return String::new(),
+        },
+    };
+    format!(" (did you mean {meant}?)")
+}
+
+/// URL query keys with which the drivers read TLS settings from the url itself.
+const URL_TLS_KEYS: &[&str] = &[
+    "sslmode",
+    "ssl-mode",
+    "sslrootcert",
+    "ssl-root-cert",
+    "sslca",
+    "ssl-ca",
+];
 
 /// The database engine a URL names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,6 +203,15 @@ impl DatabaseSpec {
                 "the url must start with postgres://, postgresql://, mysql:// or mariadb:// (got scheme {scheme:?})"
             )),
         }
+    }
+
+    /// The first TLS setting the url's query carries (`sslmode`, `ssl-ca`...), if any.
+    pub fn url_tls_key(&self) -> Option<&str> {
+        let (_, query) = self.url.split_once('?')?;
+        query
+            .split('&')
+            .map(|pair| pair.split_once('=').map_or(pair, |(k, _)| k))
+            .find(|k| URL_TLS_KEYS.contains(k))
     }
 }
 
@@ -175,6 +295,34 @@ pub fn validate(
         positive("query_timeout_secs", spec.query_timeout_secs)?;
         positive("max_rows", spec.max_rows)?;
         positive("max_row_bytes", spec.max_row_bytes)?;
+        if let Some(tls) = &spec.tls {
+            validate_tls(spec, tls, &at)?;
+        }
+    }
+    Ok(())
+}
+
+/// A `tls:` block is the one place TLS is set, and a CA is given only where it is checked.
+fn validate_tls(
+    spec: &DatabaseSpec,
+    tls: &TlsSpec,
+    at: &dyn Fn(&str) -> String,
+) -> Result<(), (String, String)> {
+    if let Some(key) = spec.url_tls_key() {
+        // Two sources would leave the operator guessing which one won.
+        return Err((
+            at("tls"),
+            format!("the url also sets `{key}`; set TLS in one place: remove it from the url"),
+        ));
+    }
+    if tls.ca_file.is_some() && !tls.mode.verifies() {
+        return Err((
+            at("tls.ca_file"),
+            format!(
+                "a CA is only used by verify-ca and verify-full; with `mode: {}` the server's certificate is not checked",
+                tls.mode.name()
+            ),
+        ));
     }
     Ok(())
 }
@@ -287,5 +435,82 @@ mod tests {
             serde_yaml_ng::from_str::<BTreeMap<String, DatabaseSpec>>("d: {url: x, pasword: y}")
                 .is_err()
         );
+    }
+
+    #[test]
+    fn tls_blocks_default_to_verify_full_and_every_mode_parses() {
+        let d = dbs("d: {url: 'postgres://h/a', tls: {}}
+e: {url: 'mysql://h/a'}");
+        validate(&d, &BTreeMap::new()).expect("valid");
+        let tls = d["d"].tls.as_ref().expect("tls block");
+        assert_eq!(tls.mode, TlsMode::VerifyFull);
+        assert!(tls.ca_file.is_none());
+        assert!(
+            d["e"].tls.is_none(),
+            "no block: the url and the form decide"
+        );
+        for name in TlsMode::NAMES {
+            let d = dbs(&format!("d: {{url: 'mysql://h/a', tls: {{mode: {name}}}}}"));
+            assert_eq!(d["d"].tls.as_ref().map(|t| t.mode.name()), Some(*name));
+        }
+    }
+
+    #[test]
+    fn a_ca_only_goes_with_a_verifying_mode_and_tls_is_set_in_one_place() {
+        let d = dbs("d: {url: 'postgres://h/a', tls: {mode: verify-ca, ca_file: ca.pem}}");
+        validate(&d, &BTreeMap::new()).expect("valid");
+        let (key, msg) = validate(
+            &dbs("d: {url: 'postgres://h/a', tls: {mode: require, ca_file: ca.pem}}"),
+            &BTreeMap::new(),
+        )
+        .unwrap_err();
+        assert_eq!(key, "databases.d.tls.ca_file");
+        assert!(
+            msg.contains("verify-full") && msg.contains("require"),
+            "{msg}"
+        );
+        let (key, msg) = validate(
+            &dbs("d: {url: 'postgres://h/a?application_name=x&sslmode=require', tls: {}}"),
+            &BTreeMap::new(),
+        )
+        .unwrap_err();
+        assert_eq!(key, "databases.d.tls");
+        assert!(msg.contains("`sslmode`"), "{msg}");
+        // Without a block, the url's own setting is the operator's choice.
+        let d = dbs("d: {url: 'mysql://h/a?ssl-mode=VERIFY_IDENTITY&ssl-ca=/ca.pem'}");
+        validate(&d, &BTreeMap::new()).expect("valid");
+        assert_eq!(d["d"].url_tls_key(), Some("ssl-mode"));
+        assert_eq!(
+            dbs("d: {url: 'mysql://h/a?charset=utf8'}")["d"].url_tls_key(),
+            None
+        );
+    }
+
+    #[test]
+    fn a_bad_tls_mode_lists_the_modes() {
+        for (bad, hint) in [
+            ("verify_full", "(did you mean verify-full?)"),
+            ("VERIFY_IDENTITY", "(did you mean verify-full?)"),
+            ("required", "(did you mean require?)"),
+            ("on", "verify-full"),
+        ] {
+            let err = serde_yaml_ng::from_str::<BTreeMap<String, DatabaseSpec>>(&format!(
+                "d: {{url: 'mysql://h/a', tls: {{mode: {bad}}}}}"
+            ))
+            .unwrap_err()
+            .to_string();
+            assert!(
+                err.contains("disable, prefer, require, verify-ca, verify-full")
+                    && err.contains(bad)
+                    && err.contains(hint),
+                "{err}"
+            );
+        }
+        let err = serde_yaml_ng::from_str::<BTreeMap<String, DatabaseSpec>>(
+            "d: {url: 'mysql://h/a', tls: {mode: require, ca: x.pem}}",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("ca_file"), "unknown keys are refused: {err}");
     }
 }

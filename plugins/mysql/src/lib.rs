@@ -3,8 +3,10 @@
 //! Elastic's advanced rules.
 //!
 //! The database connection is the operator's (config.yml `databases:`); the plugin opens the
-//! grant named by its `connection` field. Elastic's host/port/username/password/SSL fields are
-//! kept so Kibana shows the familiar form, but Inlet never uses them to connect.
+//! grant named by its `connection` field. Elastic's host/port/username/password fields are
+//! kept so Kibana shows the familiar form, but Inlet never uses them to connect. Its SSL fields
+//! are read by the host, not the plugin: `ssl_enabled` asks the SQL broker for verified TLS
+//! (`ssl_ca`: the CA's PEM text) unless config.yml sets TLS for the database.
 
 // The table sync is shared with the PostgreSQL plugin; one file, two components.
 use inlet_sql_tables as tables;
@@ -25,6 +27,8 @@ static FLAVOR: Flavor = Flavor {
 };
 
 const BROKERED: &str = "Informational in Inlet: the host connects with the credentials of the database grant named in `Connection` (config.yml `databases:`), never with this value.";
+const SSL_ENABLED: &str = "Inlet: the host connects with TLS and verifies the server's certificate and host name (verify-full), unless config.yml sets `tls:` (or the URL's sslmode) for the database grant, which wins.";
+const SSL_CA: &str = "Inlet: the PEM text of the CA certificate that signed the server's certificate, trusted by the host besides the system's roots.";
 
 struct Mysql;
 
@@ -55,12 +59,12 @@ impl Connector for Mysql {
                 .toggle()
                 .default_value("false")
                 .optional()
-                .tooltip("In Inlet, TLS is set by the operator on the database grant's URL.")
+                .tooltip(SSL_ENABLED)
                 .order(7),
             field("ssl_ca", "SSL certificate")
                 .depends_on("ssl_enabled", "true")
                 .optional()
-                .tooltip(BROKERED)
+                .tooltip(SSL_CA)
                 .order(8),
             field("fetch_size", "Rows fetched per request")
                 .int()

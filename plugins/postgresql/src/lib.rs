@@ -2,8 +2,10 @@
 //! as a document, incremental syncs by an updated-at column, and Elastic's advanced rules.
 //!
 //! The database connection is the operator's (config.yml `databases:`); the plugin opens the
-//! grant named by its `connection` field. Elastic's host/port/username/password/SSL fields are
-//! kept so Kibana shows the familiar form, but Inlet never uses them to connect.
+//! grant named by its `connection` field. Elastic's host/port/username/password fields are
+//! kept so Kibana shows the familiar form, but Inlet never uses them to connect. Its SSL fields
+//! are read by the host, not the plugin: `ssl_enabled` asks the SQL broker for verified TLS
+//! (`ssl_ca`: the CA's PEM text) unless config.yml sets TLS for the database.
 
 use inlet_sql_tables as tables;
 
@@ -23,6 +25,8 @@ static FLAVOR: Flavor = Flavor {
 };
 
 const BROKERED: &str = "Informational in Inlet: the host connects with the credentials of the database grant named in `Connection` (config.yml `databases:`), never with this value.";
+const SSL_ENABLED: &str = "Inlet: the host connects with TLS and verifies the server's certificate and host name (verify-full), unless config.yml sets `tls:` (or the URL's sslmode) for the database grant, which wins.";
+const SSL_CA: &str = "Inlet: the PEM text of the CA certificate that signed the server's certificate, trusted by the host besides the system's roots.";
 
 struct Postgresql;
 
@@ -68,12 +72,12 @@ impl Connector for Postgresql {
                 .toggle()
                 .default_value("false")
                 .optional()
-                .tooltip("In Inlet, TLS is set by the operator on the database grant's URL.")
+                .tooltip(SSL_ENABLED)
                 .order(10),
             field("ssl_ca", "SSL certificate")
                 .depends_on("ssl_enabled", "true")
                 .optional()
-                .tooltip(BROKERED)
+                .tooltip(SSL_CA)
                 .order(11),
             field("connection", "Connection")
                 .default_value("\"postgresql\"")

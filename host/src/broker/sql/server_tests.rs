@@ -56,15 +56,26 @@ fn pool(full_url: &str, read_only: bool) -> Pool {
         max_rows: 10_000_000,
         max_row_bytes: 16 * 1024 * 1024,
         read_only,
+        tls: None,
     };
     let engine = spec.engine().expect("engine");
-    build_pool(&Definition {
-        name: "test".into(),
-        spec,
-        engine,
-        username: Some(user.to_owned()),
-        password: Some(SecretString::from(password.to_owned())),
-    })
+    // What the broker uses without `tls:`, a url sslmode or a form asking for TLS.
+    let plain = tls::Tls::Set {
+        mode: crate::config::databases::TlsMode::Disable,
+        ca: None,
+    };
+    build_pool(
+        &Definition {
+            name: "test".into(),
+            spec,
+            engine,
+            username: Some(user.to_owned()),
+            password: Some(SecretString::from(password.to_owned())),
+            tls: None,
+            url_decides_tls: false,
+        },
+        &plain,
+    )
     .expect("pool")
 }
 
