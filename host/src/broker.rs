@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod network;
 pub mod route;
 pub mod send;
+pub mod sigv4;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};

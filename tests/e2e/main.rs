@@ -6,6 +6,7 @@
 mod fake_es;
 mod support;
 
+mod aws;
 mod brokers;
 mod cache;
 mod confluence;

@@ -21,6 +21,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::http::{OriginPattern, Target};
 use super::send;
+use super::sigv4::SigV4;
 use crate::config::credentials::{ClientAuth, CredentialKind, CredentialSpec, SecretSource};
 
 /// Why a credential could not be loaded. Names the key path and never the secret.
@@ -66,6 +67,8 @@ enum Secret {
         value: SecretString,
     },
     OAuth2(Box<OAuth2>),
+    /// Signs the whole request (`aws_sigv4`).
+    SigV4(Box<SigV4>),
 }
 
 pub struct Credential {
@@ -98,6 +101,8 @@ pub enum Injection<'a> {
         header: HeaderValue,
         generation: u64,
     },
+    /// Sign the request as it will be sent.
+    SigV4(&'a SigV4),
 }
 
 impl Credential {
@@ -197,6 +202,24 @@ impl Credential {
                     fetches: AtomicU64::new(0),
                 }))
             }
+            CredentialKind::AwsSigV4 => {
+                let secret = read("secret_access_key", &spec.secret_access_key)?;
+                let token = spec
+                    .session_token
+                    .as_ref()
+                    .map(|_| read("session_token", &spec.session_token))
+                    .transpose()?;
+                if let Some(t) = &token {
+                    header_safe("session_token", t)?;
+                }
+                Secret::SigV4(Box::new(SigV4::new(
+                    spec.access_key_id.as_deref().unwrap_or_default(),
+                    &secret,
+                    token.as_ref(),
+                    spec.region.as_deref().unwrap_or_default(),
+                    spec.service.as_deref().unwrap_or_default(),
+                )))
+            }
         };
         Ok(Credential {
             name: name.to_owned(),
@@ -219,17 +242,23 @@ impl Credential {
         self.hosts.iter().any(|h| h.matches(target))
     }
 
-    /// The header this credential sets, which the plugin therefore may not set itself.
-    pub fn header_name(&self) -> Option<HeaderName> {
+    /// The headers this credential sets, which the plugin therefore may not set itself.
+    pub fn header_names(&self) -> Vec<HeaderName> {
         match &self.secret {
-            Secret::Header { name, .. } => Some(name.clone()),
-            Secret::OAuth2(_) => Some(http::header::AUTHORIZATION),
-            Secret::Query { .. } => None,
+            Secret::Header { name, .. } => vec![name.clone()],
+            Secret::OAuth2(_) => vec![http::header::AUTHORIZATION],
+            Secret::SigV4(_) => super::sigv4::SIGNED_BY_HOST.to_vec(),
+            Secret::Query { .. } => Vec::new(),
         }
     }
 
     pub fn is_oauth2(&self) -> bool {
         matches!(self.secret, Secret::OAuth2(_))
+    }
+
+    /// Whether the signature covers the body, so the broker keeps a small body whole to hash.
+    pub fn signs_body(&self) -> bool {
+        matches!(self.secret, Secret::SigV4(_))
     }
 
     /// The query parameter this credential sets.
@@ -260,6 +289,7 @@ impl Credential {
                 sensitive_header(value.expose_secret()).map_err(named)?,
             ),
             Secret::Query { param, value } => Injection::Query(param, value),
+            Secret::SigV4(signer) => Injection::SigV4(signer),
             Secret::OAuth2(client) => {
                 let (token, generation) = client.token(net).await?;
                 Injection::OAuth2 {
@@ -578,7 +608,7 @@ mod tests {
         assert!(c.applies_to(&t("https://a.example.com/x")));
         assert!(!c.applies_to(&t("https://a.example.org/x")));
         assert!(!c.applies_to(&t("http://a.example.com/x")));
-        assert_eq!(c.header_name(), Some(HeaderName::from_static("x-api-key")));
+        assert_eq!(c.header_names(), vec![HeaderName::from_static("x-api-key")]);
     }
 
     #[test]

@@ -17,7 +17,8 @@
 //! ```
 //!
 //! The plugin chooses the shape; the operator chooses where a secret may go. The rules:
-//! - a **secret position** (`password`, `token`, `value`, `client_secret`) names at least one
+//! - a **secret position** (`password`, `token`, `value`, `client_secret`, `secret_access_key`,
+//!   `session_token`) names at least one
 //!   field, any field; such a field is withheld from the plugin like a sensitive one
 //!   (`sync::configuration`) and may fill no other position;
 //! - the **other positions** (`username`, `client_id`, `scopes`, the path and query of
@@ -69,6 +70,11 @@ pub struct Declaration {
     pub scopes: Vec<String>,
     #[serde(default)]
     pub client_auth: ClientAuth,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+    pub session_token: Option<String>,
+    pub region: Option<String>,
+    pub service: Option<String>,
 }
 
 /// Where a placeholder stands: what it may name and how its value is written.
@@ -201,6 +207,10 @@ impl Declaration {
             ("client_id", Role::Plain, &self.client_id),
             ("client_secret", Role::Secret, &self.client_secret),
             ("token_url", Role::UrlPart, &self.token_url),
+            ("access_key_id", Role::Plain, &self.access_key_id),
+            ("secret_access_key", Role::Secret, &self.secret_access_key),
+            ("session_token", Role::Secret, &self.session_token),
+            ("region", Role::Plain, &self.region),
         ] {
             if let Some(t) = template {
                 out.push((name.to_owned(), role, t.as_str()));
@@ -220,6 +230,9 @@ impl Declaration {
         }
         if let Some(p) = &self.param {
             out.push(("param".to_owned(), p.as_str()));
+        }
+        if let Some(s) = &self.service {
+            out.push(("service".to_owned(), s.as_str()));
         }
         for (i, h) in self.hosts.iter().enumerate() {
             out.push((format!("hosts[{i}]"), h.as_str()));
@@ -316,6 +329,12 @@ impl Declaration {
                 .map(|s| text(&Some(s.clone()), Role::Plain).map(Option::unwrap_or_default))
                 .collect::<Result<_, _>>()?,
             client_auth: self.client_auth,
+            access_key_id: text(&self.access_key_id, Role::Plain)?,
+            secret_access_key: secret(&self.secret_access_key)?,
+            session_token: secret(&self.session_token)?,
+            region: text(&self.region, Role::Plain)?,
+            // The API the signature is for is the plugin's, like `hosts`: no placeholder.
+            service: self.service.clone(),
         })
     }
 }
@@ -376,7 +395,7 @@ pub fn validate(declared: &BTreeMap<String, Declaration>) -> Result<(), (String,
             return Err((
                 position.clone(),
                 format!(
-                    "`{{{field}}}` is a secret ({secret}); a secret field may fill only password, token, value or client_secret"
+                    "`{{{field}}}` is a secret ({secret}); a secret field may fill only password, token, value, client_secret, secret_access_key or session_token"
                 ),
             ));
         }
@@ -542,7 +561,8 @@ impl Filled {
             .iter()
             .find(|c| {
                 let same = match &claim {
-                    Claim::Header(h) => h.is_some() && c.header_name() == *h,
+                    Claim::Header(Some(h)) => c.header_names().contains(h),
+                    Claim::Header(None) => false,
                     Claim::Query(p) => c.query_param() == Some(p.as_str()),
                 };
                 same && targets.iter().any(|t| c.applies_to(t))

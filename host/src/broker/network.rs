@@ -227,7 +227,7 @@ impl ConnectorNetwork {
             .iter()
             .cloned()
             .collect();
-        set.extend(self.credentials.iter().filter_map(|c| c.header_name()));
+        set.extend(self.credentials.iter().flat_map(|c| c.header_names()));
         set
     }
 
@@ -325,7 +325,7 @@ impl ConnectorNetwork {
         // Kept for a second send: after a 401 with an OAuth2 token, or when a kept-alive
         // connection closed under an idempotent request.
         let idempotent = parts.method.is_idempotent();
-        let wants_replay = idempotent || bound.iter().any(|c| c.is_oauth2());
+        let wants_replay = idempotent || bound.iter().any(|c| c.is_oauth2() || c.signs_body());
         let mut body = Outgoing::prepare(body, wants_replay).await?;
         let started = Instant::now();
         let mut retried = false;
@@ -338,7 +338,9 @@ impl ConnectorNetwork {
                 .body(body.take(&metrics))
                 .map_err(|_| Error::HttpRequestUriInvalid)?;
             *req.headers_mut() = parts.headers.clone();
-            let token = self.inject(&mut req, &bound, &connect, &target).await?;
+            let token = self
+                .inject(&mut req, &bound, &connect, &target, body.whole())
+                .await?;
             let res = match connect
                 .send_pooled(&self.shared.pool, &target, &addrs, req, fresh)
                 .await
@@ -383,9 +385,11 @@ impl ConnectorNetwork {
         bound: &[&'a Arc<Credential>],
         connect: &Connect,
         target: &Target,
+        body: Option<&Bytes>,
     ) -> Result<Option<(&'a super::credentials::OAuth2, u64)>, Error> {
         let mut claimed: HashSet<HeaderName> = HashSet::new();
         let mut token = None;
+        let mut signature = None;
         for &c in bound {
             let injection = c.injection(connect).await.map_err(|e| {
                 // A failure repeated from the token client's backoff was logged when it
@@ -422,10 +426,54 @@ impl ConnectorNetwork {
                     let uri = with_query_param(req.uri(), param, value)?;
                     *req.uri_mut() = uri;
                 }
+                Injection::SigV4(signer) => {
+                    if claimed.insert(http::header::AUTHORIZATION) {
+                        signature = Some((signer, c.name()));
+                    }
+                }
             }
             self.shared.metrics.add_injection();
         }
+        if let Some((signer, name)) = signature {
+            self.sign(req, signer, target, body, name)?;
+        }
         Ok(token)
+    }
+
+    /// Signs `req` as the wire will carry it: the URL rebuilt from the checked target (its
+    /// `Host` is what `send::for_wire` writes), after every other credential was injected (a
+    /// query parameter changes what is signed), so the signature comes last.
+    fn sign(
+        &self,
+        req: &mut http::Request<WasiBody>,
+        signer: &super::sigv4::SigV4,
+        target: &Target,
+        body: Option<&Bytes>,
+        credential: &str,
+    ) -> Result<(), Error> {
+        let path = req
+            .uri()
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .to_owned();
+        let url = format!("{}{path}", target.origin());
+        let headers = signer
+            .sign(
+                req.method().as_str(),
+                &url,
+                req.headers(),
+                body.map(|b| b.as_ref()),
+                std::time::SystemTime::now(),
+            )
+            .map_err(|reason| {
+                tracing::warn!(connector_id = %self.connector_id, origin = %target.origin(), "credential `{credential}`: {reason}; the request fails");
+                self.shared.metrics.add_failed();
+                Error::InternalError(Some(format!("credential `{credential}`: {reason}")))
+            })?;
+        for (name, value) in headers {
+            req.headers_mut().insert(name, value);
+        }
+        Ok(())
     }
 
     fn respond(
@@ -588,6 +636,14 @@ impl Outgoing {
 
     fn replayable(&self) -> bool {
         matches!(self, Outgoing::Whole(_))
+    }
+
+    /// The whole body, when it was kept.
+    fn whole(&self) -> Option<&Bytes> {
+        match self {
+            Outgoing::Whole(b) => Some(b),
+            Outgoing::Stream(_) => None,
+        }
     }
 
     fn take(&mut self, metrics: &Arc<HttpMetrics>) -> WasiBody {

@@ -321,26 +321,14 @@ fn read_secret(
     source: &SecretSource,
     base_dir: &Path,
 ) -> Result<SecretString, DatabaseError> {
-    match source {
-        SecretSource::Value(v) => Ok(v.clone()),
-        SecretSource::File(p) => {
-            let path = if p.is_absolute() {
-                p.clone()
-            } else {
-                base_dir.join(p)
-            };
-            let text = std::fs::read_to_string(&path).map_err(|source| DatabaseError::File {
-                name: name.to_owned(),
-                field: "password",
-                path: path.display().to_string(),
-                source,
-            })?;
-            // Secret files conventionally end with a newline that is not part of it.
-            Ok(SecretString::from(
-                text.trim_end_matches(['\r', '\n']).to_owned(),
-            ))
-        }
-    }
+    source
+        .read(base_dir)
+        .map_err(|(path, source)| DatabaseError::File {
+            name: name.to_owned(),
+            field: "password",
+            path: path.display().to_string(),
+            source,
+        })
 }
 
 fn build_pool(def: &Definition, tls: &tls::Tls) -> Result<Pool, SqlFailure> {

@@ -132,6 +132,10 @@ pub enum CredentialKind {
     ApiKeyQuery,
     /// `Authorization: Bearer <token>` with a token the host fetches from `token_url`.
     Oauth2ClientCredentials,
+    /// AWS Signature Version 4: the host signs each request (`Authorization`, `x-amz-date`,
+    /// `x-amz-content-sha256`, `x-amz-security-token`).
+    #[serde(rename = "aws_sigv4")]
+    AwsSigV4,
 }
 
 impl CredentialKind {
@@ -142,6 +146,7 @@ impl CredentialKind {
             CredentialKind::ApiKeyHeader => "api_key_header",
             CredentialKind::ApiKeyQuery => "api_key_query",
             CredentialKind::Oauth2ClientCredentials => "oauth2_client_credentials",
+            CredentialKind::AwsSigV4 => "aws_sigv4",
         }
     }
 }
@@ -187,6 +192,16 @@ pub struct CredentialSpec {
     /// oauth2_client_credentials: `basic` (default) or `body`.
     #[serde(default)]
     pub client_auth: ClientAuth,
+    /// aws_sigv4: the access key's id (not secret: it shows in every signed request).
+    pub access_key_id: Option<String>,
+    /// aws_sigv4
+    pub secret_access_key: Option<SecretSource>,
+    /// aws_sigv4, temporary credentials (STS): sent as `x-amz-security-token`.
+    pub session_token: Option<SecretSource>,
+    /// aws_sigv4: e.g. `us-east-1`.
+    pub region: Option<String>,
+    /// aws_sigv4: the signing name of the API, e.g. `s3`.
+    pub service: Option<String>,
 }
 
 /// Per-connector limits of brokered HTTP (`grants.http_limits`); every field optional.
@@ -258,9 +273,13 @@ pub fn validate(credentials: &BTreeMap<String, CredentialSpec>) -> Result<(), (S
                         CredentialKind::Oauth2ClientCredentials,
                         "token_url" | "client_id" | "client_secret" | "scopes" | "client_auth"
                     )
+                    | (
+                        CredentialKind::AwsSigV4,
+                        "access_key_id" | "secret_access_key" | "region" | "service"
+                    )
             )
         };
-        let fields: [(&str, bool); 9] = [
+        let fields: [(&str, bool); 13] = [
             ("username", spec.username.is_some()),
             ("password", spec.password.is_some()),
             ("token", spec.token.is_some()),
@@ -270,6 +289,10 @@ pub fn validate(credentials: &BTreeMap<String, CredentialSpec>) -> Result<(), (S
             ("token_url", spec.token_url.is_some()),
             ("client_id", spec.client_id.is_some()),
             ("client_secret", spec.client_secret.is_some()),
+            ("access_key_id", spec.access_key_id.is_some()),
+            ("secret_access_key", spec.secret_access_key.is_some()),
+            ("region", spec.region.is_some()),
+            ("service", spec.service.is_some()),
         ];
         for (field, present) in fields {
             if uses(field) {
@@ -280,6 +303,20 @@ pub fn validate(credentials: &BTreeMap<String, CredentialSpec>) -> Result<(), (S
         }
         if !uses("scopes") {
             unused("scopes", !spec.scopes.is_empty())?;
+        }
+        // Optional for its type, so not in the table above.
+        if kind != CredentialKind::AwsSigV4 {
+            unused("session_token", spec.session_token.is_some())?;
+        }
+        for (field, value) in [("region", &spec.region), ("service", &spec.service)] {
+            if let Some(v) = value
+                && (v.is_empty() || !v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+            {
+                return Err((
+                    at(field),
+                    format!("{v:?} is not an AWS {field} name (e.g. us-east-1, s3)"),
+                ));
+            }
         }
         if let Some(header) = &spec.header {
             check_header_name(header).map_err(|m| (at("header"), m))?;
@@ -419,6 +456,25 @@ mod tests {
         assert!(!debug.contains("t0ps3cret"), "{debug}");
         assert!(debug.contains("/run/s"));
         assert_eq!(validate(&c), Ok(()));
+    }
+
+    #[test]
+    fn aws_sigv4_needs_its_key_region_and_service() {
+        let full = "a: {type: aws_sigv4, access_key_id: AKID, secret_access_key: s, session_token: t, region: eu-west-1, service: s3, hosts: [\"https://*.s3.eu-west-1.amazonaws.com\"]}\n";
+        assert_eq!(validate(&spec(full)), Ok(()));
+        let c = spec(
+            "a: {type: aws_sigv4, access_key_id: AKID, secret_access_key: s, service: s3, hosts: [\"https://x.example\"]}\n",
+        );
+        let (key, msg) = validate(&c).unwrap_err();
+        assert_eq!(key, "credentials.a.region");
+        assert!(msg.contains("required for type aws_sigv4"), "{msg}");
+        let c = spec(
+            "a: {type: aws_sigv4, access_key_id: AKID, secret_access_key: s, region: \"us east\", service: s3, hosts: [\"https://x.example\"]}\n",
+        );
+        assert_eq!(validate(&c).unwrap_err().0, "credentials.a.region");
+        let c =
+            spec("a: {type: bearer, token: t, session_token: x, hosts: [\"https://x.example\"]}\n");
+        assert_eq!(validate(&c).unwrap_err().0, "credentials.a.session_token");
     }
 
     #[test]
