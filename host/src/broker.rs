@@ -120,6 +120,11 @@ impl Broker {
         })
     }
 
+    /// How messages name `connector`'s keys (`connectors[i]`).
+    pub fn connector_key(&self, connector: &Connector) -> crate::capabilities::ConnectorKey {
+        crate::capabilities::ConnectorKey::of(&self.connector_ids, connector)
+    }
+
     /// The network of one connector: its plugin's declared origins, the operator's grants,
     /// credentials (config.yml's granted ones first, then those its plugin forms from the
     /// connector's configuration values) and limits.
@@ -128,14 +133,8 @@ impl Broker {
         connector: &Connector,
         manifest: Option<&Manifest>,
     ) -> Result<Arc<ConnectorNetwork>, BrokerError> {
-        let key = match self
-            .connector_ids
-            .iter()
-            .position(|id| *id == connector.connector_id)
-        {
-            Some(i) => format!("connectors[{i}]"),
-            None => format!("connectors[connector_id={}]", connector.connector_id),
-        };
+        let key = self.connector_key(connector);
+        let key = key.as_str();
         let declared = manifest
             .map(|m| m.permissions.http.as_slice())
             .unwrap_or_default()
@@ -178,7 +177,7 @@ impl Broker {
                     })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let formed = self.form_credentials(connector, manifest, &key, &granted, &credentials)?;
+        let formed = self.form_credentials(connector, manifest, key, &granted, &credentials)?;
         credentials.extend(formed);
         let limits = network::Limits::from_config(&connector.grants.http_limits);
         let shared = {
@@ -209,10 +208,11 @@ impl Broker {
             }
         };
         if !granted.is_empty() && declared.is_empty() {
-            tracing::warn!(
-                connector_id = %connector.connector_id,
-                "{key}.grants.http is set, but plugin `{}` declares no `[permissions] http`; every request will be refused",
-                connector.service_type
+            crate::capabilities::warn_undeclared(
+                connector,
+                &format!("{key}.grants.http"),
+                "`[permissions] http`",
+                "every request will be refused",
             );
         }
         Ok(Arc::new(ConnectorNetwork::new(

@@ -18,6 +18,7 @@
 
 pub mod admin_server;
 pub mod broker;
+pub mod capabilities;
 pub mod config;
 pub mod metrics;
 pub mod plugin;

@@ -639,40 +639,23 @@ pub(crate) async fn instantiate(
     cancel: Arc<AtomicBool>,
     with_state: bool,
 ) -> Result<PluginInstance, Failure> {
-    let wants_files = plugin
-        .manifest
-        .as_ref()
-        .is_some_and(|m| m.permissions.files);
-    // Two-sided: a directory is mounted only if the plugin asks for files AND the
-    // operator granted the directory.
-    let read_only_dirs = if wants_files {
-        connector.grants.files.clone()
-    } else {
-        if !connector.grants.files.is_empty() {
-            tracing::warn!(
-                connector_id = %connector.connector_id,
-                "grants.files is set, but the plugin does not declare `files = true`; nothing is mounted"
-            );
-        }
-        Vec::new()
-    };
-    let network = env
-        .broker
-        .network_for(connector, plugin.manifest.as_ref())
-        .map_err(|e| Failure::Config(e.to_string()))?;
+    let granted = crate::capabilities::grant(
+        &env.broker,
+        &env.databases,
+        connector,
+        plugin.manifest.as_ref(),
+    )
+    .map_err(|e| Failure::Config(e.to_string()))?;
     let opts = InstanceOptions {
         connector_id: connector.connector_id.clone(),
         memory_limit_bytes: (limits.memory_mib as usize).saturating_mul(1024 * 1024),
         call_timeout: Duration::from_secs(limits.call_timeout_secs),
-        read_only_dirs,
+        read_only_dirs: granted.read_only_dirs,
         state: with_state.then(|| env.store.clone()),
         state_quota: crate::runtime::StateQuota::from_limits(limits),
         cancel,
-        network: Some(network),
-        databases: Some(
-            env.databases
-                .for_connector(connector, plugin.manifest.as_ref()),
-        ),
+        network: Some(granted.network),
+        databases: Some(granted.databases),
         budget: crate::runtime::budget::HostBudget::new(
             crate::runtime::budget::BudgetLimits::from_limits(limits),
         ),

@@ -262,22 +262,16 @@ impl Databases {
         connector: &Connector,
         manifest: Option<&Manifest>,
     ) -> Arc<ConnectorSql> {
-        let key = match self
-            .connector_ids
-            .iter()
-            .position(|id| *id == connector.connector_id)
-        {
-            Some(i) => format!("connectors[{i}]"),
-            None => format!("connectors[connector_id={}]", connector.connector_id),
-        };
+        let key = crate::capabilities::ConnectorKey::of(&self.connector_ids, connector);
         let declared = manifest
             .map(|m| m.permissions.sql.clone())
             .unwrap_or_default();
         if !connector.grants.databases.is_empty() && declared.is_empty() {
-            tracing::warn!(
-                connector_id = %connector.connector_id,
-                "{key}.grants.databases is set, but plugin `{}` declares no `[permissions] sql`; every open will be refused",
-                connector.service_type
+            crate::capabilities::warn_undeclared(
+                connector,
+                &key.at("grants.databases"),
+                "`[permissions] sql`",
+                "every open will be refused",
             );
         }
         Arc::new(ConnectorSql {
@@ -286,7 +280,7 @@ impl Databases {
             plugin: connector.service_type.clone(),
             declared,
             granted: connector.grants.databases.clone(),
-            grant_key: format!("{key}.grants.databases"),
+            grant_key: key.at("grants.databases"),
             form_tls: tls::FormTls::from_configuration(&connector.configuration),
         })
     }
