@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use inlet::config;
+use inlet::job::JobStatus;
 use inlet::plugin::{self, Manifest};
 use inlet::runtime::{EngineSettings, InstanceOptions, Runtime, SyncKind, types};
 use inlet::scaffold;
@@ -234,10 +235,9 @@ async fn show_progress(p: Arc<Progress>) {
 fn print_summary(r: &SyncReport) {
     let s = &r.stats;
     let status = match r.status {
-        sync::Status::Completed => "completed",
+        // Shouted, so a failed sync stands out in a terminal.
         sync::Status::Error => "FAILED",
-        sync::Status::Canceled => "canceled",
-        sync::Status::Suspended => "suspended",
+        other => JobStatus::from(other).as_str(),
     };
     println!(
         "{connector} {job} sync {status} in {secs:.2}s → {index}: {extracted} extracted, {indexed} indexed, {deleted} deleted, {stale} stale deleted, {dead} dead-lettered ({invalid} refused by checks)",

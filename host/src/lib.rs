@@ -8,6 +8,7 @@
 //! - [`plugin`]: plugin discovery, manifests, verification and loading;
 //! - [`runtime`]: the wasmtime sandbox (limits, deadlines, cache, bindings);
 //! - [`sync`]: one sync from start to end, with exact counts;
+//! - [`job`]: a sync job's type and status, the strings every part of Inlet shares;
 //! - [`sink`]: where documents go;
 //! - [`store`]: the embedded state store (cursors, plugin state, job history);
 //! - [`service`]: the run loop (schedules, `--once`);
@@ -20,6 +21,7 @@ pub mod admin_server;
 pub mod broker;
 pub mod capabilities;
 pub mod config;
+pub mod job;
 pub mod metrics;
 pub mod plugin;
 pub mod protocol;

@@ -5,8 +5,9 @@
 use metrics::{counter, gauge, histogram};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
+use crate::job::JobStatus;
 use crate::runtime::CacheOutcome;
-use crate::sync::{Status, SyncReport};
+use crate::sync::SyncReport;
 
 /// Installs the process-wide recorder; returns the handle that renders the text format.
 pub fn install() -> anyhow::Result<PrometheusHandle> {
@@ -60,13 +61,9 @@ fn describe() {
 /// Records a finished sync.
 pub fn record_sync(report: &SyncReport, service_type: &str) {
     let connector = report.connector_id.clone();
-    let outcome = match report.status {
-        Status::Completed => "completed",
-        Status::Error => "error",
-        Status::Canceled => "canceled",
-        Status::Suspended => "suspended",
-    };
-    counter!("inlet_syncs_total", "connector" => connector.clone(), "service_type" => service_type.to_owned(), "job_type" => report.job_type, "outcome" => outcome).increment(1);
+    let outcome = JobStatus::from(report.status).as_str();
+    let job_type = report.job_type.as_str();
+    counter!("inlet_syncs_total", "connector" => connector.clone(), "service_type" => service_type.to_owned(), "job_type" => job_type, "outcome" => outcome).increment(1);
     let s = &report.stats;
     for (fate, n) in [
         ("extracted", s.extracted),
@@ -84,7 +81,7 @@ pub fn record_sync(report: &SyncReport, service_type: &str) {
         counter!("inlet_plugin_failures_total", "connector" => connector.clone(), "cause" => class)
             .increment(1);
     }
-    histogram!("inlet_sync_duration_seconds", "connector" => connector.clone(), "job_type" => report.job_type)
+    histogram!("inlet_sync_duration_seconds", "connector" => connector.clone(), "job_type" => job_type)
         .record(report.elapsed_ms as f64 / 1000.0);
     gauge!("inlet_plugin_memory_peak_bytes", "connector" => connector)
         .set(report.peak_memory_bytes as f64);

@@ -14,8 +14,9 @@
 //!
 //! Every write that two processes could race on is guarded by optimistic concurrency on the
 //! connector document (`if_seq_no`/`if_primary_term`), as in Elastic's service. What the cluster
-//! is (release, serverless, licence) is in [`cluster`]; the request sequence of a sync, beside
-//! Elastic's, is in docs/KIBANA.md.
+//! is (release, serverless, licence) is in [`cluster`]; the connector and sync-job documents as
+//! Inlet reads them are in [`model`]; the request sequence of a sync, beside Elastic's, is in
+//! docs/KIBANA.md.
 
 pub mod api;
 mod cleanup;
@@ -23,6 +24,7 @@ pub mod client;
 pub mod cluster;
 pub mod document;
 mod jobs;
+pub mod model;
 pub mod rules;
 pub mod schedule;
 mod scheduler;

@@ -11,6 +11,7 @@ use anyhow::Context as _;
 use tokio::sync::Semaphore;
 
 use crate::config::{self, Connector};
+use crate::job::JobStatus;
 use crate::plugin::{self, Discovered, Plugin, PluginError};
 use crate::runtime::{EngineSettings, Runtime, SyncKind};
 use crate::sink::{Sink, dead_letter::DeadLetters, embedded::EmbeddedSink};
@@ -37,7 +38,7 @@ pub struct Service {
     seen_at_start: BTreeMap<String, reload::Seen>,
     /// Syncs a crash or a shutdown interrupted: (connector id, job type), run first by
     /// `inlet run`.
-    resume: Vec<(String, String)>,
+    resume: Vec<(String, SyncKind)>,
 }
 
 /// Loaded plugins by service type, and why the others are not. Readers clone an
@@ -118,7 +119,7 @@ impl Service {
                 "a sync was interrupted (the process died mid-sync); it runs again now"
             );
             let mut job = job;
-            job.status = "error".into();
+            job.status = JobStatus::Error;
             job.error = Some("interrupted: the process died during the sync".into());
             job.completed_at = Some(chrono::Utc::now().to_rfc3339());
             store.record_job(&job)?;
@@ -126,7 +127,7 @@ impl Service {
         }
         for c in &loaded.config.connectors {
             let last = store.jobs(&c.connector_id)?.pop();
-            if let Some(job) = last.filter(|j| j.status == "suspended") {
+            if let Some(job) = last.filter(|j| j.status == JobStatus::Suspended) {
                 resume.push((job.connector_id, job.job_type));
             }
         }
@@ -381,7 +382,7 @@ impl Service {
                 return SyncReport {
                     job_id,
                     connector_id: connector.connector_id.clone(),
-                    job_type: sync::job_type_name(kind),
+                    job_type: kind,
                     status: sync::Status::Error,
                     error: Some(reason),
                     error_class: Some("plugin"),
@@ -497,14 +498,9 @@ impl Service {
         .collect();
         let tick = Duration::from_millis(200);
         let mut resumed_full = false;
-        for (_, job_type) in self.resume.iter().filter(|(id, _)| *id == c.connector_id) {
-            let kind = match job_type.as_str() {
-                "incremental" => SyncKind::Incremental,
-                "access_control" => SyncKind::AccessControl,
-                _ => SyncKind::Full,
-            };
+        for &(_, kind) in self.resume.iter().filter(|(id, _)| *id == c.connector_id) {
             let _permit = limit.acquire().await;
-            tracing::info!(connector_id = %c.connector_id, job_type = %job_type, "resuming an interrupted sync");
+            tracing::info!(connector_id = %c.connector_id, job_type = kind.as_str(), "resuming an interrupted sync");
             self.service_sync(c, kind, cancel.clone()).await;
             resumed_full |= kind == SyncKind::Full;
         }

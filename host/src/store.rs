@@ -6,6 +6,8 @@ use std::path::Path;
 use redb::{Database, Durability, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
+use crate::job::{JobStatus, JobType};
+
 const CURSORS: TableDefinition<&str, &str> = TableDefinition::new("cursors");
 const PLUGIN_STATE: TableDefinition<(&str, &str), &str> = TableDefinition::new("plugin_state");
 /// connector → (keys, bytes of keys and values) in `plugin_state`, kept in step with it in the
@@ -72,14 +74,15 @@ impl StateUsage {
     }
 }
 
-/// One finished (or running) sync, as kept in the job history.
+/// One finished (or running) sync, as kept in the job history. The type and status are stored as
+/// their wire strings (`full`, `in_progress`, …), as they always were.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct JobRecord {
     pub job_id: String,
     pub connector_id: String,
-    pub job_type: String,
-    /// `in_progress`, `completed`, `error`, `canceled`.
-    pub status: String,
+    pub job_type: JobType,
+    /// `in_progress` while it runs, then `completed`, `error`, `canceled` or `suspended`.
+    pub status: JobStatus,
     pub started_at: String,
     pub completed_at: Option<String>,
     pub error: Option<String>,
@@ -254,7 +257,7 @@ impl StateStore {
         for row in table.iter()? {
             let (_, v) = row?;
             let job: JobRecord = serde_json::from_str(v.value())?;
-            if job.status == "in_progress" {
+            if job.status == JobStatus::InProgress {
                 out.push(job);
             }
         }
@@ -466,6 +469,55 @@ mod tests {
             store.plugin_usage("c").expect("usage"),
             StateUsage { keys: 1, bytes: 4 }
         );
+    }
+
+    /// Job records as inlet wrote them before the type and status were typed: plain strings.
+    #[test]
+    fn job_records_written_before_read_and_are_written_the_same() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.redb");
+        let old = [
+            r#"{"job_id":"1","connector_id":"c","job_type":"full","status":"completed","started_at":"2025-01-01T00:00:01+00:00","completed_at":"2025-01-01T00:00:02+00:00","error":null,"stats":{"extracted":3}}"#,
+            r#"{"job_id":"2","connector_id":"c","job_type":"incremental","status":"error","started_at":"2025-01-01T00:00:03+00:00","completed_at":"2025-01-01T00:00:04+00:00","error":"boom","stats":null}"#,
+            r#"{"job_id":"3","connector_id":"c","job_type":"access_control","status":"suspended","started_at":"2025-01-01T00:00:05+00:00","completed_at":null,"error":null,"stats":null}"#,
+            r#"{"job_id":"4","connector_id":"d","job_type":"full","status":"canceled","started_at":"2025-01-01T00:00:06+00:00","completed_at":null,"error":null,"stats":null}"#,
+            r#"{"job_id":"5","connector_id":"d","job_type":"incremental","status":"in_progress","started_at":"2025-01-01T00:00:07+00:00","completed_at":null,"error":null,"stats":null}"#,
+        ];
+        {
+            let db = Database::create(&path).expect("create");
+            let txn = db.begin_write().expect("txn");
+            {
+                let mut t = txn.open_table(JOBS).expect("table");
+                for (i, record) in old.iter().enumerate() {
+                    t.insert((i + 1).to_string().as_str(), *record)
+                        .expect("insert");
+                }
+            }
+            txn.commit().expect("commit");
+        }
+        let store = StateStore::open(&path).expect("open");
+        let c: Vec<(JobType, JobStatus)> = store
+            .jobs("c")
+            .expect("history")
+            .iter()
+            .map(|j| (j.job_type, j.status))
+            .collect();
+        assert_eq!(
+            c,
+            [
+                (JobType::Full, JobStatus::Completed),
+                (JobType::Incremental, JobStatus::Error),
+                (JobType::AccessControl, JobStatus::Suspended),
+            ]
+        );
+        let unfinished = store.unfinished_jobs().expect("unfinished");
+        assert_eq!(unfinished.len(), 1);
+        assert_eq!(unfinished[0].job_id, "5");
+        // Written back, a record is the same text as before.
+        for record in old {
+            let typed: JobRecord = serde_json::from_str(record).expect("record");
+            assert_eq!(serde_json::to_string(&typed).expect("json"), record);
+        }
     }
 
     #[test]

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::config::{Connector, Limits};
+use crate::job::{JobStatus, JobType};
 use crate::plugin::Plugin;
 use crate::runtime::{Batch, CallError, InstanceOptions, PluginInstance, Runtime, SyncKind, types};
 use crate::sink::dead_letter::{DeadLetters, Entry, ErrorInfo};
@@ -64,8 +65,10 @@ pub struct SyncStats {
     pub batches: u64,
 }
 
+/// How a sync ended: the job statuses a run can end in. Written as its [`JobStatus`], so the
+/// report, the job history and the metrics say the same.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(into = "JobStatus")]
 pub enum Status {
     Completed,
     Error,
@@ -74,11 +77,22 @@ pub enum Status {
     Suspended,
 }
 
+impl From<Status> for JobStatus {
+    fn from(s: Status) -> JobStatus {
+        match s {
+            Status::Completed => JobStatus::Completed,
+            Status::Error => JobStatus::Error,
+            Status::Canceled => JobStatus::Canceled,
+            Status::Suspended => JobStatus::Suspended,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct SyncReport {
     pub job_id: String,
     pub connector_id: String,
-    pub job_type: &'static str,
+    pub job_type: JobType,
     pub status: Status,
     pub error: Option<String>,
     /// `config`, `trap`, `deadline`, `memory`, … (see [`CallError::class`]).
@@ -110,14 +124,6 @@ pub struct SyncJob<'a> {
     /// `cancel` is the process's shutdown signal: a stopped sync is `suspended` (resumed at
     /// the next start), not `canceled`.
     pub cancel_is_shutdown: bool,
-}
-
-pub fn job_type_name(kind: SyncKind) -> &'static str {
-    match kind {
-        SyncKind::Full => "full",
-        SyncKind::Incremental => "incremental",
-        SyncKind::AccessControl => "access_control",
-    }
 }
 
 /// A new job id: sortable by time, unique within the process.
@@ -166,8 +172,8 @@ pub async fn run(env: &SyncEnv, job: SyncJob<'_>, progress: Arc<Progress>) -> Sy
     let mut record = JobRecord {
         job_id: job.job_id.clone(),
         connector_id: connector.connector_id.clone(),
-        job_type: job_type_name(job.kind).into(),
-        status: "in_progress".into(),
+        job_type: job.kind,
+        status: JobStatus::InProgress,
         started_at,
         completed_at: None,
         error: None,
@@ -181,7 +187,7 @@ pub async fn run(env: &SyncEnv, job: SyncJob<'_>, progress: Arc<Progress>) -> Sy
         sync_job_id = %job.job_id,
         service_type = %connector.service_type,
         index = %index,
-        job_type = job_type_name(job.kind),
+        job_type = job.kind.as_str(),
         "sync started"
     );
 
@@ -215,7 +221,7 @@ pub async fn run(env: &SyncEnv, job: SyncJob<'_>, progress: Arc<Progress>) -> Sy
     let report = SyncReport {
         job_id: job.job_id.clone(),
         connector_id: connector.connector_id.clone(),
-        job_type: job_type_name(job.kind),
+        job_type: job.kind,
         status,
         error,
         error_class: class,
@@ -231,13 +237,7 @@ pub async fn run(env: &SyncEnv, job: SyncJob<'_>, progress: Arc<Progress>) -> Sy
             None
         },
     };
-    record.status = match status {
-        Status::Completed => "completed",
-        Status::Error => "error",
-        Status::Canceled => "canceled",
-        Status::Suspended => "suspended",
-    }
-    .into();
+    record.status = status.into();
     record.completed_at = Some(chrono::Utc::now().to_rfc3339());
     record.error = report.error.clone();
     record.stats = serde_json::to_value(&report.stats).unwrap_or_default();
@@ -661,4 +661,23 @@ pub(crate) async fn instantiate(
         ),
     };
     Ok(env.runtime.instantiate(&plugin.component, opts).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `inlet sync --json`, the job history and the metrics say the same as before.
+    #[test]
+    fn a_sync_outcome_is_written_as_its_job_status() {
+        for (status, text) in [
+            (Status::Completed, "completed"),
+            (Status::Error, "error"),
+            (Status::Canceled, "canceled"),
+            (Status::Suspended, "suspended"),
+        ] {
+            assert_eq!(serde_json::to_value(status).ok(), Some(text.into()));
+            assert_eq!(JobStatus::from(status).as_str(), text);
+        }
+    }
 }

@@ -158,16 +158,19 @@ async fn check_kibana_connector(
                 api.url()
             )
         })?;
-    let kibana_type = doc.source["service_type"].as_str().unwrap_or_default();
-    if !kibana_type.is_empty() && kibana_type != c.service_type {
+    if let Some(kibana_type) = doc.source.service_type()
+        && kibana_type != c.service_type
+    {
         return Err(format!(
             "the connector's service type in Kibana is `{kibana_type}` but config.yml serves it as `{}` (connectors[].service_type)",
             c.service_type
         ));
     }
     let merged = document::merge(c, &doc.source, None)?;
-    let form_written = doc.source["configuration"]
-        .as_object()
+    let form_written = doc
+        .source
+        .configuration
+        .as_ref()
         .is_some_and(|o| !o.is_empty());
     let unfilled = document::unfilled(&schema, &merged.configuration);
     if let Some(invalid) = unfilled.invalid {

@@ -6,22 +6,82 @@
 //! it on that release: an `_update` of the system document.
 
 use reqwest::Method;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::client::{EsClient, EsError, query, segment};
-use super::cluster::{Cluster, Licence};
+use super::cluster::{Cluster, ClusterInfo, Licence, LicenceAnswer};
 use super::document::DEFAULT_DOMAIN;
+use super::model::{ConnectorDoc, SyncJobDoc};
+use crate::job::JobStatus;
 
 pub const CONNECTORS_INDEX: &str = ".elastic-connectors";
 pub const JOBS_INDEX: &str = ".elastic-connectors-sync-jobs";
 
-/// A document with the version Elasticsearch gave it.
-#[derive(Debug, Clone)]
-pub struct Versioned {
-    pub id: String,
+/// A document's version, for optimistic concurrency (`if_seq_no` / `if_primary_term`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Version {
     pub seq_no: u64,
     pub primary_term: u64,
-    pub source: Value,
+}
+
+/// A document with the version Elasticsearch gave it.
+#[derive(Debug, Clone)]
+pub struct Versioned<T = ConnectorDoc> {
+    pub id: String,
+    pub version: Version,
+    pub source: T,
+}
+
+/// `GET /{index}/_doc/{id}`'s answer.
+#[derive(Deserialize)]
+struct GetAnswer<T> {
+    found: Option<bool>,
+    #[serde(rename = "_id")]
+    id: Option<String>,
+    #[serde(rename = "_seq_no")]
+    seq_no: Option<u64>,
+    #[serde(rename = "_primary_term")]
+    primary_term: Option<u64>,
+    #[serde(rename = "_source")]
+    source: Option<T>,
+}
+
+impl<T: Default> GetAnswer<T> {
+    /// The document, if there is one with a version to guard writes with.
+    fn versioned(self, id: &str) -> Option<Versioned<T>> {
+        if self.found == Some(false) {
+            return None;
+        }
+        Some(Versioned {
+            id: self.id.unwrap_or_else(|| id.to_owned()),
+            version: Version {
+                seq_no: self.seq_no?,
+                primary_term: self.primary_term?,
+            },
+            source: self.source.unwrap_or_default(),
+        })
+    }
+}
+
+/// A page of `GET /_connector/_sync_job`. The jobs are read one by one ([`read_jobs`]).
+#[derive(Deserialize)]
+struct JobPage {
+    count: Option<u64>,
+    results: Option<Vec<Value>>,
+}
+
+/// `POST /_connector/_sync_job`'s answer.
+#[derive(Deserialize)]
+struct Created {
+    id: Option<String>,
+}
+
+/// `GET /{index}/_count`'s answer.
+#[derive(Deserialize)]
+struct CountAnswer {
+    count: Option<u64>,
 }
 
 /// Attempts of a read-modify-write of the connector document that loses a version race.
@@ -56,21 +116,33 @@ impl Api {
     }
 
     /// `GET /`: the cluster's name and version.
-    pub async fn info(&self) -> Result<Value, EsError> {
-        self.es.send(Method::GET, "/", None).await
+    pub async fn info(&self) -> Result<ClusterInfo, EsError> {
+        self.es.send_as(Method::GET, "/", None).await
     }
 
     /// `GET /_license`.
     pub async fn licence(&self) -> Result<Licence, EsError> {
-        let v = self.es.send(Method::GET, "/_license", None).await?;
-        Ok(Licence::from_answer(&v))
+        let answer: LicenceAnswer = self.es.send_as(Method::GET, "/_license", None).await?;
+        Ok(Licence::from_answer(&answer))
     }
 
     /// `GET /.elastic-connectors/_doc/{id}`; `None` when there is no such connector.
     pub async fn connector(&self, id: &str) -> Result<Option<Versioned>, EsError> {
+        self.connector_as(id).await
+    }
+
+    /// The connector document read as `T` (JSON, to edit a part of it and write it back).
+    async fn connector_as<T: DeserializeOwned + Default>(
+        &self,
+        id: &str,
+    ) -> Result<Option<Versioned<T>>, EsError> {
         let path = format!("/{CONNECTORS_INDEX}/_doc/{}", segment(id));
-        match self.es.send(Method::GET, &path, None).await {
-            Ok(v) => Ok(versioned(id, v)),
+        match self
+            .es
+            .send_as::<GetAnswer<T>>(Method::GET, &path, None)
+            .await
+        {
+            Ok(answer) => Ok(answer.versioned(id)),
             Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
         }
@@ -82,7 +154,7 @@ impl Api {
         &self,
         id: &str,
         doc: &Value,
-        cas: Option<&Versioned>,
+        cas: Option<Version>,
     ) -> Result<(), EsError> {
         let mut path = format!("/{CONNECTORS_INDEX}/_update/{}", segment(id));
         if let Some(v) = cas {
@@ -118,10 +190,10 @@ impl Api {
     /// `{"validation": {state, errors}}`) then `PUT …/_filtering/_activate` from 8.14; before,
     /// the same change to the connector document's `filtering` under its version, as Elastic's
     /// service wrote it.
-    pub async fn record_draft_validation(
+    pub async fn record_draft_validation<V: Serialize>(
         &self,
         id: &str,
-        validation: &Value,
+        validation: &V,
         activate: bool,
     ) -> Result<(), EsError> {
         if self.cluster.has_filtering_validation_api() {
@@ -140,22 +212,20 @@ impl Api {
             return Ok(());
         }
         for _ in 0..CAS_ATTEMPTS {
-            let Some(doc) = self.connector(id).await? else {
+            // Read as JSON: the whole `filtering` is written back, with the fields Inlet does
+            // not read (timestamps, a later release's) as they were.
+            let Some(doc) = self.connector_as::<Value>(id).await? else {
                 return Ok(());
             };
-            let mut filtering = doc.source["filtering"].clone();
-            let Some(domain) = filtering
-                .as_array_mut()
-                .and_then(|domains| domains.iter_mut().find(|d| d["domain"] == DEFAULT_DOMAIN))
+            let Some(filtering) = doc
+                .source
+                .get("filtering")
+                .and_then(|f| with_draft_validation(f, json!(validation), activate))
             else {
                 return Ok(());
             };
-            domain["draft"]["validation"] = validation.clone();
-            if activate {
-                domain["active"] = domain["draft"].clone();
-            }
             match self
-                .update_connector(id, &json!({ "filtering": filtering }), Some(&doc))
+                .update_connector(id, &json!({ "filtering": filtering }), Some(doc.version))
                 .await
             {
                 Err(e) if e.is_conflict() => continue,
@@ -166,69 +236,72 @@ impl Api {
     }
 
     /// `GET /_connector/_sync_job?connector_id=…&status=…`: one status at a time (what every
-    /// 8.x and 9.x accepts), of one connector or (`None`) of all, oldest first, each job with
-    /// its `id`.
+    /// 8.x and 9.x accepts; a [`JobStatus`] or its wire string), of one connector or (`None`) of
+    /// all, oldest first; a job Inlet cannot read is left out ([`read_jobs`]).
     pub async fn jobs(
         &self,
         connector_id: Option<&str>,
-        status: &str,
-    ) -> Result<Vec<Value>, EsError> {
-        let mut out = Vec::new();
+        status: impl AsRef<str>,
+    ) -> Result<Vec<SyncJobDoc>, EsError> {
+        let mut raw = Vec::new();
         let size = 100usize;
         loop {
-            let from = out.len().to_string();
+            let from = raw.len().to_string();
             let size_text = size.to_string();
-            let mut pairs = vec![("status", status), ("from", &from), ("size", &size_text)];
+            let mut pairs = vec![
+                ("status", status.as_ref()),
+                ("from", &from),
+                ("size", &size_text),
+            ];
             if let Some(c) = connector_id {
                 pairs.insert(0, ("connector_id", c));
             }
             let q = query(&pairs);
-            let v = self
+            let page: JobPage = self
                 .es
-                .send(Method::GET, &format!("/_connector/_sync_job?{q}"), None)
+                .send_as(Method::GET, &format!("/_connector/_sync_job?{q}"), None)
                 .await?;
-            let page = v["results"].as_array().cloned().unwrap_or_default();
-            let n = page.len();
-            out.extend(page);
-            let total = v["count"].as_u64().unwrap_or(0) as usize;
-            if n < size || out.len() >= total {
+            let results = page.results.unwrap_or_default();
+            let n = results.len();
+            raw.extend(results);
+            let total = page.count.unwrap_or(0) as usize;
+            if n < size || raw.len() >= total {
                 break;
             }
         }
+        let mut out = read_jobs(raw);
         // Oldest first, as Elastic's service picks them.
         out.sort_by(|a, b| {
-            a["created_at"]
-                .as_str()
-                .unwrap_or("")
-                .cmp(b["created_at"].as_str().unwrap_or(""))
+            let at = |j: &SyncJobDoc| j.created_at.clone().unwrap_or_default();
+            at(a).cmp(&at(b))
         });
         Ok(out)
     }
 
     /// `GET /_connector/_sync_job/{id}`; `None` when it is gone.
-    pub async fn job(&self, id: &str) -> Result<Option<Value>, EsError> {
+    pub async fn job(&self, id: &str) -> Result<Option<SyncJobDoc>, EsError> {
         let path = format!("/_connector/_sync_job/{}", segment(id));
-        match self.es.send(Method::GET, &path, None).await {
-            Ok(v) => Ok(Some(v)),
+        match self.es.send_as(Method::GET, &path, None).await {
+            Ok(job) => Ok(Some(job)),
             Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
         }
     }
 
-    /// `POST /_connector/_sync_job`: a `pending` job; returns its id.
+    /// `POST /_connector/_sync_job`: a `pending` job of `job_type` (a [`crate::job::JobType`] or its wire
+    /// string); returns its id.
     pub async fn create_job(
         &self,
         connector_id: &str,
-        job_type: &str,
+        job_type: impl AsRef<str>,
         trigger_method: &str,
     ) -> Result<String, EsError> {
-        let body =
-            json!({"id": connector_id, "job_type": job_type, "trigger_method": trigger_method});
-        let v = self
+        let body = json!({"id": connector_id, "job_type": job_type.as_ref(), "trigger_method": trigger_method});
+        let created: Created = self
             .es
-            .send(Method::POST, "/_connector/_sync_job", Some(&body))
+            .send_as(Method::POST, "/_connector/_sync_job", Some(&body))
             .await?;
-        Ok(v["id"].as_str().unwrap_or_default().to_owned())
+        Ok(created.id.unwrap_or_default())
     }
 
     /// Claims a job for this worker: `in_progress`, `started_at`, `last_seen`,
@@ -257,7 +330,7 @@ impl Api {
         }
         let now = super::now_iso();
         let mut doc = json!({
-            "status": "in_progress",
+            "status": JobStatus::InProgress,
             "started_at": now,
             "last_seen": now,
             "worker_hostname": worker_hostname,
@@ -315,24 +388,118 @@ impl Api {
         }
         match self
             .es
-            .send(Method::GET, &format!("/{idx}/_count?{q}"), None)
+            .send_as::<CountAnswer>(Method::GET, &format!("/{idx}/_count?{q}"), None)
             .await
         {
-            Ok(v) => Ok(v["count"].as_u64()),
+            Ok(answer) => Ok(answer.count),
             Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
         }
     }
 }
 
-fn versioned(id: &str, v: Value) -> Option<Versioned> {
-    if v["found"] == Value::Bool(false) {
-        return None;
+/// The jobs of a page that Inlet can read; any other is logged and left alone (a job is never
+/// run on a guess, and one odd job must not stop the others).
+fn read_jobs(page: Vec<Value>) -> Vec<SyncJobDoc> {
+    page.into_iter()
+        .filter_map(|raw| {
+            let id = raw.get("id").cloned().unwrap_or(Value::Null);
+            serde_path_to_error::deserialize(raw)
+                .map_err(|e| tracing::warn!(sync_job_id = %id, "a sync job Inlet cannot read is left alone: {e}"))
+                .ok()
+        })
+        .collect()
+}
+
+/// `filtering` (a list of domains) with the default domain's draft validated and, when
+/// `activate`, made the active rules; `None` when there is no such draft to validate.
+fn with_draft_validation(filtering: &Value, validation: Value, activate: bool) -> Option<Value> {
+    let mut filtering = filtering.clone();
+    let domain = filtering
+        .as_array_mut()?
+        .iter_mut()
+        .find(|d| d.get("domain").and_then(Value::as_str) == Some(DEFAULT_DOMAIN))?
+        .as_object_mut()?;
+    let draft = domain.get_mut("draft")?.as_object_mut()?;
+    draft.insert("validation".into(), validation);
+    if activate {
+        let active = Value::Object(draft.clone());
+        domain.insert("active".into(), active);
     }
-    Some(Versioned {
-        id: v["_id"].as_str().unwrap_or(id).to_owned(),
-        seq_no: v["_seq_no"].as_u64()?,
-        primary_term: v["_primary_term"].as_u64()?,
-        source: v.get("_source").cloned().unwrap_or(Value::Null),
-    })
+    Some(filtering)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_get_answer_is_a_versioned_document_or_none() {
+        let answer: GetAnswer<ConnectorDoc> = serde_json::from_value(json!({
+            "_index": ".elastic-connectors-v1", "_id": "c1", "_version": 3, "_seq_no": 7,
+            "_primary_term": 1, "found": true, "_source": {"status": "connected"},
+        }))
+        .expect("answer");
+        let doc = answer.versioned("c1").expect("found");
+        assert_eq!(
+            doc.version,
+            Version {
+                seq_no: 7,
+                primary_term: 1
+            }
+        );
+        assert!(doc.source.status().is_configured());
+        let missing: GetAnswer<ConnectorDoc> =
+            serde_json::from_value(json!({"_id": "c1", "found": false})).expect("answer");
+        assert!(missing.versioned("c1").is_none());
+        // Without a version a write could not be guarded: treated as no document.
+        let unversioned: GetAnswer<Value> =
+            serde_json::from_value(json!({"_id": "c1", "_source": {}})).expect("answer");
+        assert!(unversioned.versioned("c1").is_none());
+    }
+
+    #[test]
+    fn unreadable_jobs_are_left_out_and_the_others_kept() {
+        let jobs = read_jobs(vec![
+            json!({"id": "a", "status": "pending", "job_type": "full"}),
+            json!({"id": "b", "status": "pending", "indexed_document_count": "many"}),
+            json!({"status": "pending"}),
+            json!({"id": "c", "status": "suspended", "job_type": "partial"}),
+        ]);
+        let ids: Vec<&str> = jobs.iter().map(|j| j.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            ["a", "c"],
+            "an unknown type is read, to be failed by name"
+        );
+    }
+
+    #[test]
+    fn draft_validation_edits_only_the_default_domain_and_keeps_unknown_fields() {
+        let filtering = json!([
+            {"domain": "OTHER", "draft": {"rules": []}},
+            {"domain": "DEFAULT", "active": {"rules": []},
+             "draft": {"rules": [{"id": "r"}], "advanced_snippet": {"updated_at": "t", "value": {}},
+                       "validation": {"state": "edited", "errors": []}}},
+        ]);
+        let valid = json!({"state": "valid", "errors": []});
+        let out = with_draft_validation(&filtering, valid.clone(), true).expect("a draft");
+        let default = &out.as_array().expect("domains")[1];
+        assert_eq!(
+            default.get("draft").and_then(|d| d.get("validation")),
+            Some(&valid)
+        );
+        assert_eq!(default.get("active"), default.get("draft"), "activated");
+        assert_eq!(
+            out.as_array().expect("domains")[0],
+            filtering.as_array().expect("domains")[0]
+        );
+        let kept = with_draft_validation(&filtering, valid.clone(), false).expect("a draft");
+        assert_eq!(
+            kept.as_array().expect("domains")[1].get("active"),
+            Some(&json!({"rules": []})),
+            "an invalid draft is not activated"
+        );
+        assert!(with_draft_validation(&json!([{"domain": "OTHER"}]), valid, true).is_none());
+    }
 }

@@ -16,8 +16,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::status::JobStatus;
+use super::model::SyncJobDoc;
 use super::{Ctx, EsError, jobs, now_iso};
+use crate::job::{JobStatus, JobType};
 
 /// Elastic's message, which Kibana users know.
 pub const IDLE_JOB_ERROR: &str = "The job has not seen any update for some time.";
@@ -40,55 +41,58 @@ pub(super) async fn run(ctx: Arc<Ctx>) {
 }
 
 /// The job document's end as Elastic's service writes it for a failed job.
-fn failed_end(error: &str) -> Value {
+pub(super) fn failed_end(error: &str) -> Value {
     let now = now_iso();
     json!({
-        "status": JobStatus::Error.as_str(),
+        "status": JobStatus::Error,
         "error": error,
         "completed_at": now,
         "last_seen": now,
     })
 }
 
-fn count(job: &Value, field: &str) -> u64 {
-    job[field].as_u64().unwrap_or(0)
+/// Whether the job's worker stopped reporting: no `last_seen` (or none readable), or one older
+/// than `timeout`.
+fn is_idle(job: &SyncJobDoc, now: DateTime<Utc>, timeout: chrono::Duration) -> bool {
+    job.last_seen_at().is_none_or(|t| now - t > timeout)
+}
+
+/// The kind of sync whose connector fields an idle job held. Elastic's `sync_done` releases the
+/// access-control fields for an access-control job and the content fields for any other, a job
+/// of a type Inlet does not know included.
+fn held_kind(job: &SyncJobDoc) -> JobType {
+    match job.job_type() {
+        Ok(JobType::AccessControl) => JobType::AccessControl,
+        Ok(JobType::Full | JobType::Incremental) | Err(_) => JobType::Full,
+    }
 }
 
 async fn clean_idle(ctx: &Ctx, connector_id: &str) -> Result<(), EsError> {
     let now = Utc::now();
     let timeout = chrono::Duration::from_std(ctx.idle_job_timeout).unwrap_or(chrono::Duration::MAX);
     for status in HELD {
-        for job in ctx.api.jobs(Some(connector_id), status.as_str()).await? {
-            let Some(id) = job["id"].as_str() else {
-                continue;
-            };
-            if ctx.is_running(id) {
-                continue;
-            }
-            let last_seen = job["last_seen"]
-                .as_str()
-                .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-                .map(|t| t.with_timezone(&Utc));
-            if last_seen.is_some_and(|t| now - t <= timeout) {
+        for job in ctx.api.jobs(Some(connector_id), status).await? {
+            let id = job.id.as_str();
+            if ctx.is_running(id) || !is_idle(&job, now, timeout) {
                 continue;
             }
             tracing::warn!(
                 connector_id,
                 sync_job_id = id,
-                last_seen = %job["last_seen"],
-                worker = %job["worker_hostname"],
+                last_seen = job.last_seen.as_deref().unwrap_or("never"),
+                worker = job.worker_hostname.as_deref().unwrap_or("none"),
                 "the job's worker stopped reporting; marking it as error"
             );
             ctx.api.update_job(id, &failed_end(IDLE_JOB_ERROR)).await?;
             jobs::sync_done(
                 ctx,
                 connector_id,
-                jobs::job_kind(&job),
+                held_kind(&job),
                 JobStatus::Error,
                 Some(IDLE_JOB_ERROR),
                 Some((
-                    count(&job, "indexed_document_count"),
-                    count(&job, "deleted_document_count"),
+                    job.indexed_document_count.unwrap_or(0),
+                    job.deleted_document_count.unwrap_or(0),
                 )),
                 None,
             )
@@ -112,7 +116,7 @@ async fn connector_exists(
         .api
         .connector(connector_id)
         .await?
-        .is_some_and(|d| d.source["deleted"] != Value::Bool(true));
+        .is_some_and(|d| !d.source.is_deleted());
     known.insert(connector_id.to_owned(), exists);
     Ok(exists)
 }
@@ -120,10 +124,9 @@ async fn connector_exists(
 async fn clean_orphans(ctx: &Ctx) -> Result<(), EsError> {
     let mut known = HashMap::new();
     for status in HELD {
-        for job in ctx.api.jobs(None, status.as_str()).await? {
-            let (Some(id), Some(connector_id)) =
-                (job["id"].as_str(), job["connector"]["id"].as_str())
-            else {
+        for job in ctx.api.jobs(None, status).await? {
+            let id = job.id.as_str();
+            let Some(connector_id) = job.connector_id() else {
                 continue;
             };
             if ctx.is_running(id) || connector_exists(ctx, &mut known, connector_id).await? {
@@ -132,11 +135,61 @@ async fn clean_orphans(ctx: &Ctx) -> Result<(), EsError> {
             tracing::warn!(
                 connector_id,
                 sync_job_id = id,
-                worker = %job["worker_hostname"],
+                worker = job.worker_hostname.as_deref().unwrap_or("none"),
                 "the job's connector was deleted; marking the job as error"
             );
             ctx.api.update_job(id, &failed_end(IDLE_JOB_ERROR)).await?;
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(v: Value) -> SyncJobDoc {
+        serde_json::from_value(v).expect("a sync-job document")
+    }
+
+    #[test]
+    fn a_job_is_idle_when_its_worker_has_not_reported_within_the_timeout() {
+        let now = DateTime::parse_from_rfc3339("2025-03-07T10:00:10Z")
+            .expect("time")
+            .with_timezone(&Utc);
+        let timeout = chrono::Duration::seconds(5);
+        let idle = |t: Value| is_idle(&job(json!({"id": "j", "last_seen": t})), now, timeout);
+        assert!(!idle(json!("2025-03-07T10:00:08Z")));
+        assert!(
+            !idle(json!("2025-03-07T10:00:05Z")),
+            "at the timeout exactly"
+        );
+        assert!(idle(json!("2025-03-07T10:00:04.999Z")));
+        assert!(idle(json!(null)), "never seen");
+        assert!(idle(json!("yesterday")), "unreadable");
+    }
+
+    #[test]
+    fn an_idle_job_releases_the_fields_of_its_kind() {
+        let kind = |t: Value| held_kind(&job(json!({"id": "j", "job_type": t})));
+        assert_eq!(kind(json!("access_control")), JobType::AccessControl);
+        assert_eq!(kind(json!("full")), JobType::Full);
+        // Incremental and full syncs share the content fields.
+        assert_eq!(kind(json!("incremental")), JobType::Full);
+        assert_eq!(
+            kind(json!("partial")),
+            JobType::Full,
+            "as Elastic's `sync_done`"
+        );
+        assert_eq!(kind(json!(null)), JobType::Full);
+    }
+
+    #[test]
+    fn a_failed_jobs_end_is_over() {
+        let end = failed_end(IDLE_JOB_ERROR);
+        assert_eq!(end.get("status"), Some(&json!("error")));
+        assert_eq!(end.get("error"), Some(&json!(IDLE_JOB_ERROR)));
+        assert!(end.get("completed_at").is_some());
+        assert_eq!(end.get("completed_at"), end.get("last_seen"));
+    }
 }

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use secrecy::ExposeSecret as _;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::config;
@@ -30,6 +32,13 @@ pub enum EsError {
     },
     #[error("{method} {url}: the answer is not JSON ({reason})")]
     Decode {
+        method: String,
+        url: String,
+        reason: String,
+    },
+    /// JSON, but not in the shape Elasticsearch answers with (a field of another type).
+    #[error("{method} {url}: the answer is not what Elasticsearch sends ({reason})")]
+    Shape {
         method: String,
         url: String,
         reason: String,
@@ -233,18 +242,48 @@ impl EsClient {
             reason: e.to_string(),
         })
     }
+
+    /// [`EsClient::send`], the answer read as `T`; a field of the wrong type is named in the
+    /// error by its path.
+    pub async fn send_as<T: DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<T, EsError> {
+        let v = self.send(method.clone(), path, body).await?;
+        serde_path_to_error::deserialize(v).map_err(|e| EsError::Shape {
+            method: method.to_string(),
+            url: format!("{}{path}", self.base),
+            reason: e.to_string(),
+        })
+    }
+}
+
+/// Elasticsearch's error body: `{"error": {"type", "reason"}}`, or `{"error": "text"}` from
+/// some proxies and older endpoints.
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: ErrorField,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ErrorField {
+    Typed {
+        #[serde(rename = "type")]
+        kind: String,
+        reason: String,
+    },
+    Text(String),
 }
 
 /// `type: reason` from Elasticsearch's error body, else the start of the body.
 fn reason(body: &[u8]) -> String {
-    if let Ok(v) = serde_json::from_slice::<Value>(body) {
-        let err = &v["error"];
-        if let (Some(t), Some(r)) = (err["type"].as_str(), err["reason"].as_str()) {
-            return format!("{t}: {r}");
-        }
-        if let Some(s) = err.as_str() {
-            return s.to_owned();
-        }
+    match serde_json::from_slice::<ErrorBody>(body).map(|b| b.error) {
+        Ok(ErrorField::Typed { kind, reason }) => return format!("{kind}: {reason}"),
+        Ok(ErrorField::Text(text)) => return text,
+        Err(_) => {}
     }
     let text = String::from_utf8_lossy(body);
     let text: String = text.chars().take(300).collect();
@@ -269,4 +308,30 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 fn tls_config(settings: &EsSettings) -> Result<rustls::ClientConfig, EsError> {
     inlet_indexer::tls::client_config(settings.ca_certs.as_deref(), settings.verify_certs)
         .map_err(|e| EsError::Config(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_reasons_from_elasticsearchs_bodies() {
+        let typed = br#"{"error": {"root_cause": [], "type": "version_conflict_engine_exception", "reason": "[c1]: version conflict"}, "status": 409}"#;
+        assert_eq!(
+            reason(typed),
+            "version_conflict_engine_exception: [c1]: version conflict"
+        );
+        assert_eq!(
+            reason(br#"{"error": "no handler found"}"#),
+            "no handler found"
+        );
+        // Neither shape: the start of the body.
+        let odd = br#"{"error": {"type": "x", "reason": null}}"#;
+        assert_eq!(reason(odd), String::from_utf8_lossy(odd));
+        assert_eq!(
+            reason(b"<html>bad gateway</html>"),
+            "<html>bad gateway</html>"
+        );
+        assert_eq!(reason(b" "), "(empty body)");
+    }
 }

@@ -14,10 +14,25 @@
 //! that says nothing about its API; like Elastic's service, Inlet skips the version check there,
 //! assumes the current API and never calls `_refresh` (serverless refuses it).
 
-use serde_json::Value;
+use serde::Deserialize;
 
 /// The oldest release Inlet serves Kibana on.
 pub const MINIMUM: (u32, u32) = (8, 13);
+
+/// `GET /`'s answer, the parts Inlet reads.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ClusterInfo {
+    pub version: Option<VersionInfo>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct VersionInfo {
+    pub number: Option<String>,
+    /// `opensearch` on OpenSearch.
+    pub distribution: Option<String>,
+    /// `serverless` on Elasticsearch serverless.
+    pub build_flavor: Option<String>,
+}
 
 /// The cluster Inlet talks to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,17 +56,15 @@ impl Cluster {
     }
 
     /// Reads `GET /`'s answer; the error says why Inlet cannot serve Kibana on this cluster.
-    pub fn from_info(info: &Value, url: &str) -> Result<Cluster, String> {
-        let version = info["version"]["number"]
-            .as_str()
-            .unwrap_or("unknown")
-            .to_owned();
-        if info["version"]["distribution"] == "opensearch" {
+    pub fn from_info(info: &ClusterInfo, url: &str) -> Result<Cluster, String> {
+        let v = info.version.clone().unwrap_or_default();
+        let version = v.number.unwrap_or_else(|| "unknown".into());
+        if v.distribution.as_deref() == Some("opensearch") {
             return Err(format!(
                 "{url} is OpenSearch {version}, which has no connector API; set `inlet.protocol: standalone` to sync config.yml's connectors into it"
             ));
         }
-        let serverless = info["version"]["build_flavor"] == "serverless";
+        let serverless = v.build_flavor.as_deref() == Some("serverless");
         let release = parse_release(&version);
         if !serverless && release < MINIMUM {
             return Err(format!(
@@ -110,6 +123,19 @@ fn parse_release(v: &str) -> (u32, u32) {
     (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
 }
 
+/// `GET /_license`'s answer, the parts Inlet reads.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct LicenceAnswer {
+    pub license: Option<LicenceInfo>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct LicenceInfo {
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub status: Option<String>,
+}
+
 /// The cluster's licence (`GET /_license`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Licence {
@@ -120,11 +146,11 @@ pub struct Licence {
 }
 
 impl Licence {
-    pub fn from_answer(v: &Value) -> Licence {
-        let l = &v["license"];
-        let status = l["status"].as_str().unwrap_or("").to_ascii_lowercase();
+    pub fn from_answer(answer: &LicenceAnswer) -> Licence {
+        let l = answer.license.clone().unwrap_or_default();
+        let status = l.status.unwrap_or_default().to_ascii_lowercase();
         Licence {
-            kind: l["type"].as_str().unwrap_or("none").to_ascii_lowercase(),
+            kind: l.kind.as_deref().unwrap_or("none").to_ascii_lowercase(),
             active: !matches!(status.as_str(), "expired" | "invalid"),
         }
     }
@@ -152,10 +178,14 @@ impl Licence {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
-    fn info(number: &str, flavor: &str) -> Value {
-        json!({"version": {"number": number, "build_flavor": flavor}})
+    fn read<T: serde::de::DeserializeOwned>(v: Value) -> T {
+        serde_json::from_value(v).expect("an answer")
+    }
+
+    fn info(number: &str, flavor: &str) -> ClusterInfo {
+        read(json!({"version": {"number": number, "build_flavor": flavor}}))
     }
 
     #[test]
@@ -188,7 +218,8 @@ mod tests {
 
     #[test]
     fn opensearch_is_refused() {
-        let os = json!({"version": {"number": "2.19.1", "distribution": "opensearch"}});
+        let os: ClusterInfo =
+            read(json!({"version": {"number": "2.19.1", "distribution": "opensearch"}}));
         assert!(
             Cluster::from_info(&os, "http://os")
                 .unwrap_err()
@@ -198,8 +229,9 @@ mod tests {
 
     #[test]
     fn licences() {
-        let l =
-            |t: &str, s: &str| Licence::from_answer(&json!({"license": {"type": t, "status": s}}));
+        let l = |t: &str, s: &str| {
+            Licence::from_answer(&read(json!({"license": {"type": t, "status": s}})))
+        };
         assert!(l("platinum", "active").allows_document_level_security());
         assert!(l("enterprise", "active").allows_document_level_security());
         assert!(l("trial", "active").allows_document_level_security());
@@ -207,6 +239,12 @@ mod tests {
         assert!(!l("gold", "active").allows_document_level_security());
         assert!(!l("platinum", "expired").allows_document_level_security());
         assert!(l("basic", "active").refusal().contains("`basic`"));
-        assert!(!Licence::from_answer(&json!({})).allows_document_level_security());
+        assert!(!Licence::from_answer(&read(json!({}))).allows_document_level_security());
+        // Elasticsearch's whole answer, with fields Inlet does not read.
+        let full: LicenceAnswer = read(json!({"license": {
+            "status": "active", "uid": "u", "type": "platinum", "issue_date_in_millis": 1,
+            "max_nodes": 1000, "max_resource_units": null, "issued_to": "x", "issuer": "y",
+        }}));
+        assert!(Licence::from_answer(&full).allows_document_level_security());
     }
 }

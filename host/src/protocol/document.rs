@@ -4,6 +4,7 @@
 
 use serde_json::{Map, Value, json};
 
+use super::model::{ConnectorDoc, Filtering, FilteringRules, JobConnector};
 use crate::config;
 use crate::runtime::types::{ConfigField, DisplayType, Features, FieldType};
 use crate::sync::configuration;
@@ -142,14 +143,13 @@ pub fn features_doc(f: &Features) -> Value {
 /// field properties the document lacks (a plugin upgrade), never a value the user set. `None`
 /// when the document is up to date.
 pub fn prepare_update(
-    source: &Value,
+    source: &ConnectorDoc,
     service_type: &str,
     schema: &Map<String, Value>,
     features: &Value,
 ) -> Option<Value> {
     let mut doc = Map::new();
-    let current = source["configuration"].as_object();
-    match current {
+    match &source.configuration {
         None => {
             doc.insert("configuration".into(), Value::Object(schema.clone()));
             doc.insert("status".into(), json!("needs_configuration"));
@@ -185,19 +185,18 @@ pub fn prepare_update(
             }
         }
     }
-    if source["service_type"].as_str().is_none_or(str::is_empty) {
+    if source.service_type().is_none() {
         doc.insert("service_type".into(), json!(service_type));
     }
-    if &source["features"] != features {
+    if source.features.as_ref() != Some(features) {
         doc.insert("features".into(), features.clone());
     }
     (!doc.is_empty()).then_some(Value::Object(doc))
 }
 
 /// The user's values: `configuration.<key>.value`.
-pub fn values(configuration: &Value) -> Map<String, Value> {
+pub fn values(configuration: Option<&Map<String, Value>>) -> Map<String, Value> {
     configuration
-        .as_object()
         .into_iter()
         .flatten()
         .filter_map(|(k, f)| {
@@ -251,25 +250,27 @@ pub fn unfilled<'a>(schema: &'a [ConfigField], values: &Map<String, Value>) -> U
 
 /// The active rules of the default domain, from a connector's `filtering` (a list of domains)
 /// or a job's snapshot (the active rules themselves).
-pub fn active_rules(filtering: &Value) -> Option<&Value> {
-    match filtering {
-        Value::Array(domains) => domains
+pub fn active_rules(filtering: Option<&Filtering>) -> Option<&FilteringRules> {
+    match filtering? {
+        Filtering::Domains(domains) => domains
             .iter()
-            .find(|d| d["domain"] == DEFAULT_DOMAIN)
+            .find(|d| d.domain.as_deref() == Some(DEFAULT_DOMAIN))
             .or_else(|| domains.first())
-            .map(|d| &d["active"]),
-        Value::Object(o) if o.contains_key("rules") || o.contains_key("advanced_snippet") => {
-            Some(filtering)
-        }
-        _ => None,
+            // A domain without active rules has none: the connector's do not stand in.
+            .map(|d| d.active.as_ref().unwrap_or(&FilteringRules::NONE)),
+        Filtering::Rules(rules) => rules.is_given().then_some(rules),
     }
 }
 
 /// The user's basic rules (Kibana's catch-all default rule left out) and the advanced snippet
 /// (`None` when empty).
-pub fn rules_of(rules: &Value) -> Result<(Vec<BasicRule>, Option<Value>), String> {
-    let basic = basic_rules(&rules["rules"])?;
-    let advanced = rules["advanced_snippet"]["value"].clone();
+pub fn rules_of(rules: &FilteringRules) -> Result<(Vec<BasicRule>, Option<Value>), String> {
+    let basic = basic_rules(rules.rules.as_deref().unwrap_or_default())?;
+    let advanced = rules
+        .advanced_snippet
+        .as_ref()
+        .map(|a| a.value.clone())
+        .unwrap_or(Value::Null);
     let empty = match &advanced {
         Value::Null => true,
         Value::Object(o) => o.is_empty(),
@@ -281,22 +282,25 @@ pub fn rules_of(rules: &Value) -> Result<(Vec<BasicRule>, Option<Value>), String
 }
 
 /// Basic rules in Kibana's shape, without the default rule.
-pub fn basic_rules(rules: &Value) -> Result<Vec<BasicRule>, String> {
+pub fn basic_rules(rules: &[Value]) -> Result<Vec<BasicRule>, String> {
     rules
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|r| r["id"] != DEFAULT_RULE_ID)
-        .map(|r| {
-            let mut r = r.clone();
-            // Kibana stores values as strings; a number or boolean is accepted as its text.
-            if let Some(v) = r.get("value").filter(|v| !v.is_string()).cloned() {
-                r["value"] = Value::String(v.to_string());
-            }
-            serde_json::from_value::<BasicRule>(r.clone())
-                .map_err(|e| format!("sync rule {}: {e}", r["id"]))
-        })
+        .iter()
+        .filter(|r| r.get("id").and_then(Value::as_str) != Some(DEFAULT_RULE_ID))
+        .map(basic_rule)
         .collect()
+}
+
+/// One of Kibana's basic rules; the error names it by its id.
+fn basic_rule(rule: &Value) -> Result<BasicRule, String> {
+    let mut r = rule.clone();
+    // Kibana stores values as strings; a number or boolean is accepted as its text.
+    if let Some(v) = r.get_mut("value").filter(|v| !v.is_string()) {
+        *v = Value::String(v.to_string());
+    }
+    serde_json::from_value::<BasicRule>(r).map_err(|e| {
+        let id = rule.get("id").unwrap_or(&Value::Null);
+        format!("sync rule {id}: {e}")
+    })
 }
 
 /// The connector a job runs: config.yml's entry (grants, limits, pin, credentials) with what
@@ -306,30 +310,32 @@ pub fn basic_rules(rules: &Value) -> Result<Vec<BasicRule>, String> {
 /// Kibana still writes where it was created to write.
 pub fn merge(
     entry: &config::Connector,
-    connector: &Value,
-    job: Option<&Value>,
+    connector: &ConnectorDoc,
+    snapshot: Option<&JobConnector>,
 ) -> Result<config::Connector, String> {
     let mut c = entry.clone();
-    let snapshot = job.map(|j| &j["connector"]);
     let configuration = snapshot
-        .map(|s| &s["configuration"])
-        .filter(|v| v.as_object().is_some_and(|o| !o.is_empty()))
-        .unwrap_or(&connector["configuration"]);
+        .and_then(|s| s.configuration.as_ref())
+        .filter(|o| !o.is_empty())
+        .or(connector.configuration.as_ref());
     c.configuration = values(configuration);
-    let non_empty = |v: &Value| v.as_str().filter(|i| !i.is_empty()).map(str::to_owned);
+    let non_empty = |v: &Option<String>| v.as_deref().filter(|i| !i.is_empty()).map(str::to_owned);
     // An access-control job's snapshot names the ACL index; the sync derives it from the
     // content index.
     if let Some(index) = snapshot
-        .and_then(|s| non_empty(&s["index_name"]))
-        .or_else(|| non_empty(&connector["index_name"]))
+        .and_then(|s| non_empty(&s.index_name))
+        .or_else(|| non_empty(&connector.index_name))
         .map(|i| i.trim_start_matches(ACL_INDEX_PREFIX).to_owned())
         .filter(|i| !i.is_empty())
     {
         c.index_name = Some(index);
     }
+    // A snapshot's pipeline wins even when it is `null`.
     let pipeline = match snapshot {
-        Some(s) if s.get("pipeline").is_some() => Some(&s["pipeline"]),
-        _ => Some(&connector["pipeline"]),
+        Some(JobConnector {
+            pipeline: Some(p), ..
+        }) => Some(p),
+        _ => connector.pipeline.as_ref(),
     }
     .filter(|p| p.is_object());
     if let Some(p) = pipeline {
@@ -340,8 +346,8 @@ pub fn merge(
         );
     }
     let rules = snapshot
-        .and_then(|s| active_rules(&s["filtering"]))
-        .or_else(|| active_rules(&connector["filtering"]));
+        .and_then(|s| active_rules(s.filtering.as_ref()))
+        .or_else(|| active_rules(connector.filtering.as_ref()));
     c.sync_rules = match rules {
         Some(r) => {
             let (basic, advanced) = rules_of(r)?;
@@ -362,8 +368,8 @@ pub fn cursor_to_doc(cursor: Option<&str>) -> Option<Value> {
 }
 
 /// The cursor the plugin gave, from `sync_cursor`.
-pub fn cursor_from_doc(v: &Value) -> Option<String> {
-    match v {
+pub fn cursor_from_doc(v: Option<&Value>) -> Option<String> {
+    match v? {
         Value::Null => None,
         Value::Object(o) if o.is_empty() => None,
         Value::Object(o) if o.len() == 1 && o.get(CURSOR_KEY).is_some_and(Value::is_string) => {
@@ -525,7 +531,7 @@ mod tests {
             basic_rules: true,
         });
         let doc = json!({"configuration": {}, "service_type": null, "status": "created"});
-        let up = prepare_update(&doc, "loadgen", &schema, &features).expect("update");
+        let up = prepare_update(&read(doc), "loadgen", &schema, &features).expect("update");
         assert_eq!(up["status"], "needs_configuration");
         assert_eq!(up["configuration"]["a"]["value"], 1);
         assert_eq!(up["service_type"], "loadgen");
@@ -549,7 +555,7 @@ mod tests {
             "features": features,
             "configuration": {"a": {"label": "A", "value": 5}},
         });
-        let up = prepare_update(&doc, "x", &schema, &features).expect("update");
+        let up = prepare_update(&read(doc), "x", &schema, &features).expect("update");
         let conf = &up["configuration"];
         assert!(
             conf["a"].get("value").is_none(),
@@ -564,7 +570,11 @@ mod tests {
         assert!(up.get("status").is_none());
         // Up to date: nothing to write.
         let full = json!({"service_type": "x", "features": features, "configuration": schema});
-        assert_eq!(prepare_update(&full, "x", &schema, &features), None);
+        assert_eq!(prepare_update(&read(full), "x", &schema, &features), None);
+    }
+
+    fn read<T: serde::de::DeserializeOwned>(v: Value) -> T {
+        serde_json::from_value(v).expect("a document Elasticsearch could hold")
     }
 
     fn kibana_connector() -> Value {
@@ -599,7 +609,7 @@ mod tests {
 
     #[test]
     fn merge_takes_kibanas_settings_and_keeps_the_operators() {
-        let c = merge(&entry(), &kibana_connector(), None).expect("merge");
+        let c = merge(&entry(), &read(kibana_connector()), None).expect("merge");
         assert_eq!(c.configuration.get("count"), Some(&json!("25")));
         assert!(
             !c.configuration.contains_key("seed"),
@@ -622,12 +632,12 @@ mod tests {
 
     #[test]
     fn merge_prefers_the_jobs_snapshot() {
-        let job = json!({"connector": {
+        let snapshot = read(json!({
             "configuration": {"count": {"value": 7}},
             "index_name": ".search-acl-filter-search-docs",
             "filtering": {"rules": [], "advanced_snippet": {"value": [{"q": 1}]}},
-        }});
-        let c = merge(&entry(), &kibana_connector(), Some(&job)).expect("merge");
+        }));
+        let c = merge(&entry(), &read(kibana_connector()), Some(&snapshot)).expect("merge");
         assert_eq!(c.configuration.get("count"), Some(&json!(7)));
         assert_eq!(c.index_name.as_deref(), Some("search-docs"));
         assert!(c.sync_rules.basic.is_empty());
@@ -640,12 +650,13 @@ mod tests {
         let mut now = kibana_connector();
         now["index_name"] = json!("search-moved");
         now["pipeline"]["name"] = json!("moved-pipeline");
-        let job = json!({"connector": {
+        let now: ConnectorDoc = read(now);
+        let snapshot = read(json!({
             "index_name": "search-docs",
             "pipeline": {"name": "p", "extract_binary_content": false, "reduce_whitespace": true, "run_ml_inference": false},
             "configuration": {"count": {"value": 7}},
-        }});
-        let c = merge(&entry(), &now, Some(&job)).expect("merge");
+        }));
+        let c = merge(&entry(), &now, Some(&snapshot)).expect("merge");
         assert_eq!(c.index_name.as_deref(), Some("search-docs"));
         assert_eq!(c.pipeline.expect("pipeline").name, "p");
         // Without a job (the configuration check), the connector's current settings.
@@ -655,10 +666,30 @@ mod tests {
     }
 
     #[test]
+    fn a_snapshot_wins_even_where_it_says_none_and_an_empty_one_does_not() {
+        // `pipeline: null` in the snapshot: no pipeline, not the connector's current one.
+        let snapshot = read(json!({"pipeline": null, "filtering": {}, "configuration": {}}));
+        let c = merge(&entry(), &read(kibana_connector()), Some(&snapshot)).expect("merge");
+        assert!(c.pipeline.is_none());
+        // Empty rules and configuration in the snapshot: the connector's apply.
+        assert_eq!(c.sync_rules.basic.len(), 1);
+        assert_eq!(c.configuration.get("count"), Some(&json!("25")));
+        // A domain without active rules has none; the first domain stands in for DEFAULT.
+        let mut doc = kibana_connector();
+        doc["filtering"] = json!([{"domain": "OTHER"}]);
+        let c = merge(&entry(), &read(doc), None).expect("merge");
+        assert!(c.sync_rules.basic.is_empty() && c.sync_rules.advanced.is_none());
+    }
+
+    #[test]
     fn bad_rules_are_reported() {
         let mut doc = kibana_connector();
         doc["filtering"][0]["active"]["rules"][0]["rule"] = json!("sounds_like");
-        assert!(merge(&entry(), &doc, None).unwrap_err().contains("r1"));
+        assert!(
+            merge(&entry(), &read(doc), None)
+                .unwrap_err()
+                .contains("r1")
+        );
     }
 
     #[test]
@@ -698,10 +729,11 @@ mod tests {
         for c in ["42", "{\"page\":3}", "delta-link"] {
             let doc = cursor_to_doc(Some(c)).expect("a cursor");
             assert!(doc.is_object(), "sync_cursor is an object: {doc}");
-            assert_eq!(cursor_from_doc(&doc).as_deref(), Some(c));
+            assert_eq!(cursor_from_doc(Some(&doc)).as_deref(), Some(c));
         }
         // No cursor: nothing to send (`_claim` refuses `"sync_cursor": null`).
         assert_eq!(cursor_to_doc(None), None);
-        assert_eq!(cursor_from_doc(&json!({})), None);
+        assert_eq!(cursor_from_doc(Some(&json!({}))), None);
+        assert_eq!(cursor_from_doc(None), None);
     }
 }

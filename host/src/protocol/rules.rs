@@ -2,63 +2,122 @@
 //! validates them (basic rules by the host's own checks, advanced rules by the plugin), writes
 //! `{state: valid|invalid, errors}` and activates a valid draft.
 
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
 use super::document::{DEFAULT_DOMAIN, basic_rules, rules_of};
+use super::model::{Filtering, FilteringRules, Open, ValidationState};
 use crate::sync::rules::RuleSet;
 
-/// The default domain's draft, if Kibana marked it edited.
-pub fn edited_draft(filtering: &Value) -> Option<&Value> {
-    let draft = filtering
-        .as_array()?
-        .iter()
-        .find(|d| d["domain"] == DEFAULT_DOMAIN)
-        .map(|d| &d["draft"])?;
-    (draft["validation"]["state"] == "edited").then_some(draft)
+/// The id Elastic's validation gives errors of the advanced snippet.
+const ADVANCED_SNIPPET_ID: &str = "advanced_snippet";
+
+/// One validation error in Elastic's shape: the rules it concerns and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ValidationError {
+    pub ids: Vec<String>,
+    pub messages: Vec<String>,
 }
 
-/// Errors in Elastic's shape: `[{ids: [rule id], messages: [why]}]`.
-pub fn basic_errors(draft: &Value) -> Vec<Value> {
-    let rules = match basic_rules(&draft["rules"]) {
+impl ValidationError {
+    /// An error of the advanced snippet.
+    pub fn advanced(messages: Vec<String>) -> Self {
+        ValidationError {
+            ids: vec![ADVANCED_SNIPPET_ID.into()],
+            messages,
+        }
+    }
+}
+
+/// The validation written into a draft: `{state: valid|invalid, errors}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DraftValidation {
+    pub state: ValidationState,
+    pub errors: Vec<ValidationError>,
+}
+
+impl DraftValidation {
+    pub fn is_valid(&self) -> bool {
+        self.state == ValidationState::Valid
+    }
+}
+
+/// The default domain's draft, if Kibana marked it edited.
+pub fn edited_draft(filtering: Option<&Filtering>) -> Option<&FilteringRules> {
+    let Some(Filtering::Domains(domains)) = filtering else {
+        return None;
+    };
+    let draft = domains
+        .iter()
+        .find(|d| d.domain.as_deref() == Some(DEFAULT_DOMAIN))?
+        .draft
+        .as_ref()?;
+    let state = draft
+        .validation
+        .as_ref()?
+        .state
+        .as_ref()
+        .and_then(Open::known);
+    (state == Some(ValidationState::Edited)).then_some(draft)
+}
+
+/// The basic rules' errors.
+pub fn basic_errors(draft: &FilteringRules) -> Vec<ValidationError> {
+    let rules = match basic_rules(draft.rules.as_deref().unwrap_or_default()) {
         Ok(r) => r,
-        Err(message) => return vec![json!({"ids": [], "messages": [message]})],
+        Err(message) => {
+            return vec![ValidationError {
+                ids: vec![],
+                messages: vec![message],
+            }];
+        }
     };
     match RuleSet::new(rules) {
         Ok(_) => Vec::new(),
-        Err(e) => vec![json!({"ids": [e.rule], "messages": [e.message]})],
+        Err(e) => vec![ValidationError {
+            ids: vec![e.rule],
+            messages: vec![e.message],
+        }],
     }
 }
 
 /// The advanced snippet to hand to the plugin, if the draft has one.
-pub fn advanced(draft: &Value) -> Option<Value> {
+pub fn advanced(draft: &FilteringRules) -> Option<Value> {
     rules_of(draft).ok().and_then(|(_, a)| a)
 }
 
 /// The validation result to write.
-pub fn validation(errors: Vec<Value>) -> Value {
-    json!({
-        "state": if errors.is_empty() { "valid" } else { "invalid" },
-        "errors": errors,
-    })
+pub fn validation(errors: Vec<ValidationError>) -> DraftValidation {
+    DraftValidation {
+        state: if errors.is_empty() {
+            ValidationState::Valid
+        } else {
+            ValidationState::Invalid
+        },
+        errors,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
-    fn filtering(rules: Value, state: &str) -> Value {
-        json!([{
+    fn filtering(rules: Value, state: &str) -> Filtering {
+        serde_json::from_value(json!([{
             "domain": "DEFAULT",
             "active": {"rules": [], "advanced_snippet": {"value": {}}, "validation": {"state": "valid", "errors": []}},
             "draft": {"rules": rules, "advanced_snippet": {"value": {}}, "validation": {"state": state, "errors": []}},
-        }])
+        }]))
+        .expect("filtering")
     }
 
     #[test]
     fn only_edited_drafts_are_validated() {
-        assert!(edited_draft(&filtering(json!([]), "edited")).is_some());
-        assert!(edited_draft(&filtering(json!([]), "valid")).is_none());
-        assert!(edited_draft(&json!(null)).is_none());
+        assert!(edited_draft(Some(&filtering(json!([]), "edited"))).is_some());
+        assert!(edited_draft(Some(&filtering(json!([]), "valid"))).is_none());
+        assert!(edited_draft(Some(&filtering(json!([]), "a later state"))).is_none());
+        assert!(edited_draft(None).is_none());
     }
 
     #[test]
@@ -67,12 +126,20 @@ mod tests {
         let bad = json!({"id": "everything", "order": 1, "policy": "exclude", "field": "path", "rule": "regex", "value": ".*"});
         let good = json!({"id": "md", "order": 1, "policy": "include", "field": "path", "rule": "ends_with", "value": ".md"});
         let f = filtering(json!([bad, default]), "edited");
-        let errors = basic_errors(edited_draft(&f).expect("draft"));
+        let errors = basic_errors(edited_draft(Some(&f)).expect("draft"));
         assert_eq!(errors.len(), 1);
-        assert_eq!(errors[0]["ids"], json!(["everything"]));
-        assert_eq!(validation(errors)["state"], "invalid");
+        assert_eq!(errors[0].ids, ["everything"]);
+        assert_eq!(validation(errors).state, ValidationState::Invalid);
         let f = filtering(json!([good, default]), "edited");
-        let errors = basic_errors(edited_draft(&f).expect("draft"));
-        assert_eq!(validation(errors), json!({"state": "valid", "errors": []}));
+        let errors = basic_errors(edited_draft(Some(&f)).expect("draft"));
+        assert_eq!(
+            json!(validation(errors)),
+            json!({"state": "valid", "errors": []}),
+            "the shape written into the draft"
+        );
+        assert_eq!(
+            json!(ValidationError::advanced(vec!["no".into()])),
+            json!({"ids": ["advanced_snippet"], "messages": ["no"]})
+        );
     }
 }

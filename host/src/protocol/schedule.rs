@@ -4,32 +4,25 @@
 use std::str::FromStr as _;
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
 
-use crate::runtime::SyncKind;
+use super::model::{ConnectorDoc, parse_time};
+use crate::job::JobType;
 
-/// The connector field where the last fire time of `kind` is recorded (the cross-process guard).
-pub fn scheduled_at_field(kind: SyncKind) -> &'static str {
+/// The connector field where the last fire time of `kind` is recorded (the cross-process guard;
+/// read back by [`ConnectorDoc::scheduled_at`]).
+pub fn scheduled_at_field(kind: JobType) -> &'static str {
     match kind {
-        SyncKind::Full => "last_sync_scheduled_at",
-        SyncKind::Incremental => "last_incremental_sync_scheduled_at",
-        SyncKind::AccessControl => "last_access_control_sync_scheduled_at",
-    }
-}
-
-fn scheduling_key(kind: SyncKind) -> &'static str {
-    match kind {
-        SyncKind::Full => "full",
-        SyncKind::Incremental => "incremental",
-        SyncKind::AccessControl => "access_control",
+        JobType::Full => "last_sync_scheduled_at",
+        JobType::Incremental => "last_incremental_sync_scheduled_at",
+        JobType::AccessControl => "last_access_control_sync_scheduled_at",
     }
 }
 
 /// The enabled schedule of `kind`, if any.
-pub fn interval(connector: &Value, kind: SyncKind) -> Option<&str> {
-    let s = &connector["scheduling"][scheduling_key(kind)];
-    (s["enabled"] == Value::Bool(true))
-        .then(|| s["interval"].as_str())
+pub fn interval(connector: &ConnectorDoc, kind: JobType) -> Option<&str> {
+    let s = connector.schedule(kind)?;
+    (s.enabled == Some(true))
+        .then_some(s.interval.as_deref())
         .flatten()
         .filter(|i| !i.trim().is_empty())
 }
@@ -62,11 +55,8 @@ pub fn due(
 }
 
 /// Whether `recorded` (`last_*_scheduled_at`) already covers the fire time `at`.
-pub fn already_scheduled(recorded: &Value, at: DateTime<Utc>) -> bool {
-    recorded
-        .as_str()
-        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-        .is_some_and(|r| r.with_timezone(&Utc) >= at)
+pub fn already_scheduled(recorded: Option<&str>, at: DateTime<Utc>) -> bool {
+    recorded.and_then(parse_time).is_some_and(|r| r >= at)
 }
 
 #[cfg(test)]
@@ -74,6 +64,10 @@ mod tests {
     use super::*;
     use chrono::TimeZone as _;
     use serde_json::json;
+
+    fn connector(v: serde_json::Value) -> ConnectorDoc {
+        serde_json::from_value(v).expect("a connector document")
+    }
 
     fn at(h: u32, m: u32, s: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2025, 3, 7, h, m, s)
@@ -106,29 +100,51 @@ mod tests {
 
     #[test]
     fn schedules_come_from_the_connector() {
-        let doc = json!({"scheduling": {
+        let doc = connector(json!({"scheduling": {
             "full": {"enabled": true, "interval": "0 0 0 * * ?"},
             "incremental": {"enabled": false, "interval": "0 * * * * ?"},
-        }});
-        assert_eq!(interval(&doc, SyncKind::Full), Some("0 0 0 * * ?"));
-        assert_eq!(interval(&doc, SyncKind::Incremental), None);
-        assert_eq!(interval(&doc, SyncKind::AccessControl), None);
+            "access_control": {"enabled": true, "interval": " "},
+        }}));
+        assert_eq!(interval(&doc, JobType::Full), Some("0 0 0 * * ?"));
+        assert_eq!(interval(&doc, JobType::Incremental), None);
+        assert_eq!(interval(&doc, JobType::AccessControl), None, "blank");
+        assert_eq!(
+            interval(&connector(json!({"scheduling": null})), JobType::Full),
+            None
+        );
     }
 
     #[test]
     fn recorded_fire_times_guard_against_double_scheduling() {
         assert!(already_scheduled(
-            &json!("2025-03-07T10:00:00+00:00"),
+            Some("2025-03-07T10:00:00+00:00"),
             at(10, 0, 0)
         ));
         assert!(already_scheduled(
-            &json!("2025-03-07T10:00:05Z"),
+            Some("2025-03-07T10:00:05Z"),
             at(10, 0, 0)
         ));
         assert!(!already_scheduled(
-            &json!("2025-03-07T09:00:00Z"),
+            Some("2025-03-07T09:00:00Z"),
             at(10, 0, 0)
         ));
-        assert!(!already_scheduled(&Value::Null, at(10, 0, 0)));
+        assert!(!already_scheduled(Some("not a time"), at(10, 0, 0)));
+        assert!(!already_scheduled(None, at(10, 0, 0)));
+    }
+
+    /// What is written with [`scheduled_at_field`] is what [`ConnectorDoc::scheduled_at`] reads.
+    #[test]
+    fn the_guard_field_written_is_the_one_read() {
+        for kind in JobType::ALL {
+            let doc = connector(json!({ scheduled_at_field(kind): "2025-03-07T10:00:00Z" }));
+            assert_eq!(
+                doc.scheduled_at(kind),
+                Some("2025-03-07T10:00:00Z"),
+                "{kind}"
+            );
+            for other in JobType::ALL.into_iter().filter(|o| *o != kind) {
+                assert_eq!(doc.scheduled_at(other), None, "{kind} / {other}");
+            }
+        }
     }
 }

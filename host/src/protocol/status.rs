@@ -1,9 +1,13 @@
 //! Connector and job statuses, and the transitions Inlet makes between them.
 
+use serde::{Deserialize, Serialize};
+
+use crate::job::JobStatus;
 use crate::sync;
 
 /// A connector's `status`: `created → needs_configuration → configured → connected / error`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ConnectorStatus {
     Created,
     NeedsConfiguration,
@@ -13,16 +17,6 @@ pub enum ConnectorStatus {
 }
 
 impl ConnectorStatus {
-    pub fn parse(s: Option<&str>) -> ConnectorStatus {
-        match s {
-            Some("needs_configuration") => ConnectorStatus::NeedsConfiguration,
-            Some("configured") => ConnectorStatus::Configured,
-            Some("connected") => ConnectorStatus::Connected,
-            Some("error") => ConnectorStatus::Error,
-            _ => ConnectorStatus::Created,
-        }
-    }
-
     /// Whether the user has filled in the form, so the configuration can be checked (Elastic's
     /// service waits in `created` and `needs_configuration` too).
     pub fn is_configured(self) -> bool {
@@ -45,50 +39,6 @@ pub fn after_check(
         Ok(()) => Some(None),
         Err(e) if status == ConnectorStatus::Error && current_error == Some(e.as_str()) => None,
         Err(e) => Some(Some(e.clone())),
-    }
-}
-
-/// A job's `status`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JobStatus {
-    Pending,
-    InProgress,
-    Canceling,
-    Canceled,
-    Suspended,
-    Completed,
-    Error,
-}
-
-impl JobStatus {
-    pub fn parse(s: Option<&str>) -> Option<JobStatus> {
-        Some(match s? {
-            "pending" => JobStatus::Pending,
-            "in_progress" => JobStatus::InProgress,
-            "canceling" => JobStatus::Canceling,
-            "canceled" => JobStatus::Canceled,
-            "suspended" => JobStatus::Suspended,
-            "completed" => JobStatus::Completed,
-            "error" => JobStatus::Error,
-            _ => return None,
-        })
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobStatus::Pending => "pending",
-            JobStatus::InProgress => "in_progress",
-            JobStatus::Canceling => "canceling",
-            JobStatus::Canceled => "canceled",
-            JobStatus::Suspended => "suspended",
-            JobStatus::Completed => "completed",
-            JobStatus::Error => "error",
-        }
-    }
-
-    /// Jobs a worker may pick up.
-    pub fn is_runnable(self) -> bool {
-        matches!(self, JobStatus::Pending | JobStatus::Suspended)
     }
 }
 
@@ -128,18 +78,23 @@ pub fn ending(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::model::ConnectorDoc;
+    use serde_json::json;
 
     #[test]
     fn only_configured_connectors_are_checked() {
         for (s, checked) in [
-            (None, false),
-            (Some("created"), false),
-            (Some("needs_configuration"), false),
-            (Some("configured"), true),
-            (Some("connected"), true),
-            (Some("error"), true),
+            (json!(null), false),
+            (json!("created"), false),
+            (json!("needs_configuration"), false),
+            (json!("configured"), true),
+            (json!("connected"), true),
+            (json!("error"), true),
+            (json!("a status of a later release"), false),
         ] {
-            assert_eq!(ConnectorStatus::parse(s).is_configured(), checked, "{s:?}");
+            let doc: ConnectorDoc =
+                serde_json::from_value(json!({ "status": s })).expect("connector");
+            assert_eq!(doc.status().is_configured(), checked, "{s}");
         }
     }
 

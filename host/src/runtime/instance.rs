@@ -197,13 +197,8 @@ async fn guard<R>(
     }
 }
 
-/// Which export starts a sync.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SyncKind {
-    Full,
-    Incremental,
-    AccessControl,
-}
+/// Which export starts a sync: the job's type, under the name the runtime has always used for it.
+pub use crate::job::JobType as SyncKind;
 
 /// One batch as the plugin handed it over.
 #[derive(Debug)]
