@@ -148,9 +148,16 @@ impl Walk {
 impl DocStream for Walk {
     fn next_batch(&mut self) -> Result<Option<Vec<Document>>> {
         let mut batch = Vec::with_capacity(BATCH);
-        while batch.len() < BATCH {
+        let mut bytes = 0;
+        // Up to BATCH files, and no more than the SDK's batch bytes: text files up to
+        // `max_text_bytes` each must not make a batch of hundreds of MiB.
+        while batch.len() < BATCH && bytes < inlet_sdk::MAX_BATCH_BYTES {
             match self.next_file()? {
-                Some((path, meta)) => batch.push(self.document(&path, &meta)?),
+                Some((path, meta)) => {
+                    let doc = self.document(&path, &meta)?;
+                    bytes += inlet_sdk::document_bytes(&doc);
+                    batch.push(doc);
+                }
                 None => break,
             }
         }

@@ -110,7 +110,24 @@ pub trait DocStream {
     }
 }
 
-/// Adapts an iterator of documents into batches of at most `batch_size`.
+/// A batch is closed once its documents reach this many bytes, whatever their count, as in the
+/// Python, JavaScript and Go SDKs: the host copies each batch out of the plugin's memory and
+/// charges it to the instance's `limits.host_memory_mib` (64 MiB by default) until the sink has
+/// taken it, so a batch of large documents must not grow with the count alone.
+pub const MAX_BATCH_BYTES: usize = 4 << 20;
+
+/// The bytes a document occupies in a batch: id, body, timestamp and attachment.
+pub fn document_bytes(doc: &Document) -> usize {
+    let attachment = match &doc.attachment {
+        Some(Attachment::Bytes(b)) => b.len(),
+        Some(Attachment::Text(t)) => t.len(),
+        None => 0,
+    };
+    doc.id.len() + doc.body.len() + doc.timestamp.as_ref().map_or(0, String::len) + attachment
+}
+
+/// Adapts an iterator of documents into batches of at most `batch_size` documents and about
+/// [`MAX_BATCH_BYTES`] (a batch holds at least one document, however large).
 pub fn batches<I>(docs: I, batch_size: usize) -> Box<dyn DocStream>
 where
     I: Iterator<Item = Result<Document>> + 'static,
@@ -146,10 +163,13 @@ struct Batches<I> {
 
 impl<I: Iterator<Item = Result<Document>>> DocStream for Batches<I> {
     fn next_batch(&mut self) -> Result<Option<Vec<Document>>> {
-        let mut batch = Vec::with_capacity(self.batch_size);
+        let mut batch = Vec::with_capacity(self.batch_size.min(1024));
+        let mut bytes = 0;
         for doc in self.docs.by_ref() {
-            batch.push(doc?);
-            if batch.len() == self.batch_size {
+            let doc = doc?;
+            bytes += document_bytes(&doc);
+            batch.push(doc);
+            if batch.len() == self.batch_size || bytes >= MAX_BATCH_BYTES {
                 break;
             }
         }

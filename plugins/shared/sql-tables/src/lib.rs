@@ -736,7 +736,10 @@ impl TableSync {
 impl DocStream for TableSync {
     fn next_batch(&mut self) -> Result<Option<Vec<Document>>> {
         let mut docs = Vec::new();
-        while docs.len() < DOCS_PER_BATCH {
+        let mut bytes = 0;
+        // Rows may be large (a row may reach the database's `max_row_bytes`): the batch closes
+        // at the SDK's batch bytes as well as at DOCS_PER_BATCH.
+        while docs.len() < DOCS_PER_BATCH && bytes < inlet_sdk::MAX_BATCH_BYTES {
             let Some(mut cur) = self.current.take() else {
                 let Some(job) = self.jobs.pop_front() else {
                     break;
@@ -748,6 +751,7 @@ impl DocStream for TableSync {
                 Some(rows) => {
                     for row in rows {
                         let d = self.document(&mut cur, row);
+                        bytes += inlet_sdk::document_bytes(&d);
                         docs.push(d);
                     }
                     self.current = Some(cur);

@@ -41,10 +41,12 @@ impl Connector for Hostile {
             .map_err(|e| error(ErrorKind::Config, format!("attack is not JSON: {e}")))?;
         let n = attack["count"].as_u64().unwrap_or(1) as usize;
         if attack["op"] == "batch" {
+            // Past the SDK's batching (which closes batches at 4 MiB): one batch, whole.
             let pad = "a".repeat(attack["bytes"].as_u64().unwrap_or(1024) as usize);
-            let docs =
-                (0..n).map(move |i| Ok(Document::index(format!("doc-{i}"), &json!({"pad": pad}))));
-            return Ok(inlet_sdk::batches(docs, n));
+            let docs = (0..n)
+                .map(|i| Document::index(format!("doc-{i}"), &json!({"pad": pad})))
+                .collect();
+            return Ok(Box::new(OneBatch(Some(docs))));
         }
         let out = match attack["op"].as_str() {
             Some("fields") => fields(
@@ -67,6 +69,15 @@ impl Connector for Hostile {
         };
         let docs = vec![Ok(Document::index("result", &out))];
         Ok(inlet_sdk::batches(docs.into_iter(), 1))
+    }
+}
+
+/// Hands over everything in one batch.
+struct OneBatch(Option<Vec<Document>>);
+
+impl DocStream for OneBatch {
+    fn next_batch(&mut self) -> Result<Option<Vec<Document>>> {
+        Ok(self.0.take())
     }
 }
 
