@@ -426,11 +426,17 @@ async fn tunnel(proxy: &Proxy, target: &Target, mut tcp: TcpStream) -> Result<Tc
                 _ => "",
             };
             let shown = crate::runtime::log_safe(&status_line);
-            tracing::warn!(
-                proxy = %proxy.shown(),
-                target = %target.origin(),
-                "the proxy refused the tunnel: {shown}{hint}"
-            );
+            // A plugin can provoke refusals at will (targets the proxy's policy blocks): WARN
+            // once per proxy and status, DEBUG after, so it cannot flood the operator's log.
+            if first_refusal(proxy.shown(), code) {
+                tracing::warn!(
+                    proxy = %proxy.shown(),
+                    target = %target.origin(),
+                    "the proxy refused the tunnel: {shown}{hint} (further refusals with this status are logged at DEBUG)"
+                );
+            } else {
+                tracing::debug!(proxy = %proxy.shown(), target = %target.origin(), "the proxy refused the tunnel: {shown}");
+            }
             Err(Error::InternalError(Some(format!(
                 "the proxy {} refused CONNECT {}: {shown}",
                 proxy.shown(),
@@ -438,6 +444,21 @@ async fn tunnel(proxy: &Proxy, target: &Target, mut tcp: TcpStream) -> Result<Tc
             ))))
         }
     }
+}
+
+/// Whether this is the first refusal with `code` from `proxy` in this process.
+fn first_refusal(proxy: &str, code: Option<u16>) -> bool {
+    static SEEN: Mutex<Vec<(String, Option<u16>)>> = Mutex::new(Vec::new());
+    let mut seen = SEEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let key = (proxy.to_owned(), code);
+    // Bounded by the proxies configured (two at most) times the statuses they answer with.
+    if seen.contains(&key) {
+        return false;
+    }
+    seen.push(key);
+    true
 }
 
 async fn tls<S>(route: &Route, target: &Target, stream: S) -> Result<Box<dyn Io>, Error>
