@@ -2,6 +2,7 @@
 //!
 //! Data flows `plugin → sync engine → sink` (the embedded NDJSON sink, or a cluster through the
 //! bulk indexer). Modules, one job each:
+//! - [`capabilities`]: what a connector's plugin gets: its manifest ∩ the operator's grants;
 //! - [`broker`]: brokered network access and credentials (the only way out of the sandbox);
 //! - [`sql`]: the SQL broker (operator-granted PostgreSQL/MySQL connections, streamed rows);
 //! - [`config`]: `config.yml`, Elastic's keys plus Inlet's standalone sections;
