@@ -22,6 +22,7 @@ pub mod network;
 pub mod route;
 pub mod send;
 pub mod sigv4;
+pub mod trust;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};

@@ -4,8 +4,7 @@
 //! must be signed by that user). The plugin never holds the secret; the host signs.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
 use crate::support::*;
 use serde_json::{Value, json};
@@ -28,25 +27,14 @@ print(json.dumps({"id": key["AccessKeyId"], "secret": key["SecretAccessKey"]}))
 "#;
 
 struct Moto {
-    child: Child,
+    _server: KillOnDrop,
     port: u16,
     key_id: String,
     secret: String,
 }
 
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn moto() -> Moto {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
+    let port = free_port();
     let child = Command::new("python3")
         .args([
             "-m",
@@ -61,16 +49,9 @@ fn moto() -> Moto {
         .stderr(Stdio::null())
         .spawn()
         .expect("python3 (with moto's server: scripts/setup installs it)");
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "moto_server did not listen on {port}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_listening(port, "moto's server");
     let mut moto = Moto {
-        child,
+        _server: KillOnDrop(child),
         port,
         key_id: String::new(),
         secret: String::new(),
@@ -94,12 +75,7 @@ fn probe(
     secret: &str,
     script: &Value,
 ) -> std::collections::BTreeMap<String, Value> {
-    let plugins = plugin_dir(tmp, &["http_probe"]);
-    std::fs::write(
-        plugins.join("http_probe").join("plugin.toml"),
-        "service_type = \"http-probe\"\ncomponent = \"http_probe.wasm\"\n[permissions]\nhttp = [\"http://*:*\"]\n",
-    )
-    .expect("plugin.toml");
+    http_probe_dir(tmp, r#"["http://*:*"]"#);
     std::fs::write(tmp.join("aws-secret"), format!("{secret}\n")).expect("write");
     let origin = format!("http://127.0.0.1:{}", moto.port);
     let config = write_config(

@@ -269,16 +269,10 @@ struct Setup {
 impl Setup {
     fn new(declared: Option<&str>) -> Setup {
         let tmp = tempfile::tempdir().expect("tempdir");
-        let plugins = plugin_dir(tmp.path(), &["http_probe"]);
-        if let Some(declared) = declared {
-            std::fs::write(
-                plugins.join("http_probe").join("plugin.toml"),
-                format!(
-                    "service_type = \"http-probe\"\ncomponent = \"http_probe.wasm\"\n[permissions]\nhttp = {declared}\n"
-                ),
-            )
-            .expect("rewrite plugin.toml");
-        }
+        match declared {
+            Some(declared) => http_probe_dir(tmp.path(), declared),
+            None => plugin_dir(tmp.path(), &["http_probe"]),
+        };
         std::fs::write(tmp.path().join("password.txt"), format!("{PASSWORD}\n")).expect("write");
         std::fs::write(tmp.path().join("apikey.txt"), API_KEY).expect("write");
         Setup { tmp }

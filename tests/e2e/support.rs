@@ -376,6 +376,33 @@ pub fn free_port() -> u16 {
         .expect("a free port")
 }
 
+/// Waits (up to 30 s) until something listens on loopback `port`: a server a test started as a
+/// child process on a port from [`free_port`].
+pub fn wait_listening(port: u16, what: &str) {
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "{what} did not listen on {port}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// The adversarial `http_probe` test plugin in `into/plugins`, its manifest declaring
+/// `http = <declared>` (a TOML array of origins); returns the plugins directory.
+pub fn http_probe_dir(into: &Path, declared: &str) -> PathBuf {
+    let plugins = plugin_dir(into, &["http_probe"]);
+    std::fs::write(
+        plugins.join("http_probe").join("plugin.toml"),
+        format!(
+            "service_type = \"http-probe\"\ncomponent = \"http_probe.wasm\"\n[permissions]\nhttp = {declared}\n"
+        ),
+    )
+    .expect("rewrite plugin.toml");
+    plugins
+}
+
 /// The body of `GET /metrics` on the admin port, if it answers 200.
 pub fn metrics_text(port: u16) -> Option<String> {
     use std::io::{Read, Write};

@@ -16,7 +16,6 @@ use base64::Engine as _;
 use http::HeaderValue;
 use ipnet::IpNet;
 use rustls::pki_types::CertificateDer;
-use rustls::pki_types::pem::PemObject as _;
 use secrecy::{ExposeSecret as _, SecretString};
 
 use super::http::{Host, Scheme, Target};
@@ -152,47 +151,7 @@ impl NoProxy {
     pub fn parse<'a>(entries: impl IntoIterator<Item = &'a str>) -> Result<NoProxy, String> {
         let mut out = NoProxy::default();
         for raw in entries {
-            let entry = raw.trim();
-            if entry.is_empty() {
-                continue;
-            }
-            if entry == "*" {
-                out.all = true;
-                continue;
-            }
-            if let Ok(net) = entry.parse::<IpNet>() {
-                out.nets.push(net);
-                continue;
-            }
-            if let Ok(ip) = entry.trim_matches(['[', ']']).parse::<IpAddr>() {
-                out.nets.push(IpNet::from(ip.to_canonical()));
-                continue;
-            }
-            let (name, port) = match entry.rsplit_once(':') {
-                Some((n, p)) => (
-                    n,
-                    Some(
-                        p.parse::<u16>()
-                            .map_err(|_| format!("{raw:?}: bad port {p:?}"))?,
-                    ),
-                ),
-                None => (entry, None),
-            };
-            let name = name
-                .trim_start_matches("*.")
-                .trim_start_matches('.')
-                .trim_end_matches('.')
-                .to_ascii_lowercase();
-            if name.is_empty()
-                || !name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
-            {
-                return Err(format!(
-                    "{raw:?} is not a host name, an IP address or a CIDR range"
-                ));
-            }
-            out.names.push((name, port));
+            out.add(raw)?;
         }
         Ok(out)
     }
@@ -201,18 +160,55 @@ impl NoProxy {
     /// skipped (and named in the returned list) rather than making the start fail on an
     /// environment the operator may share with other tools.
     fn from_env_list(list: &str) -> (NoProxy, Vec<String>) {
-        let mut skipped = Vec::new();
-        let good: Vec<&str> = list
-            .split(',')
-            .filter(|e| match NoProxy::parse([*e]) {
-                Ok(_) => true,
-                Err(why) => {
-                    skipped.push(why);
-                    false
-                }
-            })
-            .collect();
-        (NoProxy::parse(good).unwrap_or_default(), skipped)
+        let mut out = NoProxy::default();
+        let skipped = list.split(',').filter_map(|e| out.add(e).err()).collect();
+        (out, skipped)
+    }
+
+    /// Adds one entry (blank ones are ignored).
+    fn add(&mut self, raw: &str) -> Result<(), String> {
+        let entry = raw.trim();
+        if entry.is_empty() {
+            return Ok(());
+        }
+        if entry == "*" {
+            self.all = true;
+            return Ok(());
+        }
+        if let Ok(net) = entry.parse::<IpNet>() {
+            self.nets.push(net);
+            return Ok(());
+        }
+        if let Ok(ip) = entry.trim_matches(['[', ']']).parse::<IpAddr>() {
+            self.nets.push(IpNet::from(ip.to_canonical()));
+            return Ok(());
+        }
+        let (name, port) = match entry.rsplit_once(':') {
+            Some((n, p)) => (
+                n,
+                Some(
+                    p.parse::<u16>()
+                        .map_err(|_| format!("{raw:?}: bad port {p:?}"))?,
+                ),
+            ),
+            None => (entry, None),
+        };
+        let name = name
+            .trim_start_matches("*.")
+            .trim_start_matches('.')
+            .trim_end_matches('.')
+            .to_ascii_lowercase();
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
+        {
+            return Err(format!(
+                "{raw:?} is not a host name, an IP address or a CIDR range"
+            ));
+        }
+        self.names.push((name, port));
+        Ok(())
     }
 
     pub fn matches(&self, target: &Target) -> bool {
@@ -400,17 +396,8 @@ impl Route {
 /// The certificates of a PEM file; an error names the key and the path.
 fn load_roots(path: &Path, key: &str) -> Result<Vec<CertificateDer<'static>>, RouteError> {
     let shown = path.display();
-    let certs = CertificateDer::pem_file_iter(path)
-        .map_err(|e| invalid(key, format!("cannot read {shown}: {e}")))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| invalid(key, format!("{shown} is not a PEM certificate bundle: {e}")))?;
-    if certs.is_empty() {
-        return Err(invalid(
-            key,
-            format!("{shown} holds no certificate (expected PEM `BEGIN CERTIFICATE` blocks)"),
-        ));
-    }
-    Ok(certs)
+    let pem = std::fs::read(path).map_err(|e| invalid(key, format!("cannot read {shown}: {e}")))?;
+    super::trust::ca_bundle(&pem).map_err(|reason| invalid(key, format!("{shown} {reason}")))
 }
 
 /// TLS 1.2/1.3 on ring, the platform's roots plus `extra`, HTTP/1.1 by ALPN.
@@ -572,6 +559,6 @@ mod tests {
         std::fs::write(&path, "not a certificate\n").expect("write");
         let e = load_roots(&path, "connectors[0].grants.http_ca_file").expect_err("no certs");
         assert_eq!(e.key, "connectors[0].grants.http_ca_file");
-        assert!(e.message.contains("holds no certificate"), "{e}");
+        assert!(e.message.contains("holds no PEM certificate"), "{e}");
     }
 }

@@ -17,9 +17,6 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use rustls::pki_types::CertificateDer;
-use rustls::pki_types::pem::PemObject as _;
-
 use crate::config::databases::{DatabaseSpec, Engine, TlsMode};
 
 /// PEM certificates to trust, checked when they were read.
@@ -36,16 +33,7 @@ impl Pem {
     /// Checks that `bytes` hold at least one certificate usable as a trust anchor, so a wrong
     /// file fails when it is read rather than at every connection.
     pub(crate) fn parse(bytes: Vec<u8>) -> Result<Pem, String> {
-        let mut roots = rustls::RootCertStore::empty();
-        for cert in CertificateDer::pem_slice_iter(&bytes) {
-            let cert = cert.map_err(|e| format!("not valid PEM: {e}"))?;
-            roots
-                .add(cert)
-                .map_err(|e| format!("a certificate in it is not usable as a CA: {e}"))?;
-        }
-        if roots.is_empty() {
-            return Err("holds no PEM certificate (-----BEGIN CERTIFICATE-----)".into());
-        }
+        crate::broker::trust::ca_bundle(&bytes)?;
         Ok(Pem(bytes.into()))
     }
 
