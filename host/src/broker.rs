@@ -13,6 +13,7 @@
 //! - [`hooks`]: the `WasiHttpHooks` a plugin's store uses;
 //! - [`metrics`]: counters per connector.
 
+pub mod assertion;
 pub mod credentials;
 pub mod form_credentials;
 pub mod hooks;

@@ -204,6 +204,19 @@ impl Server {
                 drop(st);
                 respond(&mut out, "200 OK", &[], body.to_string().as_bytes());
             }
+            "/token-refuse" => {
+                // Google's answer to an assertion signed with a key it does not know.
+                let body = serde_json::json!({
+                    "error": "invalid_grant",
+                    "error_description": "Invalid JWT Signature.",
+                });
+                respond(
+                    &mut out,
+                    "400 Bad Request",
+                    &[],
+                    body.to_string().as_bytes(),
+                );
+            }
             "/protected" => {
                 let mut st = self.state.lock().expect("state");
                 let token = seen
@@ -896,4 +909,242 @@ fn thirty_thousand_denied_origins_log_sixty_four_warn_lines_and_one_summary() {
             .join("\n")
     );
     assert!(source.seen().is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Issue 17: token grants the host signs itself (RFC 7523): Google's service-account JWT grant
+// and Entra ID's certificate client assertion. The token endpoint checks each assertion's
+// signature with the certificate's public key, as Google and Entra ID do with the registered one.
+
+/// An RSA key and a self-signed certificate for it, made by `openssl` in `dir`.
+fn openssl_key_and_certificate(dir: &Path, stem: &str) -> (String, String) {
+    let out = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .args(["-subj", "/CN=inlet-e2e", "-keyout"])
+        .arg(dir.join(format!("{stem}.key")))
+        .arg("-out")
+        .arg(dir.join(format!("{stem}.crt")))
+        .output()
+        .expect("openssl (scripts/setup installs it)");
+    assert!(out.status.success(), "{out:?}");
+    let read =
+        |ext: &str| std::fs::read_to_string(dir.join(format!("{stem}.{ext}"))).expect("read");
+    (read("key"), read("crt"))
+}
+
+/// The token request's form fields.
+fn form_fields(seen: &Seen) -> BTreeMap<String, String> {
+    form_urlencoded::parse(seen.body.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+/// Checks `jwt`'s RS256 signature with the certificate's public key and its audience.
+fn verified(jwt: &str, certificate: &str, audience: &str) -> (jsonwebtoken::Header, Value) {
+    let key = jsonwebtoken::DecodingKey::from_rsa_pem(certificate.as_bytes()).expect("public key");
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    validation.set_audience(&[audience]);
+    let data = jsonwebtoken::decode::<Value>(jwt, &key, &validation)
+        .unwrap_or_else(|e| panic!("the assertion does not verify: {e}"));
+    (data.header, data.claims)
+}
+
+/// A key line: it must show up nowhere but in the key file.
+fn key_line(private_key_pem: &str) -> String {
+    private_key_pem
+        .lines()
+        .nth(2)
+        .expect("a key line")
+        .to_owned()
+}
+
+#[test]
+fn a_google_service_account_key_signs_the_grant_and_the_plugin_gets_only_the_bearer() {
+    let source = Server::start();
+    let port = source.port;
+    let setup = Setup::new(None);
+    let (key, certificate) = openssl_key_and_certificate(setup.path(), "sa");
+    // The token endpoint comes from the key file's `token_uri`, as Google's libraries do.
+    let token_url = format!("http://127.0.0.1:{port}/token");
+    let key_file = serde_json::json!({
+        "type": "service_account",
+        "project_id": "inlet-e2e",
+        "private_key_id": "kid-e2e-1",
+        "private_key": key,
+        "client_email": "indexer@inlet-e2e.iam.gserviceaccount.com",
+        "client_id": "1234567890",
+        "token_uri": token_url,
+    });
+    std::fs::write(setup.path().join("sa.json"), key_file.to_string()).expect("write");
+    let protected = format!("http://127.0.0.1:{port}/protected");
+    let credentials = format!(
+        "  drive:\n    type: google_service_account\n    service_account_key: {{file: sa.json}}\n    scopes: [\"https://www.googleapis.com/auth/drive.readonly\", \"https://www.googleapis.com/auth/admin.directory.user.readonly\"]\n    subject: admin@corp.example\n    hosts: [\"http://127.0.0.1:{port}\"]\n"
+    );
+    let run = setup.sync(
+        &credentials,
+        &grants(&[format!("http://127.0.0.1:{port}")], &["drive"]),
+        &serde_json::json!([
+            http("a", protected.clone()),
+            http("b", protected.clone()),
+            http("echo", format!("http://127.0.0.1:{port}/echo")),
+        ]),
+        "",
+    );
+    assert!(run.ok, "{}\n{}", run.report, run.stderr);
+    for id in ["a", "b"] {
+        assert_eq!(run.doc(id)["status"], 200, "{id}: {}", run.doc(id));
+    }
+    assert_eq!(
+        run.doc("echo")["body"]
+            .as_str()
+            .and_then(|b| serde_json::from_str::<Value>(b).ok())
+            .map(|b| b["headers"]["authorization"].clone()),
+        Some(Value::from("<present>"))
+    );
+    let tokens = source.token_requests();
+    assert_eq!(
+        tokens.len(),
+        1,
+        "one token serves every request: {tokens:?}"
+    );
+    let fields = form_fields(&tokens[0]);
+    assert_eq!(
+        fields.get("grant_type").map(String::as_str),
+        Some("urn:ietf:params:oauth:grant-type:jwt-bearer")
+    );
+    assert_eq!(fields.len(), 2, "grant_type and assertion only: {fields:?}");
+    let (header, claims) = verified(&fields["assertion"], &certificate, &token_url);
+    assert_eq!(header.kid.as_deref(), Some("kid-e2e-1"));
+    assert_eq!(claims["iss"], "indexer@inlet-e2e.iam.gserviceaccount.com");
+    assert_eq!(claims["sub"], "admin@corp.example");
+    assert_eq!(
+        claims["scope"],
+        "https://www.googleapis.com/auth/drive.readonly https://www.googleapis.com/auth/admin.directory.user.readonly"
+    );
+    let lifetime = claims["exp"].as_u64().expect("exp") - claims["iat"].as_u64().expect("iat");
+    assert_eq!(lifetime, 3600);
+    let line = key_line(&key);
+    assert!(!run.stderr.contains(&line));
+    assert_not_under(&setup.path().join("data"), &line);
+
+    // Google refuses the assertion: the plugin's request fails, the operator's log has
+    // Google's reason, and the source is not asked.
+    let source = Server::start();
+    let port = source.port;
+    let credentials = format!(
+        "  drive:\n    type: google_service_account\n    service_account_key: {{file: sa.json}}\n    token_url: http://127.0.0.1:{port}/token-refuse\n    scopes: [s]\n    hosts: [\"http://127.0.0.1:{port}\"]\n"
+    );
+    let run = setup.sync(
+        &credentials,
+        &grants(&[format!("http://127.0.0.1:{port}")], &["drive"]),
+        &serde_json::json!([http("a", format!("http://127.0.0.1:{port}/protected"))]),
+        "",
+    );
+    let error = error_of(run.doc("a"));
+    assert!(
+        error.contains("could not obtain credential `drive`"),
+        "{error}"
+    );
+    assert!(
+        run.stderr
+            .lines()
+            .any(|l| l.contains("invalid_grant: Invalid JWT Signature.")),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !source.seen().iter().any(|s| s.path() == "/protected"),
+        "{:?}",
+        source.seen()
+    );
+}
+
+#[test]
+fn a_certificate_signs_the_client_assertion_entra_id_expects() {
+    let source = Server::start();
+    let port = source.port;
+    let setup = Setup::new(None);
+    let (key, certificate) = openssl_key_and_certificate(setup.path(), "app");
+    let token_url = format!("http://127.0.0.1:{port}/token");
+    let credentials = format!(
+        "  sharepoint:\n    type: oauth2_client_certificate\n    token_url: {token_url}\n    client_id: 7d9c-app\n    certificate: {{file: app.crt}}\n    private_key: {{file: app.key}}\n    scopes: [\"https://corp.sharepoint.com/.default\"]\n    hosts: [\"http://127.0.0.1:{port}\"]\n"
+    );
+    let protected = format!("http://127.0.0.1:{port}/protected");
+    let run = setup.sync(
+        &credentials,
+        &grants(&[format!("http://127.0.0.1:{port}")], &["sharepoint"]),
+        &serde_json::json!([http("a", protected.clone()), http("b", protected)]),
+        "",
+    );
+    assert!(run.ok, "{}\n{}", run.report, run.stderr);
+    for id in ["a", "b"] {
+        assert_eq!(run.doc(id)["status"], 200, "{id}: {}", run.doc(id));
+    }
+    let tokens = source.token_requests();
+    assert_eq!(tokens.len(), 1, "{tokens:?}");
+    assert_eq!(tokens[0].header("authorization"), None);
+    let fields = form_fields(&tokens[0]);
+    for (k, v) in [
+        ("grant_type", "client_credentials"),
+        ("client_id", "7d9c-app"),
+        ("scope", "https://corp.sharepoint.com/.default"),
+        (
+            "client_assertion_type",
+            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        ),
+    ] {
+        assert_eq!(fields.get(k).map(String::as_str), Some(v), "{fields:?}");
+    }
+    let (header, claims) = verified(&fields["client_assertion"], &certificate, &token_url);
+    // Entra ID finds the certificate by its thumbprint: openssl's SHA-1 fingerprint of it.
+    let out = Command::new("openssl")
+        .args(["x509", "-noout", "-fingerprint", "-sha1", "-in"])
+        .arg(setup.path().join("app.crt"))
+        .output()
+        .expect("openssl");
+    let fingerprint = String::from_utf8_lossy(&out.stdout)
+        .split('=')
+        .nth(1)
+        .expect("fingerprint")
+        .trim()
+        .replace(':', "");
+    let thumbprint = base64::Engine::encode(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        hex::decode(fingerprint).expect("hex"),
+    );
+    assert_eq!(header.x5t.as_deref(), Some(thumbprint.as_str()));
+    assert_eq!(claims["iss"], "7d9c-app");
+    assert_eq!(claims["sub"], "7d9c-app");
+    assert!(
+        claims["jti"].as_str().is_some_and(|j| j.len() == 36),
+        "{claims}"
+    );
+    let line = key_line(&key);
+    assert!(!run.stderr.contains(&line));
+    assert_not_under(&setup.path().join("data"), &line);
+
+    // A key that is not the certificate's fails `inlet config check`, naming the credential.
+    let (_, other_certificate) = openssl_key_and_certificate(setup.path(), "other");
+    std::fs::write(setup.path().join("app.crt"), other_certificate).expect("write");
+    let config = write_config(
+        setup.path(),
+        &format!(
+            "credentials:\n{credentials}connectors:\n  - connector_id: probe\n    service_type: http-probe\n    grants:\n{}",
+            grants(&[format!("http://127.0.0.1:{port}")], &["sharepoint"])
+        ),
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_inlet"))
+        .args(["config", "check", "--config"])
+        .arg(&config)
+        .output()
+        .expect("run inlet");
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("sharepoint") && text.contains("does not belong to the certificate"),
+        "{text}"
+    );
+    assert!(!text.contains(&line), "{text}");
 }

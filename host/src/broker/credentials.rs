@@ -2,7 +2,8 @@
 //! applied only to requests whose origin the credential is bound to, and never shown to a
 //! plugin, a log line or an error message (`Debug` prints the name, type and hosts only).
 //!
-//! OAuth2 client-credentials tokens are fetched by the host, cached until shortly before they
+//! OAuth2 tokens (client credentials with a secret or a certificate's signed assertion, and
+//! Google's service-account JWT grant) are fetched by the host, cached until shortly before they
 //! expire, and refreshed when they expire or when the source answers 401 with them. Token
 //! requests are rate-limited per credential, whatever the plugins do: concurrent requests wait
 //! for one fetch, a 401 drops a token at most once per [`REFUSED_TOKEN_INTERVAL`], and a failed
@@ -19,6 +20,7 @@ use base64::Engine as _;
 use http::{HeaderName, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
 
+use super::assertion::{self, ClientCertificate, ServiceAccount};
 use super::http::{OriginPattern, Target};
 use super::send;
 use super::sigv4::SigV4;
@@ -188,19 +190,46 @@ impl Credential {
                 value: read("value", &spec.value)?,
             },
             CredentialKind::Oauth2ClientCredentials => {
-                let url = spec.token_url.as_deref().unwrap_or_default();
-                Secret::OAuth2(Box::new(OAuth2 {
-                    credential: name.to_owned(),
-                    token_url: url
-                        .parse()
-                        .map_err(|e| invalid(format!("token_url {url:?}: {e}")))?,
+                let grant = Grant::ClientSecret {
                     client_id: spec.client_id.clone().unwrap_or_default(),
                     client_secret: read("client_secret", &spec.client_secret)?,
-                    scopes: spec.scopes.clone(),
                     client_auth: spec.client_auth,
-                    cache: tokio::sync::Mutex::new(TokenState::default()),
-                    fetches: AtomicU64::new(0),
-                }))
+                };
+                let url = spec.token_url.as_deref().unwrap_or_default();
+                Secret::OAuth2(Box::new(OAuth2::new(name, url, &spec.scopes, grant)?))
+            }
+            CredentialKind::GoogleServiceAccount => {
+                let key = read("service_account_key", &spec.service_account_key)?;
+                let account = ServiceAccount::from_key_json(&key, spec.subject.as_deref())
+                    .map_err(|m| invalid(format!("`service_account_key`: {m}")))?;
+                // config.yml's token_url (a private endpoint, a test) before the key file's.
+                let url = match (&spec.token_url, account.token_uri()) {
+                    (Some(url), _) => url.clone(),
+                    (None, Some(uri)) => {
+                        crate::config::credentials::check_token_url(uri).map_err(|m| {
+                            invalid(format!(
+                                "`service_account_key`: its token_uri: {m}; set `token_url`"
+                            ))
+                        })?;
+                        uri.to_owned()
+                    }
+                    (None, None) => assertion::GOOGLE_TOKEN_URL.to_owned(),
+                };
+                let grant = Grant::ServiceAccount(Box::new(account));
+                Secret::OAuth2(Box::new(OAuth2::new(name, &url, &spec.scopes, grant)?))
+            }
+            CredentialKind::OAuth2ClientCertificate => {
+                let client_id = spec.client_id.clone().unwrap_or_default();
+                let certificate = read("certificate", &spec.certificate)?;
+                let key = read("private_key", &spec.private_key)?;
+                let signer = ClientCertificate::new(&client_id, &certificate, &key)
+                    .map_err(|(field, m)| invalid(format!("`{field}`: {m}")))?;
+                let grant = Grant::ClientCertificate {
+                    client_id,
+                    signer: Box::new(signer),
+                };
+                let url = spec.token_url.as_deref().unwrap_or_default();
+                Secret::OAuth2(Box::new(OAuth2::new(name, url, &spec.scopes, grant)?))
             }
             CredentialKind::AwsSigV4 => {
                 let secret = read("secret_access_key", &spec.secret_access_key)?;
@@ -314,17 +343,33 @@ fn sensitive_header(value: &str) -> Result<HeaderValue, TokenError> {
     Ok(v)
 }
 
-/// An OAuth2 client-credentials client with its token cache.
+/// An OAuth2 client of a token endpoint, with its token cache.
 pub struct OAuth2 {
     credential: String,
     token_url: http::Uri,
-    client_id: String,
-    client_secret: SecretString,
     scopes: Vec<String>,
-    client_auth: ClientAuth,
+    grant: Grant,
     /// Held across a fetch so concurrent requests wait for one token instead of each fetching.
     cache: tokio::sync::Mutex<TokenState>,
     fetches: AtomicU64,
+}
+
+/// How the host asks the token endpoint for a token.
+enum Grant {
+    /// `oauth2_client_credentials`: client credentials, the client authenticated by its secret.
+    ClientSecret {
+        client_id: String,
+        client_secret: SecretString,
+        client_auth: ClientAuth,
+    },
+    /// `google_service_account`: a JWT signed with the account's key is the grant.
+    ServiceAccount(Box<ServiceAccount>),
+    /// `oauth2_client_certificate`: client credentials, the client authenticated by a JWT its
+    /// certificate's key signs.
+    ClientCertificate {
+        client_id: String,
+        signer: Box<ClientCertificate>,
+    },
 }
 
 #[derive(Default)]
@@ -396,6 +441,25 @@ impl TokenState {
 }
 
 impl OAuth2 {
+    fn new(
+        credential: &str,
+        token_url: &str,
+        scopes: &[String],
+        grant: Grant,
+    ) -> Result<OAuth2, CredentialError> {
+        Ok(OAuth2 {
+            credential: credential.to_owned(),
+            token_url: token_url.parse().map_err(|e| CredentialError::Invalid {
+                name: credential.to_owned(),
+                message: format!("token_url {token_url:?}: {e}"),
+            })?,
+            scopes: scopes.to_vec(),
+            grant,
+            cache: tokio::sync::Mutex::new(TokenState::default()),
+            fetches: AtomicU64::new(0),
+        })
+    }
+
     /// A valid token: the cached one, or a new one from the token endpoint. The lock is held
     /// across the fetch, so concurrent requests wait for one fetch instead of each making one.
     pub async fn token(&self, net: &send::Connect) -> Result<(SecretString, u64), TokenError> {
@@ -453,6 +517,82 @@ impl OAuth2 {
         renewed
     }
 
+    /// The token request of this client's grant (a plain function: the form serializer is
+    /// not `Send`, so it must not live in `fetch`'s future).
+    fn token_request(
+        &self,
+        endpoint: &str,
+        fail: &dyn Fn(String) -> TokenError,
+    ) -> Result<http::Request<bytes::Bytes>, TokenError> {
+        let scope = self.scopes.join(" ");
+        let mut form = form_urlencoded::Serializer::new(String::new());
+        let mut builder = http::Request::post(self.token_url.clone())
+            .header(
+                http::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .header(http::header::ACCEPT, "application/json");
+        match &self.grant {
+            Grant::ClientSecret {
+                client_id,
+                client_secret,
+                client_auth,
+            } => {
+                form.append_pair("grant_type", "client_credentials");
+                if !scope.is_empty() {
+                    form.append_pair("scope", &scope);
+                }
+                match client_auth {
+                    ClientAuth::Basic => {
+                        // RFC 6749 §2.3.1: form-encode id and secret before joining them.
+                        let enc = |s: &str| {
+                            form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>()
+                        };
+                        let pair =
+                            format!("{}:{}", enc(client_id), enc(client_secret.expose_secret()));
+                        let value = format!(
+                            "Basic {}",
+                            base64::engine::general_purpose::STANDARD.encode(pair)
+                        );
+                        builder = builder.header(
+                            http::header::AUTHORIZATION,
+                            sensitive_header(&value).map_err(|e| fail(e.reason))?,
+                        );
+                    }
+                    ClientAuth::Body => {
+                        form.append_pair("client_id", client_id);
+                        form.append_pair("client_secret", client_secret.expose_secret());
+                    }
+                }
+            }
+            Grant::ServiceAccount(account) => {
+                // The scopes travel inside the signed JWT (Google's token endpoint reads them
+                // there), its audience is the endpoint.
+                let jwt = account
+                    .assertion(endpoint, &scope, assertion::unix_now())
+                    .map_err(fail)?;
+                form.append_pair("grant_type", assertion::JWT_BEARER_GRANT);
+                form.append_pair("assertion", &jwt);
+            }
+            Grant::ClientCertificate { client_id, signer } => {
+                let jwt = signer
+                    .assertion(endpoint, assertion::unix_now())
+                    .map_err(fail)?;
+                form.append_pair("grant_type", "client_credentials");
+                if !scope.is_empty() {
+                    form.append_pair("scope", &scope);
+                }
+                form.append_pair("client_id", client_id);
+                form.append_pair("client_assertion_type", assertion::JWT_CLIENT_ASSERTION);
+                form.append_pair("client_assertion", &jwt);
+            }
+        }
+        let body = form.finish();
+        builder
+            .body(bytes::Bytes::from(body))
+            .map_err(|e| fail(format!("cannot build the token request: {e}")))
+    }
+
     async fn fetch(
         &self,
         net: &send::Connect,
@@ -469,59 +609,28 @@ impl OAuth2 {
             self.token_url.authority().map(|a| a.as_str()).unwrap_or(""),
             self.token_url.path()
         );
-        let mut pairs: Vec<(&str, &str)> = vec![("grant_type", "client_credentials")];
-        let scope = self.scopes.join(" ");
-        if !scope.is_empty() {
-            pairs.push(("scope", &scope));
-        }
-        let mut builder = http::Request::post(self.token_url.clone())
-            .header(
-                http::header::CONTENT_TYPE,
-                "application/x-www-form-urlencoded",
-            )
-            .header(http::header::ACCEPT, "application/json");
-        match self.client_auth {
-            ClientAuth::Basic => {
-                // RFC 6749 §2.3.1: form-encode id and secret before joining them.
-                let enc =
-                    |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-                let pair = format!(
-                    "{}:{}",
-                    enc(&self.client_id),
-                    enc(self.client_secret.expose_secret())
-                );
-                let value = format!(
-                    "Basic {}",
-                    base64::engine::general_purpose::STANDARD.encode(pair)
-                );
-                builder = builder.header(
-                    http::header::AUTHORIZATION,
-                    sensitive_header(&value).map_err(|e| fail(e.reason))?,
-                );
-            }
-            ClientAuth::Body => {
-                pairs.push(("client_id", &self.client_id));
-                pairs.push(("client_secret", self.client_secret.expose_secret()));
-            }
-        }
-        let form = form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(pairs)
-            .finish();
-        let request = builder
-            .body(bytes::Bytes::from(form))
-            .map_err(|e| fail(format!("cannot build the token request: {e}")))?;
+        let request = self.token_request(&endpoint, &fail)?;
         let (status, body) = net
             .fetch_small(request, MAX_TOKEN_RESPONSE)
             .await
             .map_err(|e| fail(format!("token endpoint {endpoint}: {e}")))?;
         let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
         if !status.is_success() {
-            // The OAuth2 error code is safe to show; the rest of the body is not read.
-            let code = json
-                .get("error")
-                .and_then(|e| e.as_str())
-                .map(|e| format!(" (error: {})", e.chars().take(64).collect::<String>()))
-                .unwrap_or_default();
+            // RFC 6749 §5.2's error code and description (Entra's `AADSTS…` code, Google's
+            // "Invalid JWT Signature.") say what to fix; the rest of the body is not read.
+            let field = |key: &str, max: usize| {
+                json.get(key).and_then(|e| e.as_str()).map(|e| {
+                    e.chars()
+                        .filter(|c| !c.is_control())
+                        .take(max)
+                        .collect::<String>()
+                })
+            };
+            let code = match (field("error", 64), field("error_description", 200)) {
+                (Some(e), Some(d)) => format!(" (error: {e}: {d})"),
+                (Some(e), None) => format!(" (error: {e})"),
+                _ => String::new(),
+            };
             return Err(fail(format!(
                 "token endpoint {endpoint} answered {status}{code}"
             )));

@@ -18,10 +18,10 @@
 //!
 //! The plugin chooses the shape; the operator chooses where a secret may go. The rules:
 //! - a **secret position** (`password`, `token`, `value`, `client_secret`, `secret_access_key`,
-//!   `session_token`) names at least one
+//!   `session_token`, `service_account_key`, `certificate`, `private_key`) names at least one
 //!   field, any field; such a field is withheld from the plugin like a sensitive one
 //!   (`sync::configuration`) and may fill no other position;
-//! - the **other positions** (`username`, `client_id`, `scopes`, the path and query of
+//! - the **other positions** (`username`, `client_id`, `scopes`, `subject`, the path and query of
 //!   `token_url`) must not name a sensitive field: their values can show up in URLs and log
 //!   lines (checked against the plugin's schema once it is known, `sync::configuration`);
 //! - `header`, `param`, `client_auth` and `hosts` take no placeholder, `hosts` are exact origins,
@@ -75,6 +75,10 @@ pub struct Declaration {
     pub session_token: Option<String>,
     pub region: Option<String>,
     pub service: Option<String>,
+    pub service_account_key: Option<String>,
+    pub subject: Option<String>,
+    pub certificate: Option<String>,
+    pub private_key: Option<String>,
 }
 
 /// Where a placeholder stands: what it may name and how its value is written.
@@ -211,6 +215,16 @@ impl Declaration {
             ("secret_access_key", Role::Secret, &self.secret_access_key),
             ("session_token", Role::Secret, &self.session_token),
             ("region", Role::Plain, &self.region),
+            (
+                "service_account_key",
+                Role::Secret,
+                &self.service_account_key,
+            ),
+            ("subject", Role::Plain, &self.subject),
+            // Not secret, but withheld like the key it pairs with: Elastic's forms mark both
+            // sensitive, and the plugin has no use for it.
+            ("certificate", Role::Secret, &self.certificate),
+            ("private_key", Role::Secret, &self.private_key),
         ] {
             if let Some(t) = template {
                 out.push((name.to_owned(), role, t.as_str()));
@@ -335,6 +349,10 @@ impl Declaration {
             region: text(&self.region, Role::Plain)?,
             // The API the signature is for is the plugin's, like `hosts`: no placeholder.
             service: self.service.clone(),
+            service_account_key: secret(&self.service_account_key)?,
+            subject: text(&self.subject, Role::Plain)?,
+            certificate: secret(&self.certificate)?,
+            private_key: secret(&self.private_key)?,
         })
     }
 }
@@ -362,6 +380,17 @@ pub fn validate(declared: &BTreeMap<String, Declaration>) -> Result<(), (String,
         }
         for (i, h) in d.hosts.iter().enumerate() {
             exact_origin(h).map_err(|m| (at(&format!("hosts[{i}]")), m))?;
+        }
+        // In config.yml the key file's `token_uri` may choose the endpoint; in a form the key is
+        // a value anyone editing the form types, so the plugin names the endpoint itself.
+        if d.kind == CredentialKind::GoogleServiceAccount && d.token_url.is_none() {
+            return Err((
+                at("token_url"),
+                format!(
+                    "a form credential names its token endpoint, e.g. {:?}: the key's own token_uri is not trusted",
+                    super::assertion::GOOGLE_TOKEN_URL
+                ),
+            ));
         }
         for (position, role, template) in d.templated() {
             let fields = fields_of(template).map_err(|m| (at(&position), m))?;
@@ -395,7 +424,7 @@ pub fn validate(declared: &BTreeMap<String, Declaration>) -> Result<(), (String,
             return Err((
                 position.clone(),
                 format!(
-                    "`{{{field}}}` is a secret ({secret}); a secret field may fill only password, token, value, client_secret, secret_access_key or session_token"
+                    "`{{{field}}}` is a secret ({secret}); a secret field may fill only password, token, value, client_secret, secret_access_key, session_token, service_account_key, certificate or private_key"
                 ),
             ));
         }
@@ -669,6 +698,68 @@ hosts = ["https://graph.microsoft.com"]
         .err()
         .expect("a list is refused");
         assert!(err.contains("tenant_id"), "{err}");
+    }
+
+    #[test]
+    fn a_google_key_in_the_form_goes_to_the_plugins_token_endpoint_only() {
+        let gcs = r#"
+[gcs]
+type = "google_service_account"
+service_account_key = "{service_account_credentials}"
+token_url = "https://oauth2.googleapis.com/token"
+scopes = ["https://www.googleapis.com/auth/devstorage.read_only"]
+hosts = ["https://storage.googleapis.com"]
+"#;
+        let d = declare(gcs);
+        assert_eq!(validate(&d), Ok(()));
+        assert_eq!(
+            d["gcs"].secret_fields("gcs"),
+            vec!["service_account_credentials"]
+        );
+        assert_eq!(
+            d["gcs"].token_origin().as_deref(),
+            Some("https://oauth2.googleapis.com")
+        );
+        // Without the plugin naming the endpoint, the key's own `token_uri` would choose it.
+        let (key, msg) = validate(&declare(
+            &gcs.replace("token_url = \"https://oauth2.googleapis.com/token\"\n", ""),
+        ))
+        .expect_err("no token_url");
+        assert_eq!(key, "credentials.gcs.token_url");
+        assert!(msg.contains("token_uri"), "{msg}");
+
+        // Elastic's certificate fields are withheld like the key.
+        let entra = declare(
+            r#"
+[sp]
+type = "oauth2_client_certificate"
+token_url = "https://login.microsoftonline.com/{tenant_id}/oauth2/v2.0/token"
+client_id = "{client_id}"
+certificate = "{certificate}"
+private_key = "{private_key}"
+scopes = ["https://{tenant_name}.sharepoint.com/.default"]
+hosts = ["https://graph.microsoft.com"]
+"#,
+        );
+        assert_eq!(validate(&entra), Ok(()));
+        assert_eq!(
+            entra["sp"].secret_fields("sp"),
+            vec!["certificate", "private_key"]
+        );
+        // The key may not also fill a position that shows in URLs and logs.
+        let (key, _) = validate(&declare(
+            r#"
+[sp]
+type = "oauth2_client_certificate"
+token_url = "https://login.example/token"
+client_id = "{private_key}"
+certificate = "{certificate}"
+private_key = "{private_key}"
+hosts = ["https://graph.microsoft.com"]
+"#,
+        ))
+        .expect_err("a secret in client_id");
+        assert_eq!(key, "credentials.sp.client_id");
     }
 
     #[test]

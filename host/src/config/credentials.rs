@@ -14,6 +14,20 @@
 //!     client_secret: {file: /run/secrets/wiki}
 //!     scopes: [read]
 //!     hosts: ["https://*.wiki.example"]
+//!   drive:
+//!     type: google_service_account         # a JWT signed with the key (RFC 7523)
+//!     service_account_key: {file: /run/secrets/drive-sa.json}
+//!     scopes: ["https://www.googleapis.com/auth/drive.readonly"]
+//!     subject: admin@corp.example          # optional: domain-wide delegation
+//!     hosts: ["https://www.googleapis.com"]
+//!   sharepoint:
+//!     type: oauth2_client_certificate      # Entra ID app-only, a certificate's client assertion
+//!     token_url: https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token
+//!     client_id: 0f0e…
+//!     certificate: {file: /run/secrets/app.crt}
+//!     private_key: {file: /run/secrets/app.key}
+//!     scopes: ["https://corp.sharepoint.com/.default"]
+//!     hosts: ["https://corp.sharepoint.com"]
 //! connectors:
 //!   - connector_id: crm
 //!     service_type: crm
@@ -136,6 +150,13 @@ pub enum CredentialKind {
     /// `x-amz-content-sha256`, `x-amz-security-token`).
     #[serde(rename = "aws_sigv4")]
     AwsSigV4,
+    /// `Authorization: Bearer <token>` with a token Google's endpoint issues for a JWT the host
+    /// signs with a service account's private key (RFC 7523 JWT-bearer grant).
+    GoogleServiceAccount,
+    /// `Authorization: Bearer <token>` with a client-credentials token the host obtains with a
+    /// client assertion signed by a certificate's private key (RFC 7523 §2.2; Entra ID app-only).
+    #[serde(rename = "oauth2_client_certificate")]
+    OAuth2ClientCertificate,
 }
 
 impl CredentialKind {
@@ -147,8 +168,52 @@ impl CredentialKind {
             CredentialKind::ApiKeyQuery => "api_key_query",
             CredentialKind::Oauth2ClientCredentials => "oauth2_client_credentials",
             CredentialKind::AwsSigV4 => "aws_sigv4",
+            CredentialKind::GoogleServiceAccount => "google_service_account",
+            CredentialKind::OAuth2ClientCertificate => "oauth2_client_certificate",
         }
     }
+
+    /// Whether the host fetches bearer tokens for this credential from a token endpoint.
+    pub fn fetches_tokens(self) -> bool {
+        matches!(
+            self,
+            CredentialKind::Oauth2ClientCredentials
+                | CredentialKind::GoogleServiceAccount
+                | CredentialKind::OAuth2ClientCertificate
+        )
+    }
+
+    /// How this type uses a field of [`CredentialSpec`].
+    fn field_use(self, field: &str) -> FieldUse {
+        use CredentialKind as K;
+        use FieldUse::{Optional, Required, Unused};
+        match (self, field) {
+            (K::Basic, "username" | "password")
+            | (K::Bearer, "token")
+            | (K::ApiKeyHeader, "value" | "header")
+            | (K::ApiKeyQuery, "value" | "param")
+            | (K::Oauth2ClientCredentials, "token_url" | "client_id" | "client_secret")
+            | (K::AwsSigV4, "access_key_id" | "secret_access_key" | "region" | "service")
+            | (K::GoogleServiceAccount, "service_account_key" | "scopes")
+            | (
+                K::OAuth2ClientCertificate,
+                "token_url" | "client_id" | "certificate" | "private_key",
+            ) => Required,
+            (K::Oauth2ClientCredentials, "scopes" | "client_auth")
+            | (K::AwsSigV4, "session_token")
+            // Default: the key's `token_uri`.
+            | (K::GoogleServiceAccount, "token_url" | "subject")
+            | (K::OAuth2ClientCertificate, "scopes") => Optional,
+            _ => Unused,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FieldUse {
+    Required,
+    Optional,
+    Unused,
 }
 
 /// How the OAuth2 client authenticates at the token endpoint (RFC 6749 §2.3.1).
@@ -202,6 +267,15 @@ pub struct CredentialSpec {
     pub region: Option<String>,
     /// aws_sigv4: the signing name of the API, e.g. `s3`.
     pub service: Option<String>,
+    /// google_service_account: the JSON key file Google issues for a service account.
+    pub service_account_key: Option<SecretSource>,
+    /// google_service_account, optional: the user to act as (domain-wide delegation).
+    pub subject: Option<String>,
+    /// oauth2_client_certificate: the PEM certificate registered with the app (not secret; read
+    /// like a secret so it can be a file).
+    pub certificate: Option<SecretSource>,
+    /// oauth2_client_certificate: the certificate's PEM private key (PKCS#8 or PKCS#1 RSA).
+    pub private_key: Option<SecretSource>,
 }
 
 /// Per-connector limits of brokered HTTP (`grants.http_limits`); every field optional.
@@ -248,38 +322,7 @@ pub fn validate(credentials: &BTreeMap<String, CredentialSpec>) -> Result<(), (S
             OriginPattern::parse(h).map_err(|e| (at(&format!("hosts[{i}]")), e.to_string()))?;
         }
         let kind = spec.kind;
-        let need = |field: &str, present: bool| {
-            if present {
-                Ok(())
-            } else {
-                Err((at(field), format!("required for type {}", kind.name())))
-            }
-        };
-        let unused = |field: &str, present: bool| {
-            if present {
-                Err((at(field), format!("not used by type {}", kind.name())))
-            } else {
-                Ok(())
-            }
-        };
-        let uses = |f: &str| -> bool {
-            matches!(
-                (kind, f),
-                (CredentialKind::Basic, "username" | "password")
-                    | (CredentialKind::Bearer, "token")
-                    | (CredentialKind::ApiKeyHeader, "value" | "header")
-                    | (CredentialKind::ApiKeyQuery, "value" | "param")
-                    | (
-                        CredentialKind::Oauth2ClientCredentials,
-                        "token_url" | "client_id" | "client_secret" | "scopes" | "client_auth"
-                    )
-                    | (
-                        CredentialKind::AwsSigV4,
-                        "access_key_id" | "secret_access_key" | "region" | "service"
-                    )
-            )
-        };
-        let fields: [(&str, bool); 13] = [
+        let fields: [(&str, bool); 19] = [
             ("username", spec.username.is_some()),
             ("password", spec.password.is_some()),
             ("token", spec.token.is_some()),
@@ -289,24 +332,35 @@ pub fn validate(credentials: &BTreeMap<String, CredentialSpec>) -> Result<(), (S
             ("token_url", spec.token_url.is_some()),
             ("client_id", spec.client_id.is_some()),
             ("client_secret", spec.client_secret.is_some()),
+            ("scopes", !spec.scopes.is_empty()),
             ("access_key_id", spec.access_key_id.is_some()),
             ("secret_access_key", spec.secret_access_key.is_some()),
+            ("session_token", spec.session_token.is_some()),
             ("region", spec.region.is_some()),
             ("service", spec.service.is_some()),
+            ("service_account_key", spec.service_account_key.is_some()),
+            ("subject", spec.subject.is_some()),
+            ("certificate", spec.certificate.is_some()),
+            ("private_key", spec.private_key.is_some()),
         ];
         for (field, present) in fields {
-            if uses(field) {
-                need(field, present)?;
-            } else {
-                unused(field, present)?;
+            match (kind.field_use(field), present) {
+                (FieldUse::Required, false) => {
+                    return Err((at(field), format!("required for type {}", kind.name())));
+                }
+                (FieldUse::Unused, true) => {
+                    return Err((at(field), format!("not used by type {}", kind.name())));
+                }
+                _ => {}
             }
         }
-        if !uses("scopes") {
-            unused("scopes", !spec.scopes.is_empty())?;
-        }
-        // Optional for its type, so not in the table above.
-        if kind != CredentialKind::AwsSigV4 {
-            unused("session_token", spec.session_token.is_some())?;
+        if let Some(subject) = &spec.subject
+            && (subject.is_empty() || subject.contains(char::is_whitespace))
+        {
+            return Err((
+                at("subject"),
+                format!("{subject:?} is not an account: write the user's email address"),
+            ));
         }
         for (field, value) in [("region", &spec.region), ("service", &spec.service)] {
             if let Some(v) = value
@@ -418,7 +472,7 @@ fn check_header_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn check_token_url(url: &str) -> Result<(), String> {
+pub fn check_token_url(url: &str) -> Result<(), String> {
     let uri: http::Uri = url
         .parse()
         .map_err(|e| format!("{url:?} is not a URL: {e}"))?;
@@ -475,6 +529,56 @@ mod tests {
         let c =
             spec("a: {type: bearer, token: t, session_token: x, hosts: [\"https://x.example\"]}\n");
         assert_eq!(validate(&c).unwrap_err().0, "credentials.a.session_token");
+    }
+
+    #[test]
+    fn signed_assertion_types_need_their_key_and_nothing_else() {
+        let google = "a: {type: google_service_account, service_account_key: {file: sa.json}, scopes: [s], hosts: [\"https://www.googleapis.com\"]}\n";
+        assert_eq!(validate(&spec(google)), Ok(()));
+        let err = |yaml: &str| validate(&spec(yaml)).unwrap_err();
+        // Google refuses a grant without a scope.
+        let (key, msg) = err(
+            "a: {type: google_service_account, service_account_key: k, hosts: [\"https://x.example\"]}\n",
+        );
+        assert_eq!(key, "credentials.a.scopes");
+        assert!(
+            msg.contains("required for type google_service_account"),
+            "{msg}"
+        );
+        let (key, msg) = err(
+            "a: {type: google_service_account, service_account_key: k, scopes: [s], client_secret: x, hosts: [\"https://x.example\"]}\n",
+        );
+        assert_eq!(key, "credentials.a.client_secret");
+        assert!(msg.contains("not used"), "{msg}");
+        let (key, _) = err(
+            "a: {type: google_service_account, service_account_key: k, scopes: [s], subject: \"ann smith\", hosts: [\"https://x.example\"]}\n",
+        );
+        assert_eq!(key, "credentials.a.subject");
+        assert_eq!(
+            err("a: {type: bearer, token: t, subject: ann@x.example, hosts: [\"https://x.example\"]}\n").0,
+            "credentials.a.subject"
+        );
+
+        let entra = "a: {type: oauth2_client_certificate, token_url: \"https://login.example/t/token\", client_id: app, certificate: {file: c.pem}, private_key: {file: k.pem}, hosts: [\"https://x.example\"]}\n";
+        assert_eq!(validate(&spec(entra)), Ok(()));
+        for missing in ["token_url", "client_id", "certificate", "private_key"] {
+            let mut c = spec(entra);
+            let s = c.get_mut("a").expect("a");
+            match missing {
+                "token_url" => s.token_url = None,
+                "client_id" => s.client_id = None,
+                "certificate" => s.certificate = None,
+                _ => s.private_key = None,
+            }
+            assert_eq!(
+                validate(&c).unwrap_err().0,
+                format!("credentials.a.{missing}")
+            );
+        }
+        assert_eq!(
+            err("a: {type: oauth2_client_credentials, token_url: \"https://x.example/t\", client_id: i, client_secret: s, private_key: k, hosts: [\"https://x.example\"]}\n").0,
+            "credentials.a.private_key"
+        );
     }
 
     #[test]
