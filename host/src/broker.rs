@@ -20,6 +20,7 @@ pub mod hooks;
 pub mod http;
 pub mod metrics;
 pub mod network;
+pub mod refresh_token;
 pub mod route;
 pub mod send;
 pub mod sigv4;
@@ -56,6 +57,8 @@ pub struct Broker {
     network: Arc<route::Network>,
     /// Where relative paths of config.yml (a connector's `grants.http_ca_file`) start.
     base_dir: PathBuf,
+    /// `<data_dir>/credentials`: rotated refresh tokens (`oauth2_refresh_token`).
+    refresh_tokens: PathBuf,
     /// Connector ids in config order, to name `connectors[i]` in messages.
     connector_ids: Vec<String>,
     shared: Mutex<HashMap<String, Arc<network::Shared>>>,
@@ -95,9 +98,10 @@ impl Broker {
         if let Some(line) = network.describe() {
             tracing::info!("{line}");
         }
+        let refresh_tokens = base_dir.join(&config.inlet.data_dir).join("credentials");
         let mut credentials = BTreeMap::new();
         for (name, spec) in &config.credentials {
-            let c = Credential::load(name, spec, base_dir)?;
+            let c = Credential::load(name, spec, base_dir, Some(&refresh_tokens))?;
             for h in c.hosts() {
                 if h.as_str().starts_with("http://") {
                     tracing::warn!(
@@ -112,6 +116,7 @@ impl Broker {
             credentials,
             network: Arc::new(network),
             base_dir: base_dir.to_owned(),
+            refresh_tokens,
             connector_ids: config
                 .connectors
                 .iter()
@@ -298,14 +303,19 @@ impl Broker {
                 continue;
             }
             let credential_name = format!("form:{}/{name}", connector.connector_id);
-            let credential = Credential::load(&credential_name, &filled.spec, Path::new("."))
-                .map_err(|e| BrokerError::Invalid {
-                    key: format!("{key}.configuration"),
-                    message: format!(
-                        "plugin `{plugin}`'s credential `{name}`: {}",
-                        filled.explain(&e)
-                    ),
-                })?;
+            let credential = Credential::load(
+                &credential_name,
+                &filled.spec,
+                Path::new("."),
+                Some(&self.refresh_tokens),
+            )
+            .map_err(|e| BrokerError::Invalid {
+                key: format!("{key}.configuration"),
+                message: format!(
+                    "plugin `{plugin}`'s credential `{name}`: {}",
+                    filled.explain(&e)
+                ),
+            })?;
             for h in credential.hosts() {
                 if h.as_str().starts_with("http://") {
                     tracing::warn!(

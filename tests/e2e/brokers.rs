@@ -57,6 +57,9 @@ struct State {
     uses_per_token: u32,
     /// `/protected` answers 401 to every token (a disabled app, a missing scope).
     refuse_all: bool,
+    /// `/token-rotate`: the one refresh token it accepts; each use replaces it.
+    refresh_current: String,
+    refresh_issued: u32,
     uses: BTreeMap<String, u32>,
 }
 
@@ -200,6 +203,38 @@ impl Server {
                     "access_token": format!("tok-{MARK}-{}", st.issued),
                     "token_type": "Bearer",
                     "expires_in": st.expires_in,
+                });
+                drop(st);
+                respond(&mut out, "200 OK", &[], body.to_string().as_bytes());
+            }
+            "/token-rotate" => {
+                // A provider that rotates refresh tokens: each is good for one refresh.
+                let fields: BTreeMap<String, String> = form_urlencoded::parse(seen.body.as_bytes())
+                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                    .collect();
+                let mut st = self.state.lock().expect("state");
+                let presented = fields.get("refresh_token").cloned().unwrap_or_default();
+                if fields.get("grant_type").map(String::as_str) != Some("refresh_token")
+                    || presented != st.refresh_current
+                {
+                    drop(st);
+                    let body = serde_json::json!({"error": "invalid_grant"});
+                    respond(
+                        &mut out,
+                        "400 Bad Request",
+                        &[],
+                        body.to_string().as_bytes(),
+                    );
+                    return;
+                }
+                st.issued += 1;
+                st.refresh_issued += 1;
+                st.refresh_current = format!("rtok-7f3a-{}", st.refresh_issued);
+                let body = serde_json::json!({
+                    "access_token": format!("tok-{MARK}-{}", st.issued),
+                    "token_type": "bearer",
+                    "expires_in": st.expires_in,
+                    "refresh_token": st.refresh_current,
                 });
                 drop(st);
                 respond(&mut out, "200 OK", &[], body.to_string().as_bytes());
@@ -1147,4 +1182,109 @@ fn a_certificate_signs_the_client_assertion_entra_id_expects() {
         "{text}"
     );
     assert!(!text.contains(&line), "{text}");
+}
+
+#[test]
+fn rotated_refresh_tokens_are_stored_and_survive_a_restart() {
+    let source = Server::start();
+    let port = source.port;
+    source.state.lock().expect("state").refresh_current = "rtok-7f3a-initial".into();
+    let setup = Setup::new(None);
+    std::fs::write(setup.path().join("refresh.txt"), "rtok-7f3a-initial\n").expect("write");
+    let credentials = |secret: &str| {
+        format!(
+            "  dropbox:\n    type: oauth2_refresh_token\n    token_url: http://127.0.0.1:{port}/token-rotate\n    client_id: app-key\n{secret}    refresh_token: {{file: refresh.txt}}\n    hosts: [\"http://127.0.0.1:{port}\"]\n"
+        )
+    };
+    let confidential = credentials("    client_secret: ${PROBE_CLIENT_SECRET}\n");
+    let grant = grants(&[format!("http://127.0.0.1:{port}")], &["dropbox"]);
+    let script = serde_json::json!([http("a", format!("http://127.0.0.1:{port}/protected"))]);
+    let token_bodies = |source: &Server| -> Vec<BTreeMap<String, String>> {
+        source
+            .seen()
+            .iter()
+            .filter(|s| s.path() == "/token-rotate")
+            .map(form_fields)
+            .collect()
+    };
+
+    let run = setup.sync(&confidential, &grant, &script, "");
+    assert_eq!(
+        run.doc("a")["status"],
+        200,
+        "{}\n{}",
+        run.doc("a"),
+        run.stderr
+    );
+    let sent = token_bodies(&source);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0]["grant_type"], "refresh_token");
+    assert_eq!(sent[0]["refresh_token"], "rtok-7f3a-initial");
+    assert!(!sent[0].contains_key("client_secret"), "Basic by default");
+    // The provider rotated the token: the new one is stored, readable by inlet's user only.
+    let stored: Vec<_> = std::fs::read_dir(setup.path().join("data/credentials"))
+        .expect("stored refresh tokens")
+        .flatten()
+        .collect();
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    let text = std::fs::read_to_string(stored[0].path()).expect("read");
+    assert!(text.contains("rtok-7f3a-1"), "{text}");
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = stored[0].metadata().expect("meta").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    // A new process continues from the stored token (the initial one is dead now); a public
+    // client (no secret) sends its id in the body.
+    let run = setup.sync(&credentials(""), &grant, &script, "");
+    assert_eq!(
+        run.doc("a")["status"],
+        200,
+        "{}\n{}",
+        run.doc("a"),
+        run.stderr
+    );
+    let sent = token_bodies(&source);
+    assert_eq!(sent[1]["refresh_token"], "rtok-7f3a-1");
+    assert_eq!(sent[1]["client_id"], "app-key");
+    for line in run.stderr.lines() {
+        assert!(
+            !line.contains("rtok-7f3a"),
+            "a refresh token in the log: {line}"
+        );
+    }
+
+    // The operator authorizes again and configures the new token: it wins over the stored one.
+    source.state.lock().expect("state").refresh_current = "rtok-7f3a-reissued".into();
+    std::fs::write(setup.path().join("refresh.txt"), "rtok-7f3a-reissued\n").expect("write");
+    let run = setup.sync(&confidential, &grant, &script, "");
+    assert_eq!(
+        run.doc("a")["status"],
+        200,
+        "{}\n{}",
+        run.doc("a"),
+        run.stderr
+    );
+    assert_eq!(
+        token_bodies(&source)[2]["refresh_token"],
+        "rtok-7f3a-reissued"
+    );
+
+    // Revoked at the provider: the log says what to do.
+    source.state.lock().expect("state").refresh_current = "revoked".into();
+    let run = setup.sync(&confidential, &grant, &script, "");
+    assert!(
+        error_of(run.doc("a")).contains("could not obtain credential `dropbox`"),
+        "{}",
+        run.doc("a")
+    );
+    assert!(
+        run.stderr.contains("invalid_grant")
+            && run
+                .stderr
+                .contains("put the new refresh token in `credentials.dropbox.refresh_token`"),
+        "{}",
+        run.stderr
+    );
 }

@@ -22,6 +22,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::assertion::{self, ClientCertificate, ServiceAccount};
 use super::http::{OriginPattern, Target};
+use super::refresh_token::RotatingRefreshToken;
 use super::send;
 use super::sigv4::SigV4;
 use crate::config::credentials::{ClientAuth, CredentialKind, CredentialSpec, SecretSource};
@@ -108,11 +109,13 @@ pub enum Injection<'a> {
 }
 
 impl Credential {
-    /// Reads the secret sources (files relative to `base_dir`) and checks the values.
+    /// Reads the secret sources (files relative to `base_dir`) and checks the values. Rotated
+    /// refresh tokens are stored in `refresh_tokens` (`None`: kept in memory only).
     pub fn load(
         name: &str,
         spec: &CredentialSpec,
         base_dir: &Path,
+        refresh_tokens: Option<&Path>,
     ) -> Result<Self, CredentialError> {
         let read = |field: &'static str,
                     src: &Option<SecretSource>|
@@ -231,6 +234,22 @@ impl Credential {
                 let url = spec.token_url.as_deref().unwrap_or_default();
                 Secret::OAuth2(Box::new(OAuth2::new(name, url, &spec.scopes, grant)?))
             }
+            CredentialKind::OAuth2RefreshToken => {
+                let configured = read("refresh_token", &spec.refresh_token)?;
+                let client_secret = spec
+                    .client_secret
+                    .as_ref()
+                    .map(|_| read("client_secret", &spec.client_secret))
+                    .transpose()?;
+                let grant = Grant::RefreshToken {
+                    client_id: spec.client_id.clone().unwrap_or_default(),
+                    client_secret,
+                    client_auth: spec.client_auth,
+                    token: RotatingRefreshToken::load(name, configured, refresh_tokens),
+                };
+                let url = spec.token_url.as_deref().unwrap_or_default();
+                Secret::OAuth2(Box::new(OAuth2::new(name, url, &spec.scopes, grant)?))
+            }
             CredentialKind::AwsSigV4 => {
                 let secret = read("secret_access_key", &spec.secret_access_key)?;
                 let token = spec
@@ -343,6 +362,38 @@ fn sensitive_header(value: &str) -> Result<HeaderValue, TokenError> {
     Ok(v)
 }
 
+/// Authenticates the client at the token endpoint (RFC 6749 §2.3.1): HTTP Basic or the form
+/// body with a secret; a public client without one sends its id in the body.
+fn client_authentication(
+    builder: http::request::Builder,
+    form: &mut form_urlencoded::Serializer<'_, String>,
+    client_id: &str,
+    client_secret: Option<&SecretString>,
+    client_auth: ClientAuth,
+) -> Result<http::request::Builder, TokenError> {
+    let Some(secret) = client_secret else {
+        form.append_pair("client_id", client_id);
+        return Ok(builder);
+    };
+    match client_auth {
+        ClientAuth::Basic => {
+            // Form-encode id and secret before joining them.
+            let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+            let pair = format!("{}:{}", enc(client_id), enc(secret.expose_secret()));
+            let value = format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(pair)
+            );
+            Ok(builder.header(http::header::AUTHORIZATION, sensitive_header(&value)?))
+        }
+        ClientAuth::Body => {
+            form.append_pair("client_id", client_id);
+            form.append_pair("client_secret", secret.expose_secret());
+            Ok(builder)
+        }
+    }
+}
+
 /// An OAuth2 client of a token endpoint, with its token cache.
 pub struct OAuth2 {
     credential: String,
@@ -369,6 +420,14 @@ enum Grant {
     ClientCertificate {
         client_id: String,
         signer: Box<ClientCertificate>,
+    },
+    /// `oauth2_refresh_token`: the refresh-token grant; a confidential client authenticates
+    /// like `ClientSecret`, a public one sends its id only.
+    RefreshToken {
+        client_id: String,
+        client_secret: Option<SecretString>,
+        client_auth: ClientAuth,
+        token: RotatingRefreshToken,
     },
 }
 
@@ -542,28 +601,34 @@ impl OAuth2 {
                 if !scope.is_empty() {
                     form.append_pair("scope", &scope);
                 }
-                match client_auth {
-                    ClientAuth::Basic => {
-                        // RFC 6749 §2.3.1: form-encode id and secret before joining them.
-                        let enc = |s: &str| {
-                            form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>()
-                        };
-                        let pair =
-                            format!("{}:{}", enc(client_id), enc(client_secret.expose_secret()));
-                        let value = format!(
-                            "Basic {}",
-                            base64::engine::general_purpose::STANDARD.encode(pair)
-                        );
-                        builder = builder.header(
-                            http::header::AUTHORIZATION,
-                            sensitive_header(&value).map_err(|e| fail(e.reason))?,
-                        );
-                    }
-                    ClientAuth::Body => {
-                        form.append_pair("client_id", client_id);
-                        form.append_pair("client_secret", client_secret.expose_secret());
-                    }
+                builder = client_authentication(
+                    builder,
+                    &mut form,
+                    client_id,
+                    Some(client_secret),
+                    *client_auth,
+                )
+                .map_err(|e| fail(e.reason))?;
+            }
+            Grant::RefreshToken {
+                client_id,
+                client_secret,
+                client_auth,
+                token,
+            } => {
+                form.append_pair("grant_type", "refresh_token");
+                form.append_pair("refresh_token", token.current().expose_secret());
+                if !scope.is_empty() {
+                    form.append_pair("scope", &scope);
                 }
+                builder = client_authentication(
+                    builder,
+                    &mut form,
+                    client_id,
+                    client_secret.as_ref(),
+                    *client_auth,
+                )
+                .map_err(|e| fail(e.reason))?;
             }
             Grant::ServiceAccount(account) => {
                 // The scopes travel inside the signed JWT (Google's token endpoint reads them
@@ -631,8 +696,15 @@ impl OAuth2 {
                 (Some(e), None) => format!(" (error: {e})"),
                 _ => String::new(),
             };
+            let hint = match (&self.grant, field("error", 64).as_deref()) {
+                (Grant::RefreshToken { .. }, Some("invalid_grant")) => format!(
+                    ": the refresh token was refused (revoked, expired, or already used by another process); authorize again and put the new refresh token in `credentials.{}.refresh_token`",
+                    self.credential
+                ),
+                _ => String::new(),
+            };
             return Err(fail(format!(
-                "token endpoint {endpoint} answered {status}{code}"
+                "token endpoint {endpoint} answered {status}{code}{hint}"
             )));
         }
         let token = json
@@ -651,6 +723,14 @@ impl OAuth2 {
             _ => None,
         }
         .map(Duration::from_secs);
+        if let Grant::RefreshToken { token: refresh, .. } = &self.grant
+            && let Some(next) = json
+                .get("refresh_token")
+                .and_then(|t| t.as_str())
+                .filter(|t| !t.is_empty())
+        {
+            refresh.rotate(SecretString::from(next.to_owned()));
+        }
         Ok((SecretString::from(token.to_owned()), expires_in))
     }
 }
@@ -673,6 +753,7 @@ mod tests {
                 "{type: basic, username: u, password: {file: pw}, hosts: [\"https://x.example\"]}",
             ),
             dir.path(),
+            None,
         )
         .expect("loads");
         let debug = format!("{c:?}");
@@ -690,6 +771,7 @@ mod tests {
             "db",
             &spec("{type: bearer, token: {file: missing}, hosts: [\"https://x.example\"]}"),
             dir.path(),
+            None,
         )
         .unwrap_err();
         assert!(err.to_string().contains("credentials.db.token"), "{err}");
@@ -697,6 +779,7 @@ mod tests {
             "db",
             &spec("{type: bearer, token: \"bad\\nvalue-s3cret\", hosts: [\"https://x.example\"]}"),
             dir.path(),
+            None,
         )
         .unwrap_err();
         assert!(!err.to_string().contains("s3cret"), "{err}");
@@ -711,6 +794,7 @@ mod tests {
             "k",
             &spec("{type: api_key_header, header: X-Api-Key, value: v, hosts: [\"https://*.example.com\"]}"),
             Path::new("."),
+            None,
         )
         .expect("loads");
         let t = |u: &str| Target::from_uri(&u.parse().expect("uri")).expect("target");

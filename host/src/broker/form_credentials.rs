@@ -18,7 +18,8 @@
 //!
 //! The plugin chooses the shape; the operator chooses where a secret may go. The rules:
 //! - a **secret position** (`password`, `token`, `value`, `client_secret`, `secret_access_key`,
-//!   `session_token`, `service_account_key`, `certificate`, `private_key`) names at least one
+//!   `session_token`, `service_account_key`, `certificate`, `private_key`, `refresh_token`)
+//!   names at least one
 //!   field, any field; such a field is withheld from the plugin like a sensitive one
 //!   (`sync::configuration`) and may fill no other position;
 //! - the **other positions** (`username`, `client_id`, `scopes`, `subject`, the path and query of
@@ -79,6 +80,7 @@ pub struct Declaration {
     pub subject: Option<String>,
     pub certificate: Option<String>,
     pub private_key: Option<String>,
+    pub refresh_token: Option<String>,
 }
 
 /// Where a placeholder stands: what it may name and how its value is written.
@@ -225,6 +227,7 @@ impl Declaration {
             // sensitive, and the plugin has no use for it.
             ("certificate", Role::Secret, &self.certificate),
             ("private_key", Role::Secret, &self.private_key),
+            ("refresh_token", Role::Secret, &self.refresh_token),
         ] {
             if let Some(t) = template {
                 out.push((name.to_owned(), role, t.as_str()));
@@ -353,6 +356,7 @@ impl Declaration {
             subject: text(&self.subject, Role::Plain)?,
             certificate: secret(&self.certificate)?,
             private_key: secret(&self.private_key)?,
+            refresh_token: secret(&self.refresh_token)?,
         })
     }
 }
@@ -424,7 +428,7 @@ pub fn validate(declared: &BTreeMap<String, Declaration>) -> Result<(), (String,
             return Err((
                 position.clone(),
                 format!(
-                    "`{{{field}}}` is a secret ({secret}); a secret field may fill only password, token, value, client_secret, secret_access_key, session_token, service_account_key, certificate or private_key"
+                    "`{{{field}}}` is a secret ({secret}); a secret field may fill only password, token, value, client_secret, secret_access_key, session_token, service_account_key, certificate, private_key or refresh_token"
                 ),
             ));
         }
@@ -674,7 +678,7 @@ hosts = ["https://graph.microsoft.com"]
         assert_eq!(f.spec.client_id.as_deref(), Some("app"));
         assert_eq!(secret_of(&f.spec.client_secret), "s3cr3t");
         assert_eq!(f.spec.client_auth, ClientAuth::Body);
-        assert!(Credential::load("form:x/graph", &f.spec, std::path::Path::new(".")).is_ok());
+        assert!(Credential::load("form:x/graph", &f.spec, std::path::Path::new("."), None).is_ok());
     }
 
     #[test]

@@ -964,7 +964,7 @@ mod refusing_source {
         ))
         .expect("spec");
         let credential = Arc::new(
-            Credential::load("wiki", &spec, std::path::Path::new(".")).expect("credential"),
+            Credential::load("wiki", &spec, std::path::Path::new("."), None).expect("credential"),
         );
         let net = network(&origin, vec![credential.clone()]);
         for _ in 0..200 {
@@ -1188,7 +1188,8 @@ mod overhead {
         let spec: crate::config::credentials::CredentialSpec =
             serde_yaml_ng::from_str("{type: bearer, token: t0k, hosts: [\"https://*.b.example\"]}")
                 .expect("spec");
-        let cred = Credential::load("c", &spec, std::path::Path::new(".")).expect("credential");
+        let cred =
+            Credential::load("c", &spec, std::path::Path::new("."), None).expect("credential");
         let uri: http::Uri = "https://api.b.example/v1/items?page=2"
             .parse()
             .expect("uri");

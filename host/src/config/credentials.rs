@@ -157,6 +157,10 @@ pub enum CredentialKind {
     /// client assertion signed by a certificate's private key (RFC 7523 §2.2; Entra ID app-only).
     #[serde(rename = "oauth2_client_certificate")]
     OAuth2ClientCertificate,
+    /// `Authorization: Bearer <token>` with tokens the host obtains with a refresh token,
+    /// storing each rotated refresh token (Dropbox, Box, Zoom-style APIs).
+    #[serde(rename = "oauth2_refresh_token")]
+    OAuth2RefreshToken,
 }
 
 impl CredentialKind {
@@ -170,6 +174,7 @@ impl CredentialKind {
             CredentialKind::AwsSigV4 => "aws_sigv4",
             CredentialKind::GoogleServiceAccount => "google_service_account",
             CredentialKind::OAuth2ClientCertificate => "oauth2_client_certificate",
+            CredentialKind::OAuth2RefreshToken => "oauth2_refresh_token",
         }
     }
 
@@ -180,6 +185,7 @@ impl CredentialKind {
             CredentialKind::Oauth2ClientCredentials
                 | CredentialKind::GoogleServiceAccount
                 | CredentialKind::OAuth2ClientCertificate
+                | CredentialKind::OAuth2RefreshToken
         )
     }
 
@@ -198,8 +204,11 @@ impl CredentialKind {
             | (
                 K::OAuth2ClientCertificate,
                 "token_url" | "client_id" | "certificate" | "private_key",
-            ) => Required,
+            )
+            | (K::OAuth2RefreshToken, "token_url" | "client_id" | "refresh_token") => Required,
             (K::Oauth2ClientCredentials, "scopes" | "client_auth")
+            // A public client (PKCE) has no secret.
+            | (K::OAuth2RefreshToken, "client_secret" | "scopes" | "client_auth")
             | (K::AwsSigV4, "session_token")
             // Default: the key's `token_uri`.
             | (K::GoogleServiceAccount, "token_url" | "subject")
@@ -276,6 +285,9 @@ pub struct CredentialSpec {
     pub certificate: Option<SecretSource>,
     /// oauth2_client_certificate: the certificate's PEM private key (PKCS#8 or PKCS#1 RSA).
     pub private_key: Option<SecretSource>,
+    /// oauth2_refresh_token: the refresh token the authorization gave; the rotated ones the
+    /// host stores under the data directory.
+    pub refresh_token: Option<SecretSource>,
 }
 
 /// Per-connector limits of brokered HTTP (`grants.http_limits`); every field optional.
@@ -322,7 +334,7 @@ pub fn validate(credentials: &BTreeMap<String, CredentialSpec>) -> Result<(), (S
             OriginPattern::parse(h).map_err(|e| (at(&format!("hosts[{i}]")), e.to_string()))?;
         }
         let kind = spec.kind;
-        let fields: [(&str, bool); 19] = [
+        let fields: [(&str, bool); 20] = [
             ("username", spec.username.is_some()),
             ("password", spec.password.is_some()),
             ("token", spec.token.is_some()),
@@ -342,6 +354,7 @@ pub fn validate(credentials: &BTreeMap<String, CredentialSpec>) -> Result<(), (S
             ("subject", spec.subject.is_some()),
             ("certificate", spec.certificate.is_some()),
             ("private_key", spec.private_key.is_some()),
+            ("refresh_token", spec.refresh_token.is_some()),
         ];
         for (field, present) in fields {
             match (kind.field_use(field), present) {
@@ -578,6 +591,19 @@ mod tests {
         assert_eq!(
             err("a: {type: oauth2_client_credentials, token_url: \"https://x.example/t\", client_id: i, client_secret: s, private_key: k, hosts: [\"https://x.example\"]}\n").0,
             "credentials.a.private_key"
+        );
+
+        // A refresh-token client may be public (no secret), never without the token.
+        let public = "a: {type: oauth2_refresh_token, token_url: \"https://x.example/t\", client_id: i, refresh_token: {file: rt}, hosts: [\"https://x.example\"]}\n";
+        assert_eq!(validate(&spec(public)), Ok(()));
+        assert_eq!(
+            err("a: {type: oauth2_refresh_token, token_url: \"https://x.example/t\", client_id: i, client_secret: s, hosts: [\"https://x.example\"]}\n").0,
+            "credentials.a.refresh_token"
+        );
+        assert_eq!(
+            err("a: {type: bearer, token: t, refresh_token: r, hosts: [\"https://x.example\"]}\n")
+                .0,
+            "credentials.a.refresh_token"
         );
     }
 
