@@ -408,13 +408,12 @@ impl Service {
         let job = SyncJob {
             job_id,
             connector,
-            plugin,
             kind,
             cancel,
             cursor,
             cancel_is_shutdown,
         };
-        sync::run(&self.env, job, progress).await
+        sync::run(&self.env, job, plugin, progress).await
     }
 
     /// The loaded plugin of a connector's service type, or why there is none.

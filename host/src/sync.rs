@@ -5,6 +5,7 @@
 pub mod configuration;
 pub mod document;
 pub mod rules;
+pub(crate) mod source;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -14,11 +15,12 @@ use serde::Serialize;
 
 use crate::config::{Connector, Limits};
 use crate::job::{JobStatus, JobType};
-use crate::plugin::Plugin;
+use crate::plugin::{Manifest, Plugin};
 use crate::runtime::{Batch, CallError, InstanceOptions, PluginInstance, Runtime, SyncKind, types};
 use crate::sink::dead_letter::{DeadLetters, Entry, ErrorInfo};
 use crate::sink::{Sink, Target, Writer};
 use crate::store::{JobRecord, StateStore};
+use source::Source;
 
 /// Largest cursor kept between syncs (Elastic's unbounded cursors broke claims with 413s).
 pub const MAX_CURSOR_BYTES: usize = 64 * 1024;
@@ -116,7 +118,6 @@ pub struct SyncReport {
 pub struct SyncJob<'a> {
     pub job_id: String,
     pub connector: &'a Connector,
-    pub plugin: Arc<Plugin>,
     pub kind: SyncKind,
     pub cancel: Arc<AtomicBool>,
     /// Where an incremental sync starts (the previous successful sync's cursor).
@@ -158,9 +159,37 @@ impl Failure {
     }
 }
 
-/// Runs one sync to completion and records it in the job history. Never panics on plugin
-/// misbehaviour: every failure ends up in the report.
-pub async fn run(env: &SyncEnv, job: SyncJob<'_>, progress: Arc<Progress>) -> SyncReport {
+/// Runs one sync of `plugin` to completion and records it in the job history. Never panics on
+/// plugin misbehaviour: every failure ends up in the report.
+pub async fn run(
+    env: &SyncEnv,
+    job: SyncJob<'_>,
+    plugin: Arc<Plugin>,
+    progress: Arc<Progress>,
+) -> SyncReport {
+    let open = async |limits: &Limits| {
+        instantiate(
+            env,
+            job.connector,
+            &plugin,
+            limits,
+            job.cancel.clone(),
+            true,
+        )
+        .await
+    };
+    execute(env, &job, plugin.manifest.as_ref(), progress, open).await
+}
+
+/// [`run`] on any [`Source`]: `open` makes it (with the connector's limits) once the job is
+/// recorded as started.
+pub(crate) async fn execute<S: Source>(
+    env: &SyncEnv,
+    job: &SyncJob<'_>,
+    manifest: Option<&Manifest>,
+    progress: Arc<Progress>,
+    open: impl AsyncFnOnce(&Limits) -> Result<S, Failure>,
+) -> SyncReport {
     let started = Instant::now();
     let started_at = chrono::Utc::now().to_rfc3339();
     let connector = job.connector;
@@ -193,7 +222,8 @@ pub async fn run(env: &SyncEnv, job: SyncJob<'_>, progress: Arc<Progress>) -> Sy
 
     let mut runner = Runner {
         env,
-        job: &job,
+        job,
+        manifest,
         index: index.clone(),
         progress,
         stats: SyncStats::default(),
@@ -201,7 +231,7 @@ pub async fn run(env: &SyncEnv, job: SyncJob<'_>, progress: Arc<Progress>) -> Sy
         host_peak: Default::default(),
         cursor: None,
     };
-    let outcome = runner.run().await;
+    let outcome = runner.run(open).await;
     let cancelled = job.cancel.load(Ordering::Relaxed);
     let (status, error, class) = match &outcome {
         Ok(()) => (Status::Completed, None, None),
@@ -285,6 +315,7 @@ pub async fn run(env: &SyncEnv, job: SyncJob<'_>, progress: Arc<Progress>) -> Sy
 struct Runner<'a> {
     env: &'a SyncEnv,
     job: &'a SyncJob<'a>,
+    manifest: Option<&'a Manifest>,
     index: String,
     progress: Arc<Progress>,
     stats: SyncStats,
@@ -294,33 +325,20 @@ struct Runner<'a> {
 }
 
 impl Runner<'_> {
-    async fn run(&mut self) -> Result<(), Failure> {
+    async fn run<S: Source>(
+        &mut self,
+        open: impl AsyncFnOnce(&Limits) -> Result<S, Failure>,
+    ) -> Result<(), Failure> {
         let connector = self.job.connector;
         let limits = connector.limits.within(&self.env.caps);
-        let mut instance = self.instantiate(&limits).await?;
-        let result = self.drive(&mut instance, &limits).await;
-        self.peak_memory = instance.peak_memory();
-        self.host_peak = instance.host_peak();
+        let mut source = open(&limits).await?;
+        let result = self.drive(&mut source, &limits).await;
+        self.peak_memory = source.peak_memory();
+        self.host_peak = source.host_peak();
         result
     }
 
-    async fn instantiate(&self, limits: &Limits) -> Result<PluginInstance, Failure> {
-        instantiate(
-            self.env,
-            self.job.connector,
-            &self.job.plugin,
-            limits,
-            self.job.cancel.clone(),
-            true,
-        )
-        .await
-    }
-
-    async fn drive(
-        &mut self,
-        instance: &mut PluginInstance,
-        limits: &Limits,
-    ) -> Result<(), Failure> {
+    async fn drive<S: Source>(&mut self, instance: &mut S, limits: &Limits) -> Result<(), Failure> {
         let connector = self.job.connector;
         let meta = instance.metadata().await?;
         if meta.service_type != connector.service_type {
@@ -345,7 +363,7 @@ impl Runner<'_> {
             _ => {}
         }
         let schema = instance.configuration_schema().await?;
-        let handover = configuration::Handover::new(connector, self.job.plugin.manifest.as_ref());
+        let handover = configuration::Handover::new(connector, self.manifest);
         let (configuration, unknown) =
             configuration::resolve(&schema, &connector.configuration, &handover)
                 .map_err(|e| Failure::Config(e.to_string()))?;
@@ -431,10 +449,10 @@ impl Runner<'_> {
     }
 
     /// Pulls batches until the plugin says the sync is complete.
-    async fn pull(
+    async fn pull<S: Source>(
         &mut self,
-        instance: &mut PluginInstance,
-        sync: wasmtime::component::ResourceAny,
+        instance: &mut S,
+        sync: S::Sync,
         writer: &mut Writer,
         limits: &Limits,
         rules: &rules::RuleSet,
@@ -586,7 +604,7 @@ impl Runner<'_> {
 }
 
 /// Commits what the plugin put in its state during the steps the host has accepted so far.
-fn flush_state(instance: &mut PluginInstance) -> Result<(), Failure> {
+fn flush_state<S: Source>(instance: &mut S) -> Result<(), Failure> {
     instance
         .flush_state()
         .map_err(|e| Failure::Host(format!("cannot save the plugin's state: {e}")))
@@ -600,14 +618,11 @@ fn passes(rules: &rules::RuleSet, action: &crate::sink::Action) -> bool {
     }
 }
 
-/// A fresh instance of `plugin` for `connector`, with exactly what the operator granted it:
-/// directories, network, credentials, limits. `with_state` gives it the state store (syncs do;
-/// inspections and checks do not).
 /// Advanced rules are the plugin's to judge: checked before every content sync (Kibana
 /// activates only rules that passed, but config.yml's `sync_rules.advanced` reaches a sync
 /// directly), so a bad rule set fails the sync before the source is touched.
-async fn check_advanced_rules(
-    instance: &mut PluginInstance,
+async fn check_advanced_rules<S: Source>(
+    instance: &mut S,
     meta: &types::Metadata,
     configuration: &[types::ConfigValue],
     advanced: &serde_json::Value,
@@ -631,6 +646,9 @@ async fn check_advanced_rules(
     }
 }
 
+/// A fresh instance of `plugin` for `connector`, with exactly what the operator granted it:
+/// directories, network, credentials, limits. `with_state` gives it the state store (syncs do;
+/// inspections and checks do not).
 pub(crate) async fn instantiate(
     env: &SyncEnv,
     connector: &Connector,
@@ -664,20 +682,4 @@ pub(crate) async fn instantiate(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// `inlet sync --json`, the job history and the metrics say the same as before.
-    #[test]
-    fn a_sync_outcome_is_written_as_its_job_status() {
-        for (status, text) in [
-            (Status::Completed, "completed"),
-            (Status::Error, "error"),
-            (Status::Canceled, "canceled"),
-            (Status::Suspended, "suspended"),
-        ] {
-            assert_eq!(serde_json::to_value(status).ok(), Some(text.into()));
-            assert_eq!(JobStatus::from(status).as_str(), text);
-        }
-    }
-}
+mod tests;
