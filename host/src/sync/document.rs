@@ -5,7 +5,7 @@
 mod json_policy;
 
 use base64::Engine as _;
-use sha2::{Digest, Sha256};
+use md5::Digest as _;
 
 use crate::runtime::types;
 use crate::sink::{Action, Op};
@@ -15,6 +15,18 @@ pub use json_policy::{MAX_DEPTH, MAX_NUMBER_DIGITS};
 
 /// Elasticsearch rejects `_id`s longer than this (bytes).
 pub const MAX_ID_BYTES: usize = 512;
+
+/// The `_id` written for a plugin's id: the id itself, or over [`MAX_ID_BYTES`] the md5 hex of
+/// its UTF-8 bytes — what Elastic's framework writes (`sync_job_runner.prepare_docs` with
+/// `BaseDataSource.hash_id`), so an index Elastic's connector filled keeps its ids. md5 is no
+/// weakness here: a source already chooses every id it sends.
+fn index_id(id: String) -> String {
+    if id.len() > MAX_ID_BYTES {
+        hex::encode(md5::Md5::digest(id.as_bytes()))
+    } else {
+        id
+    }
+}
 
 /// Why a document was refused. The JSON policy's refusals (see `json_policy`) are what
 /// Elasticsearch would refuse, so a document is refused the same way, with the same reason,
@@ -130,11 +142,7 @@ pub fn prepare(
     if doc.id.is_empty() {
         return Err(DocError::EmptyId);
     }
-    let id = if doc.id.len() > MAX_ID_BYTES {
-        hex::encode(Sha256::digest(doc.id.as_bytes()))
-    } else {
-        doc.id
-    };
+    let id = index_id(doc.id);
     if doc.op == types::Operation::Delete {
         return Ok(Action {
             id,
@@ -281,11 +289,7 @@ pub fn prepare_line(line: &[u8], now: &str, limits: &DocLimits<'_>) -> Result<Ac
             Err(_) => return Err(refuse(id, DocError::BadTimestamp(raw.to_owned()))),
         }
     }
-    let id = if id.len() > MAX_ID_BYTES {
-        hex::encode(Sha256::digest(id.as_bytes()))
-    } else {
-        id
-    };
+    let id = index_id(id);
     // `_timestamp` stays in the body, so `has` holds it and the host adds none.
     let fields = host_fields(&id, None, now, None, has, limits);
     // The `_id` member leaves the body; the object is empty when it was the only member.
@@ -487,10 +491,24 @@ mod tests {
     }
 
     #[test]
-    fn long_ids_are_hashed() {
+    fn long_ids_are_hashed_as_elastic_hashes_them() {
+        // Python: hashlib.md5(("x" * 600).encode()).hexdigest()
         let long = "x".repeat(600);
         let a = prepare(doc(&long, "{}"), "t", &LIMITS).expect("valid");
-        assert_eq!(a.id.len(), 64);
+        assert_eq!(a.id, "2bfac1bb871236a26c9bbc8389d00b83");
+        let v: serde_json::Value =
+            serde_json::from_str(a.source.as_deref().expect("source")).expect("JSON");
+        assert_eq!(v["id"], "2bfac1bb871236a26c9bbc8389d00b83");
+        // Bytes, not characters: 300 × `é` is 600 bytes.
+        let line = format!("{{\"_id\":\"{}\"}}", "é".repeat(300));
+        let a = prepare_line(line.as_bytes(), "t", &LIMITS).expect("valid");
+        assert_eq!(a.id, "4bf78d5bfde016534964234b60ced94a");
+        // 512 bytes exactly stay as they are.
+        let edge = "y".repeat(512);
+        assert_eq!(
+            prepare(doc(&edge, "{}"), "t", &LIMITS).expect("valid").id,
+            edge
+        );
     }
 
     #[test]
