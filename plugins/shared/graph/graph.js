@@ -13,7 +13,7 @@
 //   host injects the Graph token into Graph's origin only, never there. An expired link is
 //   replaced through Graph's `/content`, whose 302 is followed here (the broker follows none);
 // - Elastic's rules for which files' contents are extracted (its framework's Tika extensions and
-//   10 MiB limit), identical for both connectors.
+//   10 MiB limit), re-exported from plugins/shared/content, identical for every connector.
 //
 // Authentication is the host's (a form credential or a config.yml credential): nothing here
 // sets `Authorization`, and no token or secret reaches this code.
@@ -21,13 +21,9 @@ import { http, log, AuthError, ConfigError, NetworkError, SourceError } from "@i
 
 export const DEFAULT_GRAPH = "https://graph.microsoft.com";
 
-// File contents: Elastic downloads files up to MAX_DOCUMENT_SIZE bytes (its framework's
-// `max_file_size`, and sharepoint_online's constants.py) whose extension is one its extraction
-// handles (connectors_sdk content_extraction.py, TIKA_SUPPORTED_FILETYPES).
-export const MAX_DOCUMENT_SIZE = 10485760;
-export const SUPPORTED_EXTENSIONS = new Set([".txt", ".py", ".rst", ".html", ".markdown", ".json", ".xml", ".csv",
-  ".md", ".ppt", ".rtf", ".docx", ".odt", ".xls", ".xlsx", ".rb", ".paper", ".sh", ".pptx", ".pdf", ".doc", ".aspx",
-  ".xlsb", ".xlsm", ".tsv", ".svg", ".msg", ".potx", ".vsd", ".vsdx", ".vsdm"]);
+// Elastic's rules for which files' contents are extracted (its framework's Tika extensions and
+// 10 MiB limit), shared with the other connectors that download files.
+export { MAX_DOCUMENT_SIZE, SUPPORTED_EXTENSIONS, extractable, fileExtension, sizeSkipReason } from "../content/content.js";
 
 const MAX_WAIT_SECS = 300;
 const RETRY_STATUSES = new Set([429, 500, 502, 503, 504]);
@@ -73,31 +69,6 @@ export function graphMessage(r) {
     if (e && typeof e === "object") return `${e.code ?? "error"}: ${e.message ?? ""}`.trim();
   } catch { /* not JSON */ }
   return r.text().slice(0, 200).trim();
-}
-
-/**
- * A file name's extension as Python's os.path.splitext gives it (Elastic's
- * `get_file_extension`): from the last dot, leading dots belonging to the name (".profile" has
- * none); "" when there is none. Case is kept.
- */
-export function fileExtension(name) {
-  const base = String(name ?? "").replace(/^\.+/, "");
-  const dot = base.lastIndexOf(".");
-  return dot < 0 ? "" : base.slice(dot);
-}
-
-/** True when Elastic's extraction handles this file name's extension (any case). */
-export const extractable = (name) => SUPPORTED_EXTENSIONS.has(fileExtension(name).toLowerCase());
-
-/** Why a file of `size` bytes is not downloaded for its size (Elastic's rules), or null. A
- * missing size counts as empty, which Elastic does not download either. */
-export function sizeSkipReason(size) {
-  const n = Number(size ?? 0);
-  if (!(n > 0)) return "empty";
-  // Elastic lifts the limit with use_text_extraction_service, whose service takes big files;
-  // Inlet has no such service (the bytes go to the host as `_attachment`), so it stays.
-  if (n > MAX_DOCUMENT_SIZE) return `size ${n} is above ${MAX_DOCUMENT_SIZE} bytes`;
-  return null;
 }
 
 export class GraphClient {
