@@ -30,9 +30,6 @@ pub mod runtime;
 pub mod scaffold;
 pub mod service;
 pub mod sink;
-// The SQL broker lives beside the HTTP broker's files (host/src/broker/sql.rs); it is declared
-// here so it can grow independently of `broker.rs`.
-#[path = "broker/sql.rs"]
 pub mod sql;
 pub mod store;
 pub mod sync;

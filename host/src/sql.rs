@@ -23,20 +23,13 @@
 //! - TLS (rustls): config.yml's `databases.<name>.tls`, else the url's `sslmode`, else the
 //!   connector form's `ssl_enabled`/`ssl_ca`, else plain as before ([`tls`]).
 
-#[path = "sql/classify.rs"]
 pub mod classify;
-#[path = "sql/pg_binary.rs"]
 pub mod pg_binary;
 #[cfg(test)]
-#[path = "sql/server_tests.rs"]
 mod server_tests;
-#[path = "sql/stream.rs"]
 pub mod stream;
-#[path = "sql/tls.rs"]
 pub mod tls;
-#[path = "sql/values.rs"]
 pub mod values;
-#[path = "sql/wkb.rs"]
 pub mod wkb;
 
 use std::collections::{BTreeMap, HashMap};
