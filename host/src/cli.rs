@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use inlet::job::JobType;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -82,13 +83,6 @@ pub enum NewLang {
     Python,
     Js,
     Go,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum JobType {
-    Full,
-    Incremental,
-    AccessControl,
 }
 
 #[derive(Subcommand, Debug)]

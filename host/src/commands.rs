@@ -10,13 +10,14 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use inlet::config;
 use inlet::job::JobStatus;
+use inlet::job::JobType;
 use inlet::plugin::{self, Manifest};
-use inlet::runtime::{EngineSettings, InstanceOptions, Runtime, SyncKind, types};
+use inlet::runtime::{EngineSettings, InstanceOptions, Runtime, types};
 use inlet::scaffold;
 use inlet::service::Service;
 use inlet::sync::{self, Progress, SyncReport};
 
-use crate::cli::{Command, ConfigCommand, JobType, NewLang, PluginsCommand};
+use crate::cli::{Command, ConfigCommand, NewLang, PluginsCommand};
 
 mod config_check;
 mod signing;
@@ -175,14 +176,9 @@ async fn sync_one(
     let loaded = load_config(config)?;
     let svc = Arc::new(Service::open(loaded, plugins).await?);
     let c = svc.connector(connector)?;
-    let kind = match job_type {
-        JobType::Full => SyncKind::Full,
-        JobType::Incremental => SyncKind::Incremental,
-        JobType::AccessControl => SyncKind::AccessControl,
-    };
     let progress = Arc::new(Progress::default());
     let ticker = tokio::spawn(show_progress(progress.clone()));
-    let report = svc.sync(c, kind, progress, cancel_on_signal()).await;
+    let report = svc.sync(c, job_type, progress, cancel_on_signal()).await;
     svc.env.sink.shutdown().await?;
     ticker.abort();
     let _ = ticker.await;

@@ -6,12 +6,14 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// A sync job's `job_type`; the runtime calls it the kind of sync ([`crate::runtime::SyncKind`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// A sync job's `job_type`: which of the plugin's exports a sync runs. Also `inlet sync --type`
+/// (`full`, `incremental`, `access-control`; Elastic's `access_control` is accepted too).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum JobType {
     Full,
     Incremental,
+    #[value(alias = "access_control")]
     AccessControl,
 }
 

@@ -30,7 +30,7 @@ pub use engine::{AllocatorKind, EngineSettings};
 pub use guest_output::clean as log_safe;
 /// A plugin instance's log pipe and rate limit, shared by host lines about that plugin.
 pub use guest_output::{GuestLog, Level as LogLevel};
-pub use instance::{Batch, CallError, HeldBatch, PluginInstance, SyncKind};
+pub use instance::{Batch, CallError, HeldBatch, PluginInstance};
 pub use plugin_state::StateQuota;
 
 use crate::store::StateStore;

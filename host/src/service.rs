@@ -12,8 +12,9 @@ use tokio::sync::Semaphore;
 
 use crate::config::{self, Connector};
 use crate::job::JobStatus;
+use crate::job::JobType;
 use crate::plugin::{self, Discovered, Plugin, PluginError};
-use crate::runtime::{EngineSettings, Runtime, SyncKind};
+use crate::runtime::{EngineSettings, Runtime};
 use crate::sink::{Sink, dead_letter::DeadLetters, embedded::EmbeddedSink};
 use crate::store::StateStore;
 use crate::sync::{self, Progress, SyncEnv, SyncJob, SyncReport};
@@ -38,7 +39,7 @@ pub struct Service {
     seen_at_start: BTreeMap<String, reload::Seen>,
     /// Syncs a crash or a shutdown interrupted: (connector id, job type), run first by
     /// `inlet run`.
-    resume: Vec<(String, SyncKind)>,
+    resume: Vec<(String, JobType)>,
 }
 
 /// Loaded plugins by service type, and why the others are not. Readers clone an
@@ -297,7 +298,7 @@ impl Service {
     pub async fn sync(
         &self,
         connector: &Connector,
-        kind: SyncKind,
+        kind: JobType,
         progress: Arc<Progress>,
         cancel: Arc<AtomicBool>,
     ) -> SyncReport {
@@ -310,7 +311,7 @@ impl Service {
     async fn service_sync(
         &self,
         connector: &Connector,
-        kind: SyncKind,
+        kind: JobType,
         cancel: Arc<AtomicBool>,
     ) -> SyncReport {
         self.sync_with(connector, kind, Arc::default(), cancel, true)
@@ -320,13 +321,13 @@ impl Service {
     async fn sync_with(
         &self,
         connector: &Connector,
-        kind: SyncKind,
+        kind: JobType,
         progress: Arc<Progress>,
         cancel: Arc<AtomicBool>,
         shutdown: bool,
     ) -> SyncReport {
         let cursor = match kind {
-            SyncKind::Incremental => match self.env.store.cursor(&connector.connector_id) {
+            JobType::Incremental => match self.env.store.cursor(&connector.connector_id) {
                 Ok(c) => c,
                 Err(e) => {
                     tracing::warn!(connector_id = %connector.connector_id, error = %e, "cannot read the cursor; syncing from the start");
@@ -340,7 +341,7 @@ impl Service {
             .await;
         // Cursors are saved only after success.
         if report.status == sync::Status::Completed
-            && matches!(kind, SyncKind::Full | SyncKind::Incremental)
+            && matches!(kind, JobType::Full | JobType::Incremental)
             && let Err(e) = self
                 .env
                 .store
@@ -356,7 +357,7 @@ impl Service {
     pub async fn sync_from(
         &self,
         connector: &Connector,
-        kind: SyncKind,
+        kind: JobType,
         progress: Arc<Progress>,
         cancel: Arc<AtomicBool>,
         cursor: Option<String>,
@@ -368,7 +369,7 @@ impl Service {
     async fn sync_job(
         &self,
         connector: &Connector,
-        kind: SyncKind,
+        kind: JobType,
         progress: Arc<Progress>,
         cancel: Arc<AtomicBool>,
         cursor: Option<String>,
@@ -452,7 +453,7 @@ impl Service {
             tasks.push(tokio::spawn(async move {
                 let _permit = limit.acquire_owned().await;
                 let c = &svc.config.config.connectors[i];
-                svc.service_sync(c, SyncKind::Full, cancel).await
+                svc.service_sync(c, JobType::Full, cancel).await
             }));
         }
         let mut reports = Vec::new();
@@ -487,10 +488,10 @@ impl Service {
 
     async fn connector_loop(&self, i: usize, limit: Arc<Semaphore>, cancel: Arc<AtomicBool>) {
         let c = &self.config.config.connectors[i];
-        let schedules: Vec<(SyncKind, &config::Cron)> = [
-            (SyncKind::Full, c.schedule.full.as_ref()),
-            (SyncKind::Incremental, c.schedule.incremental.as_ref()),
-            (SyncKind::AccessControl, c.schedule.access_control.as_ref()),
+        let schedules: Vec<(JobType, &config::Cron)> = [
+            (JobType::Full, c.schedule.full.as_ref()),
+            (JobType::Incremental, c.schedule.incremental.as_ref()),
+            (JobType::AccessControl, c.schedule.access_control.as_ref()),
         ]
         .into_iter()
         .filter_map(|(k, s)| s.map(|s| (k, s)))
@@ -501,14 +502,14 @@ impl Service {
             let _permit = limit.acquire().await;
             tracing::info!(connector_id = %c.connector_id, job_type = kind.as_str(), "resuming an interrupted sync");
             self.service_sync(c, kind, cancel.clone()).await;
-            resumed_full |= kind == SyncKind::Full;
+            resumed_full |= kind == JobType::Full;
         }
         if schedules.is_empty() {
             if resumed_full {
                 return;
             }
             let _permit = limit.acquire().await;
-            self.service_sync(c, SyncKind::Full, cancel.clone()).await;
+            self.service_sync(c, JobType::Full, cancel.clone()).await;
             return;
         }
         let mut last = chrono::Utc::now();

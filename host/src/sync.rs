@@ -16,7 +16,7 @@ use serde::Serialize;
 use crate::config::{Connector, Limits};
 use crate::job::{JobStatus, JobType};
 use crate::plugin::{Manifest, Plugin};
-use crate::runtime::{Batch, CallError, InstanceOptions, PluginInstance, Runtime, SyncKind, types};
+use crate::runtime::{Batch, CallError, InstanceOptions, PluginInstance, Runtime, types};
 use crate::sink::dead_letter::{DeadLetters, Entry, ErrorInfo};
 use crate::sink::{Sink, Target, Writer};
 use crate::store::{JobRecord, StateStore};
@@ -118,7 +118,7 @@ pub struct SyncReport {
 pub struct SyncJob<'a> {
     pub job_id: String,
     pub connector: &'a Connector,
-    pub kind: SyncKind,
+    pub kind: JobType,
     pub cancel: Arc<AtomicBool>,
     /// Where an incremental sync starts (the previous successful sync's cursor).
     pub cursor: Option<String>,
@@ -195,7 +195,7 @@ pub(crate) async fn execute<S: Source>(
     let connector = job.connector;
     let content_index = connector.index_name();
     let index = match job.kind {
-        SyncKind::AccessControl => format!(".search-acl-filter-{content_index}"),
+        JobType::AccessControl => format!(".search-acl-filter-{content_index}"),
         _ => content_index,
     };
     let mut record = JobRecord {
@@ -348,13 +348,13 @@ impl Runner<'_> {
             )));
         }
         match self.job.kind {
-            SyncKind::Incremental if !meta.features.incremental_sync => {
+            JobType::Incremental if !meta.features.incremental_sync => {
                 return Err(Failure::Host(format!(
                     "`{}` does not support incremental syncs; run a full sync",
                     meta.service_type
                 )));
             }
-            SyncKind::AccessControl if !meta.features.document_level_security => {
+            JobType::AccessControl if !meta.features.document_level_security => {
                 return Err(Failure::Host(format!(
                     "`{}` does not support access-control syncs (document-level security)",
                     meta.service_type
@@ -378,7 +378,7 @@ impl Runner<'_> {
         let rules = rules::RuleSet::new(connector.sync_rules.basic.clone())
             .map_err(|e| Failure::Config(e.to_string()))?;
         if let Some(advanced) = &connector.sync_rules.advanced
-            && self.job.kind != SyncKind::AccessControl
+            && self.job.kind != JobType::AccessControl
         {
             check_advanced_rules(instance, &meta, &configuration, advanced).await?;
         }
@@ -391,7 +391,7 @@ impl Runner<'_> {
                 .as_ref()
                 .map(|v| v.to_string()),
             cursor: match self.job.kind {
-                SyncKind::Incremental => self.job.cursor.clone(),
+                JobType::Incremental => self.job.cursor.clone(),
                 _ => None,
             },
         };
@@ -402,7 +402,7 @@ impl Runner<'_> {
             connector_id: connector.connector_id.clone(),
             sync_id: self.job.job_id.clone(),
             index: self.index.clone(),
-            stale_deletion: matches!(self.job.kind, SyncKind::Full | SyncKind::AccessControl),
+            stale_deletion: matches!(self.job.kind, JobType::Full | JobType::AccessControl),
             api_key: connector.api_key.clone(),
             pipeline: connector.pipeline.as_ref().map(|p| p.name.clone()),
         };

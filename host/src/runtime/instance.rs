@@ -13,6 +13,7 @@ use super::bindings::since_v0_1::json_lines;
 use super::budget::{BudgetExceeded, Charge, Resource as Limit, Usage};
 use super::host_state::{Cancelled, DeadlineExceeded, HostState, LimitExceeded};
 use super::types;
+use crate::job::JobType;
 
 /// How wasmtime says a transfer from the guest ran past the store's hostcall fuel.
 const HOSTCALL_FUEL_EXHAUSTED: &str = "fuel allocated for hostcalls has been exhausted";
@@ -196,9 +197,6 @@ async fn guard<R>(
         () = cancelled => Outcome::Cancelled,
     }
 }
-
-/// Which export starts a sync: the job's type, under the name the runtime has always used for it.
-pub use crate::job::JobType as SyncKind;
 
 /// One batch as the plugin handed it over.
 #[derive(Debug)]
@@ -436,14 +434,14 @@ impl PluginInstance {
     /// Starts a sync; returns the handle to pull batches from.
     pub async fn start_sync(
         &mut self,
-        kind: SyncKind,
+        kind: JobType,
         request: &types::SyncRequest,
     ) -> Result<ResourceAny, CallError> {
         self.arm()?;
         let (budget, cancel) = (self.budget(), self.cancel_flag());
         let guest = self.bindings.inlet_connector_source();
         let (call, out) = match kind {
-            SyncKind::Full => (
+            JobType::Full => (
                 "full-sync",
                 guard(
                     budget,
@@ -452,7 +450,7 @@ impl PluginInstance {
                 )
                 .await,
             ),
-            SyncKind::Incremental => (
+            JobType::Incremental => (
                 "incremental-sync",
                 guard(
                     budget,
@@ -461,7 +459,7 @@ impl PluginInstance {
                 )
                 .await,
             ),
-            SyncKind::AccessControl => (
+            JobType::AccessControl => (
                 "access-control-sync",
                 guard(
                     budget,

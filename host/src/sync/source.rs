@@ -5,8 +5,9 @@
 
 use wasmtime::component::ResourceAny;
 
+use crate::job::JobType;
 use crate::runtime::budget::Usage;
-use crate::runtime::{CallError, HeldBatch, PluginInstance, SyncKind, types};
+use crate::runtime::{CallError, HeldBatch, PluginInstance, types};
 use crate::store::StoreError;
 
 /// A connector as the sync engine drives it: the calls of the `source` interface, in order.
@@ -28,7 +29,7 @@ pub(crate) trait Source {
     ) -> Result<types::RulesValidation, CallError>;
     async fn start_sync(
         &mut self,
-        kind: SyncKind,
+        kind: JobType,
         request: &types::SyncRequest,
     ) -> Result<Self::Sync, CallError>;
     /// The next batch, charged to the source's host budget; `None` when the sync is complete.
@@ -67,7 +68,7 @@ impl Source for PluginInstance {
     }
     async fn start_sync(
         &mut self,
-        kind: SyncKind,
+        kind: JobType,
         request: &types::SyncRequest,
     ) -> Result<ResourceAny, CallError> {
         PluginInstance::start_sync(self, kind, request).await

@@ -32,7 +32,7 @@ struct Scripted {
 
 #[derive(Default)]
 struct Seen {
-    started: Option<(SyncKind, types::SyncRequest)>,
+    started: Option<(JobType, types::SyncRequest)>,
     batches_pulled: usize,
     flushes: usize,
     ended: bool,
@@ -113,7 +113,7 @@ impl Source for Scripted {
     }
     async fn start_sync(
         &mut self,
-        kind: SyncKind,
+        kind: JobType,
         request: &types::SyncRequest,
     ) -> Result<u32, CallError> {
         self.seen.lock().expect("seen").started = Some((kind, request.clone()));
@@ -221,7 +221,7 @@ impl Bench {
         }
     }
 
-    fn job(&self, kind: SyncKind) -> SyncJob<'_> {
+    fn job(&self, kind: JobType) -> SyncJob<'_> {
         SyncJob {
             job_id: new_job_id(),
             connector: &self.connector,
@@ -279,7 +279,7 @@ async fn every_document_is_counted_and_bad_ones_are_dead_lettered_alone() {
         Step::Docs(vec![delete("a")]),
     ]);
     let seen = source.seen.clone();
-    let report = bench.sync(bench.job(SyncKind::Full), source).await;
+    let report = bench.sync(bench.job(JobType::Full), source).await;
     assert_eq!(report.status, Status::Completed, "{:?}", report.error);
     let s = &report.stats;
     assert_eq!(
@@ -312,7 +312,7 @@ async fn every_document_is_counted_and_bad_ones_are_dead_lettered_alone() {
     assert!(seen.ended);
     // A full sync starts from no cursor, whatever the last one was.
     let (kind, request) = seen.started.as_ref().expect("started");
-    assert_eq!(*kind, SyncKind::Full);
+    assert_eq!(*kind, JobType::Full);
     assert_eq!(request.cursor, None);
     let configuration: Vec<(&str, &str)> = request
         .configuration
@@ -333,7 +333,7 @@ async fn every_document_is_counted_and_bad_ones_are_dead_lettered_alone() {
 async fn stale_documents_go_only_after_a_full_sync_that_succeeded() {
     let bench = Bench::new(CONNECTOR);
     let first = Scripted::new(vec![Step::Docs(vec![doc("keep", "{}"), doc("gone", "{}")])]);
-    let report = bench.sync(bench.job(SyncKind::Full), first).await;
+    let report = bench.sync(bench.job(JobType::Full), first).await;
     assert_eq!(report.status, Status::Completed, "{:?}", report.error);
 
     // The source fails after sending `keep` again: `gone` must survive (the sync did not see
@@ -343,7 +343,7 @@ async fn stale_documents_go_only_after_a_full_sync_that_succeeded() {
         Step::Fail(types::ErrorKind::Network, "connection reset"),
     ]);
     let seen = failing.seen.clone();
-    let report = bench.sync(bench.job(SyncKind::Full), failing).await;
+    let report = bench.sync(bench.job(JobType::Full), failing).await;
     assert_eq!(report.status, Status::Error);
     assert_eq!(report.error_class, Some("network"));
     assert!(
@@ -365,7 +365,7 @@ async fn stale_documents_go_only_after_a_full_sync_that_succeeded() {
     let incremental = Scripted::new(vec![Step::Docs(vec![doc("new", "{}")])]);
     let seen = incremental.seen.clone();
     let report = bench
-        .sync(bench.job(SyncKind::Incremental), incremental)
+        .sync(bench.job(JobType::Incremental), incremental)
         .await;
     assert_eq!(report.status, Status::Completed, "{:?}", report.error);
     assert_eq!(report.stats.stale_deleted, 0);
@@ -381,7 +381,7 @@ async fn stale_documents_go_only_after_a_full_sync_that_succeeded() {
 
     // A full sync that succeeds removes what it did not see.
     let second = Scripted::new(vec![Step::Docs(vec![doc("keep", "{}")])]);
-    let report = bench.sync(bench.job(SyncKind::Full), second).await;
+    let report = bench.sync(bench.job(JobType::Full), second).await;
     assert_eq!(report.status, Status::Completed, "{:?}", report.error);
     assert_eq!(report.stats.stale_deleted, 2);
     assert_eq!(bench.index().keys().collect::<Vec<_>>(), ["keep"]);
@@ -392,7 +392,7 @@ async fn what_the_source_cannot_do_fails_before_any_document_moves() {
     let bench = Bench::new(CONNECTOR);
     let mut wrong_type = Scripted::new(vec![Step::Docs(vec![doc("a", "{}")])]);
     wrong_type.service_type = "other".into();
-    let report = bench.sync(bench.job(SyncKind::Full), wrong_type).await;
+    let report = bench.sync(bench.job(JobType::Full), wrong_type).await;
     assert_eq!(report.error_class, Some("host"));
     assert!(
         report
@@ -405,9 +405,7 @@ async fn what_the_source_cannot_do_fails_before_any_document_moves() {
     let mut full_only = Scripted::new(vec![Step::Docs(vec![doc("a", "{}")])]);
     full_only.incremental = false;
     let seen = full_only.seen.clone();
-    let report = bench
-        .sync(bench.job(SyncKind::Incremental), full_only)
-        .await;
+    let report = bench.sync(bench.job(JobType::Incremental), full_only).await;
     assert!(
         report
             .error
@@ -426,7 +424,7 @@ async fn advanced_rules_are_the_sources_to_judge_before_it_starts() {
         "{CONNECTOR}sync_rules:\n  advanced: [{{tables: [t]}}]\n"
     ));
     let unsupported = Scripted::new(vec![]);
-    let report = bench.sync(bench.job(SyncKind::Full), unsupported).await;
+    let report = bench.sync(bench.job(JobType::Full), unsupported).await;
     assert_eq!(report.error_class, Some("config"));
     assert!(
         report
@@ -438,7 +436,7 @@ async fn advanced_rules_are_the_sources_to_judge_before_it_starts() {
     let mut refused = Scripted::new(vec![Step::Docs(vec![doc("a", "{}")])]);
     refused.advanced_rules = Some(false);
     let seen = refused.seen.clone();
-    let report = bench.sync(bench.job(SyncKind::Full), refused).await;
+    let report = bench.sync(bench.job(JobType::Full), refused).await;
     assert_eq!(report.error_class, Some("config"));
     assert!(
         report
@@ -451,7 +449,7 @@ async fn advanced_rules_are_the_sources_to_judge_before_it_starts() {
     let mut accepted = Scripted::new(vec![Step::Docs(vec![doc("a", "{}")])]);
     accepted.advanced_rules = Some(true);
     let seen = accepted.seen.clone();
-    let report = bench.sync(bench.job(SyncKind::Full), accepted).await;
+    let report = bench.sync(bench.job(JobType::Full), accepted).await;
     assert_eq!(report.status, Status::Completed, "{:?}", report.error);
     let seen = seen.lock().expect("seen");
     let rules = seen
@@ -475,7 +473,7 @@ async fn basic_rules_filter_documents_but_never_deletions() {
         doc("de", r#"{"lang":"de"}"#),
         delete("old"),
     ])]);
-    let report = bench.sync(bench.job(SyncKind::Full), source).await;
+    let report = bench.sync(bench.job(JobType::Full), source).await;
     assert_eq!(report.status, Status::Completed, "{:?}", report.error);
     let s = &report.stats;
     assert_eq!(
@@ -494,7 +492,7 @@ async fn limits_the_engine_enforces_end_the_sync_with_their_key() {
         doc("b", "{}"),
         doc("c", "{}"),
     ])]);
-    let report = bench.sync(bench.job(SyncKind::Full), source).await;
+    let report = bench.sync(bench.job(JobType::Full), source).await;
     assert_eq!(report.status, Status::Error);
     assert!(
         report
@@ -509,7 +507,7 @@ async fn limits_the_engine_enforces_end_the_sync_with_their_key() {
     let bench = Bench::new(CONNECTOR);
     let mut source = Scripted::new(vec![Step::Docs(vec![doc("a", "{}")])]);
     source.cursor = Some("x".repeat(MAX_CURSOR_BYTES + 1));
-    let report = bench.sync(bench.job(SyncKind::Full), source).await;
+    let report = bench.sync(bench.job(JobType::Full), source).await;
     assert_eq!(report.status, Status::Error);
     assert!(
         report
@@ -527,9 +525,9 @@ async fn a_cancelled_sync_stops_between_batches_and_a_shutdown_suspends_it() {
     for shutdown in [false, true] {
         let bench = Bench::new(CONNECTOR);
         let first = Scripted::new(vec![Step::Docs(vec![doc("old", "{}")])]);
-        bench.sync(bench.job(SyncKind::Full), first).await;
+        bench.sync(bench.job(JobType::Full), first).await;
 
-        let mut job = bench.job(SyncKind::Full);
+        let mut job = bench.job(JobType::Full);
         job.cancel_is_shutdown = shutdown;
         let mut source = Scripted::new(vec![
             Step::Docs(vec![doc("a", "{}")]),
