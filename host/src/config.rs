@@ -18,15 +18,14 @@ use serde_yaml_ng::Value;
 /// A problem with the configuration file, always naming the key path when there is one.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{path} is not valid YAML: {source}")]
+    // The cause is part of the message and not a `source()`: `{:#}` printing would say it
+    // twice ("cannot read x: No such file…: No such file…").
+    #[error("cannot read {path}: {error}")]
+    Read { path: PathBuf, error: std::io::Error },
+    #[error("{path} is not valid YAML: {error}")]
     Yaml {
         path: PathBuf,
-        source: serde_yaml_ng::Error,
+        error: serde_yaml_ng::Error,
     },
     #[error("{path}: `{key}`: {message}")]
     Invalid {
@@ -68,15 +67,15 @@ impl Loaded {
 
 /// Reads, interpolates and validates a configuration file.
 pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+    let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     let (config, unknown_keys) =
         parse(&text, &|name| std::env::var(name).ok()).map_err(|e| match e {
-            ParseError::Yaml(source) => ConfigError::Yaml {
+            ParseError::Yaml(error) => ConfigError::Yaml {
                 path: path.to_path_buf(),
-                source,
+                error,
             },
             ParseError::Invalid { key, message } => ConfigError::Invalid {
                 path: path.to_path_buf(),
