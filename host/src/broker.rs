@@ -5,7 +5,8 @@
 //! the operator grants) → credentials bound to that origin → concurrency and rate limits → DNS →
 //! address check → connect to the checked address → response limits. Modules, one job each:
 //! - [`http`]: origin patterns, the two-sided match and the post-DNS address classes;
-//! - [`credentials`]: secrets, what they inject, the OAuth2 token cache;
+//! - [`credentials`]: secrets, what they inject, the OAuth2 token cache; the request signers
+//!   [`sigv4`] (AWS) and [`azure_shared_key`] (Azure Storage);
 //! - [`form_credentials`]: credentials a plugin's manifest forms from its configuration form
 //!   (e.g. SharePoint's "Secret value"), held and injected by the host like config.yml's;
 //! - [`send`]: DNS, TCP/TLS, HTTP/1.1 and the streaming response limits;
@@ -14,6 +15,7 @@
 //! - [`metrics`]: counters per connector.
 
 pub mod assertion;
+pub mod azure_shared_key;
 pub mod credentials;
 pub mod form_credentials;
 pub mod hooks;

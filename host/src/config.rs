@@ -21,7 +21,10 @@ pub enum ConfigError {
     // The cause is part of the message and not a `source()`: `{:#}` printing would say it
     // twice ("cannot read x: No such file…: No such file…").
     #[error("cannot read {path}: {error}")]
-    Read { path: PathBuf, error: std::io::Error },
+    Read {
+        path: PathBuf,
+        error: std::io::Error,
+    },
     #[error("{path} is not valid YAML: {error}")]
     Yaml {
         path: PathBuf,

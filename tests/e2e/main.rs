@@ -7,6 +7,7 @@ mod fake_es;
 mod support;
 
 mod aws;
+mod azure;
 mod brokers;
 mod cache;
 mod confluence;

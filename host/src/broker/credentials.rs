@@ -21,6 +21,7 @@ use http::{HeaderName, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::assertion::{self, ClientCertificate, ServiceAccount};
+use super::azure_shared_key::AzureSharedKey;
 use super::http::{OriginPattern, Target};
 use super::refresh_token::RotatingRefreshToken;
 use super::send;
@@ -43,6 +44,12 @@ pub enum CredentialError {
         "`credentials.{name}.{field}`: the secret contains characters not allowed in an HTTP header"
     )]
     NotHeaderSafe { name: String, field: &'static str },
+    #[error("`credentials.{name}.{field}`: {source}")]
+    NotBase64 {
+        name: String,
+        field: &'static str,
+        source: super::azure_shared_key::NotBase64,
+    },
     #[error("`credentials.{name}`: {message}")]
     Invalid { name: String, message: String },
 }
@@ -72,6 +79,8 @@ enum Secret {
     OAuth2(Box<OAuth2>),
     /// Signs the whole request (`aws_sigv4`).
     SigV4(Box<SigV4>),
+    /// Signs the whole request (`azure_shared_key`).
+    AzureSharedKey(Box<AzureSharedKey>),
 }
 
 pub struct Credential {
@@ -106,6 +115,8 @@ pub enum Injection<'a> {
     },
     /// Sign the request as it will be sent.
     SigV4(&'a SigV4),
+    /// Sign the request as it will be sent.
+    AzureSharedKey(&'a AzureSharedKey),
 }
 
 impl Credential {
@@ -268,6 +279,17 @@ impl Credential {
                     spec.service.as_deref().unwrap_or_default(),
                 )))
             }
+            CredentialKind::AzureSharedKey => {
+                let key = read("account_key", &spec.account_key)?;
+                let signer =
+                    AzureSharedKey::new(spec.account_name.as_deref().unwrap_or_default(), &key)
+                        .map_err(|source| CredentialError::NotBase64 {
+                            name: name.to_owned(),
+                            field: "account_key",
+                            source,
+                        })?;
+                Secret::AzureSharedKey(Box::new(signer))
+            }
         };
         Ok(Credential {
             name: name.to_owned(),
@@ -296,6 +318,7 @@ impl Credential {
             Secret::Header { name, .. } => vec![name.clone()],
             Secret::OAuth2(_) => vec![http::header::AUTHORIZATION],
             Secret::SigV4(_) => super::sigv4::SIGNED_BY_HOST.to_vec(),
+            Secret::AzureSharedKey(_) => super::azure_shared_key::SIGNED_BY_HOST.to_vec(),
             Secret::Query { .. } => Vec::new(),
         }
     }
@@ -304,9 +327,10 @@ impl Credential {
         matches!(self.secret, Secret::OAuth2(_))
     }
 
-    /// Whether the signature covers the body, so the broker keeps a small body whole to hash.
+    /// Whether the signature covers the body (SigV4: its hash; Shared Key: its length), so the
+    /// broker keeps a small body whole to sign.
     pub fn signs_body(&self) -> bool {
-        matches!(self.secret, Secret::SigV4(_))
+        matches!(self.secret, Secret::SigV4(_) | Secret::AzureSharedKey(_))
     }
 
     /// The query parameter this credential sets.
@@ -338,6 +362,7 @@ impl Credential {
             ),
             Secret::Query { param, value } => Injection::Query(param, value),
             Secret::SigV4(signer) => Injection::SigV4(signer),
+            Secret::AzureSharedKey(signer) => Injection::AzureSharedKey(signer),
             Secret::OAuth2(client) => {
                 let (token, generation) = client.token(net).await?;
                 Injection::OAuth2 {
@@ -786,6 +811,39 @@ mod tests {
         let mut header = sensitive_header("Bearer abc").expect("header");
         assert!(!format!("{header:?}").contains("abc"));
         header.set_sensitive(false);
+    }
+
+    #[test]
+    fn an_azure_key_must_be_base64_and_signs_with_the_host_only() {
+        let err = Credential::load(
+            "blobs",
+            &spec("{type: azure_shared_key, account_name: inletdocs, account_key: \"s3cret not base64\", hosts: [\"https://inletdocs.blob.core.windows.net\"]}"),
+            Path::new("."),
+            None,
+        )
+        .expect_err("not base64");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("credentials.blobs.account_key") && msg.contains("base64"),
+            "{msg}"
+        );
+        assert!(!msg.contains("s3cret"), "{msg}");
+        let c = Credential::load(
+            "blobs",
+            &spec("{type: azure_shared_key, account_name: inletdocs, account_key: a2V5LXMzY3JldA==, hosts: [\"https://inletdocs.blob.core.windows.net\"]}"),
+            Path::new("."),
+            None,
+        )
+        .expect("loads");
+        assert!(c.signs_body());
+        assert_eq!(
+            c.header_names(),
+            vec![
+                http::header::AUTHORIZATION,
+                HeaderName::from_static("x-ms-date")
+            ]
+        );
+        assert!(!format!("{c:?}").contains("a2V5"), "{c:?}");
     }
 
     #[test]

@@ -18,16 +18,20 @@
 //!
 //! The plugin chooses the shape; the operator chooses where a secret may go. The rules:
 //! - a **secret position** (`password`, `token`, `value`, `client_secret`, `secret_access_key`,
-//!   `session_token`, `service_account_key`, `certificate`, `private_key`, `refresh_token`)
-//!   names at least one
-//!   field, any field; such a field is withheld from the plugin like a sensitive one
-//!   (`sync::configuration`) and may fill no other position;
-//! - the **other positions** (`username`, `client_id`, `scopes`, `subject`, the path and query of
-//!   `token_url`) must not name a sensitive field: their values can show up in URLs and log
-//!   lines (checked against the plugin's schema once it is known, `sync::configuration`);
-//! - `header`, `param`, `client_auth` and `hosts` take no placeholder, `hosts` are exact origins,
-//!   the scheme and authority of `token_url` are literal, and values substituted into its path
-//!   and query are percent-encoded: a form value cannot change where anything is sent;
+//!   `session_token`, `service_account_key`, `certificate`, `private_key`, `refresh_token`,
+//!   `account_key`) names at least one field, any field; such a field is withheld from the
+//!   plugin like a sensitive one (`sync::configuration`) and may fill no other position;
+//! - the **other positions** (`username`, `client_id`, `scopes`, `subject`, `access_key_id`,
+//!   `region`, `account_name`, the path and query of `token_url`, a `hosts` label) must not name
+//!   a sensitive field: their values can show up in URLs and log lines (checked against the
+//!   plugin's schema once it is known, `sync::configuration`);
+//! - `header`, `param`, `service` and `client_auth` take no placeholder; `hosts` are exact origins,
+//!   except that a placeholder may be the whole leftmost DNS label under a literal parent domain
+//!   (`https://{account_name}.blob.core.windows.net`: Azure names each storage account's
+//!   endpoint after it), its value one lower-case DNS label; the scheme and authority of
+//!   `token_url` are literal, and values substituted into its path and query are
+//!   percent-encoded: a form value cannot send anything outside what the plugin names, and
+//!   the operator's grant decides (the filled origin must be granted);
 //! - a credential is formed only when every field it names is filled; then each `hosts` origin
 //!   and the origin of `token_url` must be granted to the connector (`grants.http`), the token
 //!   endpoint by a grant that names its host exactly (the host posts the secret there itself,
@@ -81,6 +85,8 @@ pub struct Declaration {
     pub certificate: Option<String>,
     pub private_key: Option<String>,
     pub refresh_token: Option<String>,
+    pub account_name: Option<String>,
+    pub account_key: Option<String>,
 }
 
 /// Where a placeholder stands: what it may name and how its value is written.
@@ -93,6 +99,8 @@ pub enum Role {
     Plain,
     /// The path and query of `token_url`: percent-encoded; never a sensitive field.
     UrlPart,
+    /// The leftmost label of a `hosts` origin: one lower-case DNS label; never a sensitive field.
+    HostLabel,
 }
 
 /// A placeholder of a declaration: which field fills which position.
@@ -185,6 +193,58 @@ fn url_origin(url: &str) -> Result<Target, String> {
     Target::checked(&uri).map_err(|d| format!("{url:?}: {}", d.message))
 }
 
+/// A `hosts` entry: an exact origin, or one whose whole leftmost DNS label is a placeholder
+/// under a literal parent domain of two labels or more, the last not numeric (so no filled
+/// value makes it a top-level domain's child or an IP address). Returns the placeholder's field.
+fn host_template(text: &str) -> Result<Option<&str>, String> {
+    if !text.contains(['{', '}']) {
+        exact_origin(text)?;
+        return Ok(None);
+    }
+    let bad = || {
+        format!(
+            "{text:?}: a placeholder in an origin must be its whole leftmost label under a literal domain of two labels or more, e.g. \"https://{{account_name}}.blob.core.windows.net\""
+        )
+    };
+    let (scheme, rest) = text.split_once("://").ok_or_else(bad)?;
+    let (key, parent) = rest
+        .strip_prefix('{')
+        .and_then(|r| r.split_once('}'))
+        .ok_or_else(bad)?;
+    let parent = parent.strip_prefix('.').ok_or_else(bad)?;
+    let domain = parent.split(':').next().unwrap_or_default();
+    let labels: Vec<&str> = domain.split('.').collect();
+    if !is_field_key(key)
+        || parent.contains(['{', '}', '*'])
+        || labels.len() < 2
+        || labels
+            .last()
+            .is_some_and(|l| l.chars().all(|c| c.is_ascii_digit()))
+    {
+        return Err(bad());
+    }
+    exact_origin(&format!("{scheme}://x.{parent}")).map_err(|m| format!("{text:?}: {m}"))?;
+    Ok(Some(key))
+}
+
+/// A form value for a `hosts` label: one DNS label, lower-case (names no value: it may be
+/// anything the form holds).
+fn host_label(field: &str, value: &str) -> Result<String, String> {
+    let ok = (1..=63).contains(&value.len())
+        && value
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !value.starts_with('-')
+        && !value.ends_with('-');
+    if ok {
+        Ok(value.to_owned())
+    } else {
+        Err(format!(
+            "configuration field `{field}` names the host a credential is sent to and must be one DNS label: lower-case letters, digits and `-`"
+        ))
+    }
+}
+
 /// An exact origin (`hosts` entry): a valid origin pattern without wildcards.
 fn exact_origin(text: &str) -> Result<Target, String> {
     let pattern = OriginPattern::parse(text).map_err(|e| e.to_string())?;
@@ -228,6 +288,8 @@ impl Declaration {
             ("certificate", Role::Secret, &self.certificate),
             ("private_key", Role::Secret, &self.private_key),
             ("refresh_token", Role::Secret, &self.refresh_token),
+            ("account_name", Role::Plain, &self.account_name),
+            ("account_key", Role::Secret, &self.account_key),
         ] {
             if let Some(t) = template {
                 out.push((name.to_owned(), role, t.as_str()));
@@ -236,10 +298,14 @@ impl Declaration {
         for (i, s) in self.scopes.iter().enumerate() {
             out.push((format!("scopes[{i}]"), Role::Plain, s.as_str()));
         }
+        for (i, h) in self.hosts.iter().enumerate() {
+            out.push((format!("hosts[{i}]"), Role::HostLabel, h.as_str()));
+        }
         out
     }
 
-    /// Positions that take no placeholder: names and origins are the plugin's, never the form's.
+    /// Positions that take no placeholder: header and parameter names and the signed API are
+    /// the plugin's, never the form's.
     fn literal(&self) -> Vec<(String, &str)> {
         let mut out = Vec::new();
         if let Some(h) = &self.header {
@@ -250,9 +316,6 @@ impl Declaration {
         }
         if let Some(s) = &self.service {
             out.push(("service".to_owned(), s.as_str()));
-        }
-        for (i, h) in self.hosts.iter().enumerate() {
-            out.push((format!("hosts[{i}]"), h.as_str()));
         }
         out
     }
@@ -330,7 +393,11 @@ impl Declaration {
         };
         Ok(CredentialSpec {
             kind: self.kind,
-            hosts: self.hosts.clone(),
+            hosts: self
+                .hosts
+                .iter()
+                .map(|h| text(&Some(h.clone()), Role::HostLabel).map(Option::unwrap_or_default))
+                .collect::<Result<_, _>>()?,
             username: text(&self.username, Role::Plain)?,
             password: secret(&self.password)?,
             token: secret(&self.token)?,
@@ -350,13 +417,15 @@ impl Declaration {
             secret_access_key: secret(&self.secret_access_key)?,
             session_token: secret(&self.session_token)?,
             region: text(&self.region, Role::Plain)?,
-            // The API the signature is for is the plugin's, like `hosts`: no placeholder.
+            // The API the signature is for is the plugin's: no placeholder.
             service: self.service.clone(),
             service_account_key: secret(&self.service_account_key)?,
             subject: text(&self.subject, Role::Plain)?,
             certificate: secret(&self.certificate)?,
             private_key: secret(&self.private_key)?,
             refresh_token: secret(&self.refresh_token)?,
+            account_name: text(&self.account_name, Role::Plain)?,
+            account_key: secret(&self.account_key)?,
         })
     }
 }
@@ -378,12 +447,12 @@ pub fn validate(declared: &BTreeMap<String, Declaration>) -> Result<(), (String,
             if text.contains(['{', '}']) {
                 return Err((
                     at(&position),
-                    "takes no placeholder: header and parameter names and the origins a secret goes to are fixed by the plugin".into(),
+                    "takes no placeholder: header and parameter names and the API a signature is for are fixed by the plugin".into(),
                 ));
             }
         }
         for (i, h) in d.hosts.iter().enumerate() {
-            exact_origin(h).map_err(|m| (at(&format!("hosts[{i}]")), m))?;
+            host_template(h).map_err(|m| (at(&format!("hosts[{i}]")), m))?;
         }
         // In config.yml the key file's `token_uri` may choose the endpoint; in a form the key is
         // a value anyone editing the form types, so the plugin names the endpoint itself.
@@ -417,9 +486,10 @@ pub fn validate(declared: &BTreeMap<String, Declaration>) -> Result<(), (String,
             }
         }
         // config.yml's rules for the shape (fields per type, header names, the token URL), on
-        // the template with a stand-in for every placeholder.
+        // the template with a stand-in for every placeholder (three letters: a valid storage
+        // account name and DNS label too).
         let spec = d
-            .render(&|_, _| Ok("x".to_owned()))
+            .render(&|_, _| Ok("xyz".to_owned()))
             .map_err(|m| (format!("credentials.{name}"), m))?;
         operator::validate(&BTreeMap::from([(name.clone(), spec)]))?;
     }
@@ -428,7 +498,7 @@ pub fn validate(declared: &BTreeMap<String, Declaration>) -> Result<(), (String,
             return Err((
                 position.clone(),
                 format!(
-                    "`{{{field}}}` is a secret ({secret}); a secret field may fill only password, token, value, client_secret, secret_access_key, session_token, service_account_key, certificate, private_key or refresh_token"
+                    "`{{{field}}}` is a secret ({secret}); a secret field may fill only password, token, value, client_secret, secret_access_key, session_token, service_account_key, certificate, private_key, refresh_token or account_key"
                 ),
             ));
         }
@@ -511,9 +581,15 @@ pub fn form(
             .ok_or_else(|| format!("configuration field `{field}` is empty"))?;
         match role {
             Role::UrlPart => url_escape(field, v),
+            Role::HostLabel => host_label(field, v),
             Role::Secret | Role::Plain => Ok(v.clone()),
         }
     })?;
+    // A filled label leaves the rest of the origin as the plugin wrote it; checked once more so
+    // a mistake in either can never send the secret elsewhere.
+    for (i, h) in spec.hosts.iter().enumerate() {
+        exact_origin(h).map_err(|m| format!("credentials.{name}.hosts[{i}]: {m}"))?;
+    }
     // The origin is literal in the template and values are escaped; checked once more so a
     // mistake in either can never send the secret elsewhere.
     if let (Some(template), Some(url)) = (&declaration.token_url, &spec.token_url) {
@@ -559,7 +635,7 @@ impl Filled {
     /// The first granted origin missing for this credential: `Err((origin, why))`. Every `hosts`
     /// origin must be granted; the token endpoint by a grant naming its host exactly.
     pub fn check_granted(&self, granted: &[OriginPattern]) -> Result<(), (String, &'static str)> {
-        for h in &self.declaration.hosts {
+        for h in &self.spec.hosts {
             let target = exact_origin(h).map_err(|_| (h.clone(), "is not an exact origin"))?;
             if !granted.iter().any(|g| g.matches(&target)) {
                 return Err((target.origin(), "injects it into requests to that origin"));
@@ -584,7 +660,7 @@ impl Filled {
     /// parameter) on one of this credential's hosts: the operator's explicit choice wins.
     pub fn claimed_by(&self, operator: &[std::sync::Arc<Credential>]) -> Option<String> {
         let targets: Vec<Target> = self
-            .declaration
+            .spec
             .hosts
             .iter()
             .filter_map(|h| exact_origin(h).ok())
@@ -608,6 +684,14 @@ impl Filled {
         match e {
             CredentialError::NotHeaderSafe { .. } | CredentialError::Empty { .. } => format!(
                 "configuration field(s) {} cannot make an HTTP credential (empty, or characters not allowed in a header)",
+                self.secret_fields
+                    .iter()
+                    .map(|f| format!("`{f}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            CredentialError::NotBase64 { field, .. } => format!(
+                "the value for `{field}` (from configuration field(s) {}) is not base64",
                 self.secret_fields
                     .iter()
                     .map(|f| format!("`{f}`"))
@@ -845,14 +929,30 @@ hosts = ["https://api.example.com"]"#,
             "credentials.a.token_url",
             "never in the scheme or host",
         );
-        // hosts, header and param names take none; hosts are exact.
+        // hosts take a placeholder only as the whole leftmost label of a literal domain of two
+        // labels or more, not numeric at the end; header and param names take none.
+        for host in [
+            "https://{tenant}.com",
+            "https://api.{tenant}.example.com",
+            "https://x{tenant}.example.com",
+            "https://{tenant}.0.0.1",
+            "https://{tenant}.{region}.example.com",
+            "https://{tenant}.example.com:{port}",
+            "{scheme}://api.example.com",
+        ] {
+            bad(
+                &format!("[a]\ntype = \"bearer\"\ntoken = \"{{t}}\"\nhosts = [\"{host}\"]"),
+                "credentials.a.hosts[0]",
+                "whole leftmost label",
+            );
+        }
         bad(
             r#"[a]
 type = "bearer"
 token = "{t}"
-hosts = ["https://{tenant}.example.com"]"#,
+hosts = ["https://{t}.example.com"]"#,
             "credentials.a.hosts[0]",
-            "takes no placeholder",
+            "is a secret",
         );
         bad(
             r#"[a]
@@ -1003,6 +1103,107 @@ hosts = ["https://api.example.com"]"#
             ])),
             Ok(())
         );
+    }
+
+    const AZURE: &str = r#"
+[azure]
+type = "azure_shared_key"
+account_name = "{account_name}"
+account_key = "{account_key}"
+hosts = ["https://{account_name}.blob.core.windows.net"]
+"#;
+
+    #[test]
+    fn an_azure_account_names_its_endpoint_label_and_nothing_more() {
+        let d = declare(AZURE);
+        assert_eq!(validate(&d), Ok(()));
+        assert_eq!(d["azure"].secret_fields("azure"), vec!["account_key"]);
+        let uses = d["azure"].field_uses("azure");
+        assert!(uses.contains(&FieldUse {
+            position: "credentials.azure.hosts[0]".into(),
+            role: Role::HostLabel,
+            field: "account_name".into(),
+        }));
+        let form_of = |v: serde_json::Value| form("azure", &d["azure"], &values(v));
+        let filled = match form_of(
+            serde_json::json!({"account_name": "inletdocs", "account_key": "a2V5LWJ5dGVz"}),
+        )
+        .expect("forms")
+        {
+            Form::Complete(f) => f,
+            Form::Incomplete { missing } => panic!("incomplete: {missing:?}"),
+        };
+        assert_eq!(
+            filled.spec.hosts,
+            vec!["https://inletdocs.blob.core.windows.net"]
+        );
+        assert_eq!(filled.spec.account_name.as_deref(), Some("inletdocs"));
+        assert_eq!(secret_of(&filled.spec.account_key), "a2V5LWJ5dGVz");
+        let grants = |g: &[&str]| -> Vec<OriginPattern> {
+            g.iter()
+                .map(|s| OriginPattern::parse(s).expect("origin"))
+                .collect()
+        };
+        // The filled origin is what must be granted: a wildcard under Microsoft's domain, or
+        // that account's endpoint; another account's endpoint is not enough.
+        assert_eq!(
+            filled.check_granted(&grants(&["https://*.blob.core.windows.net"])),
+            Ok(())
+        );
+        let (origin, _) = filled
+            .check_granted(&grants(&["https://other.blob.core.windows.net"]))
+            .expect_err("another account");
+        assert_eq!(origin, "https://inletdocs.blob.core.windows.net");
+        let credential = Credential::load(
+            "form:x/azure",
+            &filled.spec,
+            std::path::Path::new("."),
+            None,
+        )
+        .expect("loads");
+        let t = |u: &str| Target::from_uri(&u.parse().expect("uri")).expect("target");
+        assert!(credential.applies_to(&t("https://inletdocs.blob.core.windows.net/c?comp=list")));
+        assert!(!credential.applies_to(&t("https://other.blob.core.windows.net/c")));
+        // A value that is not one DNS label cannot move the credential anywhere.
+        for hostile in [
+            "evil.example/x",
+            "a.evil.example",
+            "Inlet",
+            "-x",
+            "x y",
+            "x:80",
+        ] {
+            let err = form_of(serde_json::json!({"account_name": hostile, "account_key": "a2V5"}))
+                .err()
+                .unwrap_or_else(|| panic!("{hostile} formed a credential"));
+            assert!(
+                err.contains("`account_name`") && err.contains("DNS label"),
+                "{err}"
+            );
+            assert!(!err.contains(hostile), "the value is not repeated: {err}");
+        }
+        // A key that is not base64 is refused when loaded, naming the field, not the value.
+        let filled = match form_of(
+            serde_json::json!({"account_name": "inletdocs", "account_key": "not-base64-s3cret!"}),
+        )
+        .expect("forms")
+        {
+            Form::Complete(f) => f,
+            Form::Incomplete { missing } => panic!("incomplete: {missing:?}"),
+        };
+        let err = Credential::load(
+            "form:x/azure",
+            &filled.spec,
+            std::path::Path::new("."),
+            None,
+        )
+        .expect_err("not base64");
+        let why = filled.explain(&err);
+        assert!(
+            why.contains("`account_key`") && !why.contains("s3cret"),
+            "{why}"
+        );
+        assert!(!err.to_string().contains("s3cret"), "{err}");
     }
 
     #[test]

@@ -428,7 +428,12 @@ impl ConnectorNetwork {
                 }
                 Injection::SigV4(signer) => {
                     if claimed.insert(http::header::AUTHORIZATION) {
-                        signature = Some((signer, c.name()));
+                        signature = Some((Signer::SigV4(signer), c.name()));
+                    }
+                }
+                Injection::AzureSharedKey(signer) => {
+                    if claimed.insert(http::header::AUTHORIZATION) {
+                        signature = Some((Signer::AzureSharedKey(signer), c.name()));
                     }
                 }
             }
@@ -446,26 +451,41 @@ impl ConnectorNetwork {
     fn sign(
         &self,
         req: &mut http::Request<WasiBody>,
-        signer: &super::sigv4::SigV4,
+        signer: Signer<'_>,
         target: &Target,
         body: Option<&Bytes>,
         credential: &str,
     ) -> Result<(), Error> {
-        let path = req
-            .uri()
-            .path_and_query()
-            .map_or("/", |p| p.as_str())
-            .to_owned();
-        let url = format!("{}{path}", target.origin());
-        let headers = signer
-            .sign(
+        // The path and query as `send::for_wire` writes them (`http://host?q` goes as `/?q`).
+        let path = match req.uri().path_and_query().map(|p| p.as_str()) {
+            None | Some("") => "/".to_owned(),
+            Some(q) if q.starts_with('?') => format!("/{q}"),
+            Some(p) => p.to_owned(),
+        };
+        let now = std::time::SystemTime::now();
+        let signed = match signer {
+            Signer::SigV4(signer) => signer.sign(
                 req.method().as_str(),
-                &url,
+                &format!("{}{path}", target.origin()),
                 req.headers(),
                 body.map(|b| b.as_ref()),
-                std::time::SystemTime::now(),
-            )
-            .map_err(|reason| {
+                now,
+            ),
+            Signer::AzureSharedKey(signer) => {
+                // Shared Key signs the length the wire carries: a body kept whole goes with
+                // exactly its length; a streamed one with the plugin's `content-length`, if any.
+                if let Some(b) = body
+                    && !b.is_empty()
+                {
+                    req.headers_mut().insert(
+                        http::header::CONTENT_LENGTH,
+                        http::HeaderValue::from(b.len()),
+                    );
+                }
+                signer.sign(req.method().as_str(), &path, req.headers(), now)
+            }
+        };
+        let headers = signed.map_err(|reason| {
                 tracing::warn!(connector_id = %self.connector_id, origin = %target.origin(), "credential `{credential}`: {reason}; the request fails");
                 self.shared.metrics.add_failed();
                 Error::InternalError(Some(format!("credential `{credential}`: {reason}")))
@@ -587,6 +607,13 @@ fn with_query_param(
     let mut parts = uri.clone().into_parts();
     parts.path_and_query = Some(pq.parse().map_err(|_| Error::HttpRequestUriInvalid)?);
     http::Uri::from_parts(parts).map_err(|_| Error::HttpRequestUriInvalid)
+}
+
+/// A credential that signs the whole request, chosen while the others are injected.
+#[derive(Clone, Copy)]
+enum Signer<'a> {
+    SigV4(&'a super::sigv4::SigV4),
+    AzureSharedKey(&'a super::azure_shared_key::AzureSharedKey),
 }
 
 /// The plugin's request body: kept whole (for a replay) when small and asked for, else

@@ -5,7 +5,8 @@
 //! credentials:
 //!   crm:                                   # a name the connector grants refer to
 //!     type: bearer                         # basic | bearer | api_key_header | api_key_query
-//!     token: ${CRM_TOKEN}                  #   | oauth2_client_credentials
+//!     token: ${CRM_TOKEN}                  #   | oauth2_client_credentials | aws_sigv4
+//!                                          #   | azure_shared_key
 //!     hosts: ["https://api.crm.example"]   # the only origins it is ever sent to
 //!   wiki:
 //!     type: oauth2_client_credentials
@@ -161,6 +162,8 @@ pub enum CredentialKind {
     /// storing each rotated refresh token (Dropbox, Box, Zoom-style APIs).
     #[serde(rename = "oauth2_refresh_token")]
     OAuth2RefreshToken,
+    /// Azure Storage Shared Key: the host signs each request (`Authorization`, `x-ms-date`).
+    AzureSharedKey,
 }
 
 impl CredentialKind {
@@ -175,6 +178,7 @@ impl CredentialKind {
             CredentialKind::GoogleServiceAccount => "google_service_account",
             CredentialKind::OAuth2ClientCertificate => "oauth2_client_certificate",
             CredentialKind::OAuth2RefreshToken => "oauth2_refresh_token",
+            CredentialKind::AzureSharedKey => "azure_shared_key",
         }
     }
 
@@ -205,7 +209,8 @@ impl CredentialKind {
                 K::OAuth2ClientCertificate,
                 "token_url" | "client_id" | "certificate" | "private_key",
             )
-            | (K::OAuth2RefreshToken, "token_url" | "client_id" | "refresh_token") => Required,
+            | (K::OAuth2RefreshToken, "token_url" | "client_id" | "refresh_token")
+            | (K::AzureSharedKey, "account_name" | "account_key") => Required,
             (K::Oauth2ClientCredentials, "scopes" | "client_auth")
             // A public client (PKCE) has no secret.
             | (K::OAuth2RefreshToken, "client_secret" | "scopes" | "client_auth")
@@ -288,6 +293,10 @@ pub struct CredentialSpec {
     /// oauth2_refresh_token: the refresh token the authorization gave; the rotated ones the
     /// host stores under the data directory.
     pub refresh_token: Option<SecretSource>,
+    /// azure_shared_key: the storage account (not secret: it shows in every signed request).
+    pub account_name: Option<String>,
+    /// azure_shared_key: the account key, base64 as Azure shows it.
+    pub account_key: Option<SecretSource>,
 }
 
 /// Per-connector limits of brokered HTTP (`grants.http_limits`); every field optional.
@@ -334,7 +343,7 @@ pub fn validate(credentials: &BTreeMap<String, CredentialSpec>) -> Result<(), (S
             OriginPattern::parse(h).map_err(|e| (at(&format!("hosts[{i}]")), e.to_string()))?;
         }
         let kind = spec.kind;
-        let fields: [(&str, bool); 20] = [
+        let fields: [(&str, bool); 22] = [
             ("username", spec.username.is_some()),
             ("password", spec.password.is_some()),
             ("token", spec.token.is_some()),
@@ -355,6 +364,8 @@ pub fn validate(credentials: &BTreeMap<String, CredentialSpec>) -> Result<(), (S
             ("certificate", spec.certificate.is_some()),
             ("private_key", spec.private_key.is_some()),
             ("refresh_token", spec.refresh_token.is_some()),
+            ("account_name", spec.account_name.is_some()),
+            ("account_key", spec.account_key.is_some()),
         ];
         for (field, present) in fields {
             match (kind.field_use(field), present) {
@@ -384,6 +395,22 @@ pub fn validate(credentials: &BTreeMap<String, CredentialSpec>) -> Result<(), (S
                     format!("{v:?} is not an AWS {field} name (e.g. us-east-1, s3)"),
                 ));
             }
+        }
+        // Azure's rule for storage account names; also keeps the name header-safe.
+        let account_name_ok = |a: &str| {
+            (3..=24).contains(&a.len())
+                && a.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        };
+        if let Some(account) = &spec.account_name
+            && !account_name_ok(account)
+        {
+            return Err((
+                at("account_name"),
+                format!(
+                    "{account:?} is not a storage account name (3 to 24 lower-case letters and digits)"
+                ),
+            ));
         }
         if let Some(header) = &spec.header {
             check_header_name(header).map_err(|m| (at("header"), m))?;
@@ -605,6 +632,29 @@ mod tests {
                 .0,
             "credentials.a.refresh_token"
         );
+    }
+
+    #[test]
+    fn azure_shared_key_needs_an_account_name_and_key() {
+        let full = "a: {type: azure_shared_key, account_name: inletdocs, account_key: a2V5, hosts: [\"https://inletdocs.blob.core.windows.net\"]}\n";
+        assert_eq!(validate(&spec(full)), Ok(()));
+        let c = spec(
+            "a: {type: azure_shared_key, account_name: inletdocs, hosts: [\"https://x.example\"]}\n",
+        );
+        let (key, msg) = validate(&c).unwrap_err();
+        assert_eq!(key, "credentials.a.account_key");
+        assert!(msg.contains("required for type azure_shared_key"), "{msg}");
+        for bad in ["Inlet", "ab", "inlet-docs", "a234567890123456789012345"] {
+            let c = spec(&format!(
+                "a: {{type: azure_shared_key, account_name: {bad}, account_key: a2V5, hosts: [\"https://x.example\"]}}\n"
+            ));
+            let (key, msg) = validate(&c).unwrap_err();
+            assert_eq!(key, "credentials.a.account_name", "{bad}");
+            assert!(msg.contains("storage account name"), "{msg}");
+        }
+        let c =
+            spec("a: {type: bearer, token: t, account_name: x, hosts: [\"https://x.example\"]}\n");
+        assert_eq!(validate(&c).unwrap_err().0, "credentials.a.account_name");
     }
 
     #[test]

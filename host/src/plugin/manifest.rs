@@ -155,11 +155,12 @@ mod tests {
         std::fs::write(
             &p,
             format!(
-                "{base}[credentials.api]\ntype = \"bearer\"\ntoken = \"{{api_token}}\"\nhosts = [\"https://{{tenant}}.example.com\"]\n"
+                "{base}[credentials.api]\ntype = \"bearer\"\ntoken = \"{{api_token}}\"\nhosts = [\"https://api.{{tenant}}.example.com\"]\n"
             ),
         )
         .expect("write");
         let err = Manifest::read(&p).unwrap_err();
         assert!(err.contains("credentials.api.hosts[0]"), "{err}");
+        assert!(err.contains("whole leftmost label"), "{err}");
     }
 }
