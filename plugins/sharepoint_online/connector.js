@@ -10,12 +10,17 @@
 // Elastic's advanced rule `{"skipExtractingDriveItemsOlderThan": <days>}` keeps older files'
 // contents out (their metadata is still indexed).
 //
-// Authentication is the host's, from either of two places: the form's "Secret value" (Elastic's
-// `secret_value`), which plugin.toml's `[credentials.graph]` turns into a host-held OAuth2
-// credential, or an `oauth2_client_credentials` credential the operator declares in config.yml
-// and grants. Either way the host fetches, caches and injects the bearer token; this plugin
-// never sees the secret (the host withholds sensitive fields) or a token (see README.md).
+// Authentication is the host's, from either of two places: the form (Elastic's `secret_value`,
+// or its `certificate` and `private_key`), which plugin.toml's `[credentials.*]` turn into
+// host-held OAuth2 credentials, or credentials the operator declares in config.yml and grants.
+// Either way the host fetches, caches and injects the bearer tokens; this plugin never sees the
+// secret or the key (the host withholds them) or a token (see README.md).
+//
+// Document-level security (dls.js): `_allow_access_control` from SharePoint role assignments
+// (the SharePoint REST API, which takes certificate tokens only) and Graph drive item
+// permissions, and the access-control sync's identity documents, as Elastic's connector.
 import { defineConnector, fields, log, Document, AuthError, ConfigError, SourceError } from "@inlet/sdk";
+import { ACCESS_CONTROL, AccessControl, accessControlDocs } from "./dls.js";
 // The Graph client (throttling, paging, delta feeds, downloads) is shared with `onedrive`.
 import {
   DEFAULT_GRAPH, MAX_DOCUMENT_SIZE, SUPPORTED_EXTENSIONS, GraphClient, enc, extractable, graphBase as graphBaseOf,
@@ -26,6 +31,7 @@ export { MAX_DOCUMENT_SIZE, SUPPORTED_EXTENSIONS, retryDelay };
 
 const WILDCARD = "*";
 const SECRET_AUTH = "secret";
+const CERTIFICATE_AUTH = "certificate";
 // Elastic's $select lists, so documents carry the same Graph fields.
 const DRIVE_SELECT = "createdDateTime,description,id,lastModifiedDateTime,name,webUrl,driveType,createdBy,lastModifiedBy,owner";
 const DRIVE_ITEM_SELECT = "id,content.downloadUrl,lastModifiedDateTime,lastModifiedBy,root,deleted,file,folder,package,name,webUrl,createdBy,createdDateTime,size,parentReference";
@@ -51,16 +57,23 @@ const configuration = {
   tenant_id: fields.string("Tenant ID", { order: 1 }),
   tenant_name: fields.string("Tenant name", { order: 2 }),
   client_id: fields.string("Client ID", { order: 3 }),
-  // Elastic's orders 4 and 5. The secret is never handed to this plugin: the host forms the Graph
-  // credential from it (plugin.toml) and injects the token. Optional here (required in Elastic)
-  // so that a config.yml credential can stand in for it. Elastic's certificate and private_key
-  // (orders 6-7) are left out: the host offers no certificate (private-key JWT) authentication.
-  auth_method: fields.dropdown("Authentication Method", [{ label: "Client Secret", value: SECRET_AUTH }], {
-    order: 4, default: SECRET_AUTH,
-  }),
+  // Elastic's orders 4 to 7. The secret and the key are never handed to this plugin: the host
+  // forms the credentials from them (plugin.toml) and injects the tokens. Optional here (required
+  // in Elastic) so that config.yml credentials can stand in for them.
+  auth_method: fields.dropdown("Authentication Method", [
+    { label: "Client Secret", value: SECRET_AUTH }, { label: "Certificate", value: CERTIFICATE_AUTH },
+  ], { order: 4, default: SECRET_AUTH }),
   secret_value: fields.string("Secret value", {
     order: 5, sensitive: true, required: false, dependsOn: { auth_method: SECRET_AUTH },
     tooltip: "The app registration's client secret. Inlet keeps it: it fetches Graph tokens with it and never hands it to the connector. Leave it empty when config.yml grants a credential instead.",
+  }),
+  certificate: fields.textarea("Content of certificate file", {
+    order: 6, sensitive: true, required: false, dependsOn: { auth_method: CERTIFICATE_AUTH },
+    tooltip: "The app registration's certificate (PEM). Inlet keeps it with the key and signs Entra ID client assertions itself; the connector never sees either.",
+  }),
+  private_key: fields.textarea("Content of private key file", {
+    order: 7, sensitive: true, required: false, dependsOn: { auth_method: CERTIFICATE_AUTH },
+    tooltip: "The certificate's RSA private key (PEM). Inlet keeps it and never hands it to the connector.",
   }),
   site_collections: fields.list("Comma-separated list of sites", {
     order: 8, display: "textarea", default: WILDCARD,
@@ -243,10 +256,15 @@ function newCursor() {
 
 /** A drive item's document with the file's bytes as `_attachment` when Elastic would extract
  * them. A file gone since its delta page was read is indexed without content (its tombstone
- * comes with the next delta). */
-function withContent(graph, item, stats, cutoff) {
-  const d = driveItemDoc(item);
+ * comes with the next delta). Under DLS, readers first: an item nobody may read is not
+ * downloaded. */
+function withContent(graph, item, stats, cutoff, dls) {
+  let d = driveItemDoc(item);
   if (item.deleted) return d;
+  if (dls) {
+    d = dls.guard(d, dls.ac.driveItem(dls.site, item, dls.acl));
+    if (d == null || d instanceof Document) return d; // nobody may read it
+  }
   const skip = skipContent(item, cutoff);
   if (skip) {
     // Debug, not Elastic's warning per file: with the rule on, most files of a large tenant are
@@ -267,13 +285,14 @@ function withContent(graph, item, stats, cutoff) {
 
 /** Every drive item of a drive's delta feed (from `url`), files with their content; records
  * the new delta link. Incremental syncs come here too, so changed files are downloaded again. */
-function* driveItems(graph, drive, url, cursor, cutoff) {
+function* driveItems(graph, drive, url, cursor, cutoff, dls) {
   let n = 0;
   const stats = { files: 0, bytes: 0, old: 0 };
   for (const page of graph.delta(url)) {
     for (const item of page.items) {
       n++;
-      yield withContent(graph, item, stats, cutoff);
+      const d = withContent(graph, item, stats, cutoff, dls);
+      if (d != null) yield d;
     }
     if (page.deltaLink) cursor.site_drives[drive.id] = page.deltaLink;
   }
@@ -296,20 +315,68 @@ function* walkSites(graph, config) {
   }
 }
 
-/** Lists, list items and pages of a site; `since` keeps only what changed at or after it. */
-function* siteContent(graph, site, since) {
+/** Lists, list items and pages of a site; `since` keeps only what changed at or after it.
+ * Under DLS each carries its readers (asked only for what is indexed). */
+function* siteContent(graph, site, since, dls) {
   const fresh = (o) => since == null || String(o.lastModifiedDateTime ?? "") >= since;
   for (const list of graph.lists(site.id)) {
     if (EXCLUDED_LISTS.has(list.name)) continue;
-    if (fresh(list)) yield listDoc(list);
+    if (fresh(list)) yield* withReaders(dls, listDoc(list), () => dls.ac.list(site, list, dls.acl));
     for (const item of graph.listItems(site.id, list.id)) {
       if (EXCLUDED_CONTENT_TYPES.has(item.contentType?.name)) continue;
-      if (fresh(item)) yield listItemDoc(list.id, item);
+      if (fresh(item)) yield* withReaders(dls, listItemDoc(list.id, item), () => dls.ac.listItem(site, list, item, dls.acl));
     }
   }
   for (const page of graph.pages(site.id)) {
-    if (fresh(page)) yield pageDoc(site.id, page);
+    if (fresh(page)) yield* withReaders(dls, pageDoc(site.id, page), () => dls.ac.page(site, page, dls.acl));
   }
+}
+
+// ---- document-level security ------------------------------------------------------------------
+
+const dlsEnabled = (config) => config.use_document_level_security === true;
+
+/**
+ * Per sync: the access-control reader (dls.js) and how documents get their readers. An empty
+ * list of readers would make a document public under Elastic's DLS query (a document without
+ * `_allow_access_control` values matches everyone), so a document nobody may read is left out
+ * of a full sync and deleted by an incremental one, where Elastic would index it for all.
+ */
+class Dls {
+  constructor(graph, config, incremental) {
+    this.ac = new AccessControl(graph, config, MAX_RETRIES);
+    this.incremental = incremental;
+    this.site = null;
+    this.acl = null;
+    this.hidden = 0;
+  }
+
+  /** Reads a site's readers and administrators; later documents are the site's. */
+  enter(site) {
+    this.site = site;
+    this.acl = this.ac.site(site);
+  }
+
+  /** `doc` with `_allow_access_control`, or, when nobody may read it, null (full) or its
+   * deletion (incremental). */
+  guard(doc, readers) {
+    if (readers.length) return { ...doc, [ACCESS_CONTROL]: readers };
+    this.hidden++;
+    log.debug(`${doc.object_type} ${doc._id}: no identity may read it; not indexed`);
+    return this.incremental ? Document.delete(doc._id) : null;
+  }
+
+  done() {
+    if (this.hidden) log.info(`document-level security: ${this.hidden} documents nobody may read were left out (they would be public with an empty _allow_access_control)`);
+  }
+}
+
+/** `[doc]` as it is without DLS; under DLS with `readers()`, or `[]` / its deletion when nobody
+ * may read it (readers are asked for only under DLS). */
+function withReaders(dls, doc, readers) {
+  if (!dls) return [doc];
+  const d = dls.guard(doc, readers());
+  return d == null ? [] : [d];
 }
 
 // ---- advanced rules ---------------------------------------------------------------------------
@@ -365,17 +432,21 @@ function* fullSync(config, rules, ctx) {
   const cutoff = contentCutoff(rules);
   const graph = new Graph(config);
   const cursor = newCursor();
+  const dls = dlsEnabled(config) ? new Dls(graph, config, false) : null;
   for (const step of walkSites(graph, config)) {
+    // Site collections carry no readers, as in Elastic: their document is the tenant's host name.
     if (step.collection) { yield siteCollectionDoc(step.collection); continue; }
     const { site } = step;
     log.info(`site ${site.webUrl}`);
-    yield siteDoc(site);
+    dls?.enter(site);
+    yield* withReaders(dls, siteDoc(site), () => dls.acl.readers);
     for (const drive of graph.drives(site.id)) {
-      yield driveDoc(drive);
-      yield* driveItems(graph, drive, graph.deltaUrl(drive.id), cursor, cutoff);
+      yield* withReaders(dls, driveDoc(drive), () => dls.acl.readers);
+      yield* driveItems(graph, drive, graph.deltaUrl(drive.id), cursor, cutoff, dls);
     }
-    yield* siteContent(graph, site, null);
+    yield* siteContent(graph, site, null, dls);
   }
+  dls?.done();
   ctx.setCursor(cursor);
 }
 
@@ -388,19 +459,22 @@ function* incrementalSync(config, previous, rules, ctx) {
   const since = previous.cursor_timestamp ?? null;
   // Links of drives not seen this time are kept: a drive that is back later resumes from them.
   const cursor = { ...newCursor(), site_drives: { ...previous.site_drives } };
+  const dls = dlsEnabled(config) ? new Dls(graph, config, true) : null;
   for (const step of walkSites(graph, config)) {
     if (step.collection) { yield siteCollectionDoc(step.collection); continue; }
     const { site } = step;
-    if (since == null || String(site.lastModifiedDateTime ?? "") >= since) yield siteDoc(site);
+    dls?.enter(site);
+    if (since == null || String(site.lastModifiedDateTime ?? "") >= since) yield* withReaders(dls, siteDoc(site), () => dls.acl.readers);
     for (const drive of graph.drives(site.id)) {
       // Editing an item does not touch the drive's lastModifiedDateTime: always re-index drives.
-      yield driveDoc(drive);
+      yield* withReaders(dls, driveDoc(drive), () => dls.acl.readers);
       // A drive without a link is new since the last sync: its whole delta feed is the change.
       const link = previous.site_drives[drive.id] ?? graph.deltaUrl(drive.id);
-      yield* driveItems(graph, drive, link, cursor, cutoff);
+      yield* driveItems(graph, drive, link, cursor, cutoff, dls);
     }
-    yield* siteContent(graph, site, since);
+    yield* siteContent(graph, site, since, dls);
   }
+  dls?.done();
   ctx.setCursor(cursor);
 }
 
@@ -410,11 +484,16 @@ export default defineConnector({
   validateConfig(config) {
     graphBase(config);
     siteNames(config);
-    if ((config.auth_method ?? SECRET_AUTH) !== SECRET_AUTH) {
-      throw new ConfigError(`auth_method: ${JSON.stringify(config.auth_method)} is not offered (Inlet has no certificate authentication); use "${SECRET_AUTH}"`);
+    const auth = config.auth_method ?? SECRET_AUTH;
+    if (auth !== SECRET_AUTH && auth !== CERTIFICATE_AUTH) {
+      throw new ConfigError(`auth_method: ${JSON.stringify(auth)} is not one of "${SECRET_AUTH}", "${CERTIFICATE_AUTH}"`);
     }
-    if (config.use_document_level_security) {
-      throw new ConfigError("use_document_level_security: document-level security is not supported by this connector yet; turn it off");
+    // Elastic also reads role assignments with a client secret, through Azure ACS tokens, which
+    // Microsoft has retired; the REST API refuses Entra ID tokens obtained with a secret.
+    if (dlsEnabled(config) && auth !== CERTIFICATE_AUTH) {
+      throw new ConfigError(`use_document_level_security needs auth_method "${CERTIFICATE_AUTH}": SharePoint's REST API, where ` +
+        "role assignments are read, accepts app-only tokens obtained with a certificate only; fill in certificate and private_key " +
+        "(or grant a config.yml oauth2_client_certificate credential for https://<tenant_name>.sharepoint.com), or turn document-level security off");
     }
     if (config.use_text_extraction_service) {
       log.warn("use_text_extraction_service: Inlet has no text extraction service; file contents are sent as _attachment " +
@@ -432,6 +511,14 @@ export default defineConnector({
 
   *getDocsIncrementally(config, cursor, advancedRules) {
     yield* incrementalSync(config, cursor, advancedRules, this);
+  },
+
+  *getAccessControl(config) {
+    if (!dlsEnabled(config)) {
+      log.warn("DLS is not enabled (use_document_level_security); no access-control documents");
+      return;
+    }
+    yield* accessControlDocs(new Graph(config));
   },
 
   // Kibana's advanced sync rules editor (through the host's Elastic protocol) asks this.

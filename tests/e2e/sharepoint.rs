@@ -18,6 +18,11 @@
 //! unless `grants.sensitive_fields` names them (the adversarial `http-probe` plugin reports what
 //! it received); a manifest whose credential would send a form's secret to an origin the
 //! operator did not grant fails before any request.
+//!
+//! Document-level security over Elastic's Certificate method: the host signs client assertions
+//! with a key made by `openssl`, the server's token endpoint verifies them with the certificate
+//! and issues SharePoint REST tokens only for them; identity documents, every document's
+//! `_allow_access_control` from the server's role assignments and permissions, none without DLS.
 
 use std::collections::BTreeMap;
 use std::net::TcpListener;
@@ -1113,4 +1118,368 @@ fn a_hostile_form_credential_fails_before_any_request() {
             "{variant}: no document"
         );
     }
+}
+
+// Document-level security over the certificate credential (issue 17). The server registers a
+// certificate made here with `openssl`; its token endpoint verifies each client assertion with
+// the certificate's public key and issues SharePoint REST tokens for verified assertions only;
+// its REST API (on the second port, the tenant's SharePoint host) refuses any other token.
+
+/// `certificate` and `private_key` as a YAML block scalar under `configuration:`.
+fn yaml_block(key: &str, pem: &str) -> String {
+    let body: String = pem.lines().map(|l| format!("        {l}\n")).collect();
+    format!("      {key}: |\n{body}")
+}
+
+/// An RSA key and a self-signed certificate for it, made by `openssl` in `dir`.
+fn openssl_key_and_certificate(dir: &Path, stem: &str) -> (String, String) {
+    let out = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .args(["-subj", "/CN=inlet-e2e-sharepoint", "-keyout"])
+        .arg(dir.join(format!("{stem}.key")))
+        .arg("-out")
+        .arg(dir.join(format!("{stem}.crt")))
+        .output()
+        .expect("openssl (scripts/setup installs it)");
+    assert!(out.status.success(), "{out:?}");
+    let read =
+        |ext: &str| std::fs::read_to_string(dir.join(format!("{stem}.{ext}"))).expect("read");
+    (read("key"), read("crt"))
+}
+
+const UPN: &str = "contoso.onmicrosoft.com";
+const GROUP_ENG: &str = "9e0a7a51-0000-4000-8000-00000000e001";
+const MKT_SITE: &str = "contoso.sharepoint.com,00005173-0000-4000-8000-000000000002,000003eb-0000-4000-8000-000000000002";
+const ENG_LIST: &str = "00001157-0000-4000-8000-000000000001";
+const MKT_LIST: &str = "00001157-0000-4000-8000-000000000002";
+
+/// `user:` and `email:` of a member of the tenant, as Elastic writes a SharePoint user.
+fn person(name: &str) -> [String; 2] {
+    [format!("email:{name}@{UPN}"), format!("user:{name}@{UPN}")]
+}
+
+fn sorted(mut v: Vec<String>) -> Value {
+    v.sort();
+    v.dedup();
+    json!(v)
+}
+
+impl Setup {
+    /// The shipped certificate credentials (`graph_certificate`, `sharepoint_rest`) pointed at
+    /// the stand-in: its token endpoint and Graph, and its second port for the tenant's
+    /// SharePoint host (`https://{tenant_name}.sharepoint.com`); everything else as shipped.
+    fn point_certificate_credentials_at_stand_in(&self) {
+        self.point_form_credential_at_stand_in();
+        let path = self.path().join("plugins/sharepoint_online/plugin.toml");
+        let text = std::fs::read_to_string(&path).expect("read plugin.toml");
+        let rest = "hosts = [\"https://{tenant_name}.sharepoint.com\"]";
+        for shipped in [
+            "[credentials.graph_certificate]",
+            "[credentials.sharepoint_rest]",
+            rest,
+            "scopes = [\"https://{tenant_name}.sharepoint.com/.default\"]",
+            "certificate = \"{certificate}\"",
+            "private_key = \"{private_key}\"",
+        ] {
+            assert!(
+                text.contains(shipped),
+                "the shipped manifest lost {shipped}: {text}"
+            );
+        }
+        let text = text.replace(rest, &format!("hosts = [\"{}\"]", self.downloads));
+        std::fs::write(&path, text).expect("write plugin.toml");
+    }
+
+    /// Elastic's form with the Certificate method (no secret anywhere) and `extra` fields.
+    fn configure_certificate(&self, key: &str, certificate: &str, extra: &str) {
+        let origin = &self.origin;
+        write_config(
+            self.path(),
+            &format!(
+                "connectors:\n  - connector_id: spo\n    service_type: sharepoint_online\n    configuration:\n\
+                 \x20     tenant_id: {TENANT}\n      tenant_name: contoso\n      client_id: {CLIENT_ID}\n\
+                 \x20     auth_method: certificate\n{}{}\
+                 \x20     site_collections: \"*\"\n      graph_endpoint: {origin}\n{extra}\
+                 \x20   grants:\n      http: [\"{origin}\", \"{}\"]\n",
+                yaml_block("certificate", certificate),
+                yaml_block("private_key", key),
+                self.downloads
+            ),
+        );
+    }
+
+    fn acl_sink(&self) -> PathBuf {
+        self.path()
+            .join("data/sink/.search-acl-filter-search-spo.ndjson")
+    }
+}
+
+#[test]
+fn sharepoint_online_dls_from_role_assignments_over_the_certificate() {
+    let keys = tempfile::tempdir().expect("tempdir");
+    let (key, certificate) = openssl_key_and_certificate(keys.path(), "app");
+    let cert_path = keys.path().join("app.crt");
+    let page = PAGE.to_string();
+    let server = FixtureServer::start(
+        "sharepoint_online",
+        &[
+            "--tenant-id",
+            TENANT,
+            "--client-id",
+            CLIENT_ID,
+            "--client-secret",
+            SECRET,
+            "--page-size",
+            &page,
+            "--rest",
+            "--certificate",
+            cert_path.to_str().expect("UTF-8 path"),
+        ],
+    );
+    let downloads = server.control("GET", "state", None)["download_origin"]
+        .as_str()
+        .expect("download_origin")
+        .to_owned();
+    let graph = Graph { server, downloads };
+    let expected = graph.control("POST", &format!("load?n={ITEMS}"), None)["expected"]
+        .as_u64()
+        .expect("expected") as usize;
+    let setup = Setup::new(&graph);
+    setup.point_certificate_credentials_at_stand_in();
+    let dls = "      use_document_level_security: true\n";
+    setup.configure_certificate(&key, &certificate, dls);
+    graph.take_requests();
+    let key_line = key.lines().nth(2).expect("a key line").to_owned();
+
+    // 1. The access-control sync: one identity document per user, Elastic's shape.
+    let (ok, report, stderr) = setup.sync("access-control");
+    assert!(ok, "access-control sync failed: {report}\n{stderr}");
+    let acl = replay(&setup.acl_sink());
+    assert_eq!(
+        acl.keys().map(String::as_str).collect::<Vec<_>>(),
+        [
+            format!("alice@{UPN}"),
+            format!("bob@{UPN}"),
+            format!("carol@{UPN}"),
+            format!("dave@{UPN}"),
+        ]
+    );
+    let alice = &acl[&format!("alice@{UPN}")];
+    assert_eq!(
+        alice["identity"],
+        json!({"email": format!("email:alice@{UPN}"), "username": format!("user:alice@{UPN}"), "user_id": "user_id:u-alice"})
+    );
+    assert_eq!(
+        alice["query"]["template"]["params"]["access_control"],
+        json!([
+            format!("email:alice@{UPN}"),
+            format!("user:alice@{UPN}"),
+            "user_id:u-alice",
+            format!("group:{GROUP_ENG}")
+        ])
+    );
+    assert!(
+        alice["query"]["template"]["source"]
+            .as_str()
+            .is_some_and(|s| s.contains("_allow_access_control.keyword")),
+        "{alice}"
+    );
+    // bob is in 25 groups: past `$expand`'s 20, paged from /users/{id}/transitiveMemberOf.
+    let bob = acl[&format!("bob@{UPN}")]["query"]["template"]["params"]["access_control"]
+        .as_array()
+        .expect("a list")
+        .clone();
+    assert_eq!(
+        bob.iter()
+            .filter(|v| v.as_str().is_some_and(|s| s.starts_with("group:g-")))
+            .count(),
+        25
+    );
+    // dave has no mail: the user name is the `_id`, the e-mail identity null.
+    assert_eq!(
+        acl[&format!("dave@{UPN}")]["identity"]["email"],
+        Value::Null
+    );
+
+    // 2. A full sync: every document but the site collection carries its readers.
+    let (ok, report, stderr) = setup.sync("full");
+    assert!(ok, "full sync with DLS failed: {report}\n{stderr}");
+    let docs = replay(&setup.sink());
+    // Items 16 and 33 have no permission at all: left out, where Elastic would make them public.
+    let nobody = ["01ENGINEERING00000010", "01MARKETING00000021"];
+    assert_eq!(docs.len(), expected - nobody.len(), "{report}");
+    for id in nobody {
+        assert!(
+            !docs.contains_key(id),
+            "{id}: nobody may read it, yet it is indexed"
+        );
+    }
+    assert!(
+        docs["https://contoso.sharepoint.com"]
+            .get("_allow_access_control")
+            .is_none()
+    );
+
+    let admins: Vec<String> = [person("carol"), person("dave")].concat();
+    let readers = |extra: &[&str]| {
+        let mut v: Vec<String> = [person("alice"), person("carol"), person("olivia")].concat();
+        v.extend([format!("group:{GROUP_ENG}"), "user_id:u-olivia".to_owned()]);
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    let eng = readers(&[]);
+    let mkt = readers(&["group:EveryoneExceptExternalUsers"]);
+    let acl_of = |id: &str| docs[id]["_allow_access_control"].clone();
+    // Sites and drives: the site's role assignments (guest bob has no view access).
+    assert_eq!(acl_of(ENG_SITE), sorted(eng.clone()));
+    assert_eq!(acl_of(MKT_SITE), sorted(mkt.clone()));
+    assert_eq!(acl_of(ENG_DRIVE), sorted(eng.clone()));
+    // Lists: engineering's has unique role assignments (erin); marketing's inherits. Both add
+    // the site's administrators (the owner carol, the collection administrator dave).
+    assert_eq!(
+        acl_of(ENG_LIST),
+        sorted([person("erin").to_vec(), admins.clone()].concat())
+    );
+    assert_eq!(
+        acl_of(MKT_LIST),
+        sorted([mkt.clone(), admins.clone()].concat())
+    );
+    // List items: item 1 is unique (frank), the others inherit.
+    assert_eq!(
+        acl_of(&format!("{ENG_LIST}-1")),
+        sorted([person("frank").to_vec(), admins.clone()].concat())
+    );
+    assert_eq!(
+        acl_of(&format!("{MKT_LIST}-2")),
+        sorted([mkt.clone(), admins.clone()].concat())
+    );
+    // Pages: page 1 is unique (the "Page editors" group's grace), the others inherit.
+    let page = |site: &str, n: u32| format!("{site}-site_page-00009a6e-0000-4000-8000-{n:012x}");
+    assert_eq!(
+        acl_of(&page(ENG_SITE, 101)),
+        sorted([person("grace").to_vec(), admins.clone()].concat())
+    );
+    assert_eq!(
+        acl_of(&page(ENG_SITE, 102)),
+        sorted([eng.clone(), admins.clone()].concat())
+    );
+    // Drive items: their Graph permissions, site group 7 expanded through the REST API.
+    let mut items = 0;
+    for (id, d) in docs
+        .iter()
+        .filter(|(_, d)| d["object_type"] == "drive_item")
+    {
+        let mut want = person("author").to_vec();
+        want.push("user_id:u-author".into());
+        if let Some(k) = id
+            .get(id.len() - 8..)
+            .and_then(|h| u32::from_str_radix(h, 16).ok())
+        {
+            if k % 3 == 0 {
+                want.push(format!("group:{GROUP_ENG}"));
+            }
+            if k % 5 == 0 {
+                want.extend(person("heidi"));
+            }
+        }
+        assert_eq!(d["_allow_access_control"], sorted(want), "{id}");
+        items += 1;
+    }
+    assert_eq!(items, ITEMS + 2 - nobody.len());
+    // Files' contents still come along.
+    assert_contents(&graph, &docs, &[]);
+
+    let log = graph.take_requests();
+    let tokens: Vec<&Value> = log
+        .iter()
+        .filter(|r| path_of(r).ends_with("/oauth2/v2.0/token"))
+        .collect();
+    let scopes: Vec<&str> = tokens.iter().filter_map(|t| t["scope"].as_str()).collect();
+    assert!(
+        tokens
+            .iter()
+            .all(|t| t["assertion_ok"] == true && t["status"] == 200),
+        "every token came from a verified assertion: {tokens:?}"
+    );
+    assert!(
+        scopes.contains(&SCOPE) && scopes.contains(&"https://contoso.sharepoint.com/.default"),
+        "{scopes:?}"
+    );
+    let rest: Vec<&Value> = log
+        .iter()
+        .filter(|r| path_of(r).contains("/_api/web"))
+        .collect();
+    assert!(
+        rest.len() > 20,
+        "role assignments were read: {}",
+        rest.len()
+    );
+    assert!(
+        rest.iter().all(|r| r["status"] == 200),
+        "the REST API took every token: {rest:?}"
+    );
+    assert_not_under(&setup.path().join("data"), &key_line);
+    assert!(!stderr.contains(&key_line));
+
+    // 3. Without DLS: no readers, no REST call.
+    setup.configure_certificate(&key, &certificate, "");
+    let (ok, report, stderr) = setup.sync("full");
+    assert!(ok, "full sync without DLS failed: {report}\n{stderr}");
+    let docs = replay(&setup.sink());
+    assert_eq!(docs.len(), expected);
+    assert!(
+        docs.values()
+            .all(|d| d.get("_allow_access_control").is_none())
+    );
+    let log = graph.take_requests();
+    assert!(
+        !log.iter().any(|r| path_of(r).contains("/_api/")),
+        "no REST call without DLS"
+    );
+
+    // 4. A certificate the app did not register: the token endpoint refuses its assertion, and
+    // the sync fails as an authentication problem.
+    let (other_key, other_certificate) = openssl_key_and_certificate(keys.path(), "other");
+    setup.configure_certificate(&other_key, &other_certificate, dls);
+    let (ok, report, _) = setup.sync("full");
+    assert!(!ok, "{report}");
+    let log = graph.take_requests();
+    assert!(
+        log.iter()
+            .any(|r| path_of(r).ends_with("/oauth2/v2.0/token")
+                && r["status"] == 401
+                && r["assertion_ok"] == false),
+        "{log:?}"
+    );
+    assert!(
+        !log.iter()
+            .any(|r| path_of(r).contains("/_api/") && r["status"] == 200)
+    );
+
+    // 5. DLS with the client secret: refused before any request, saying why.
+    setup.configure_form(
+        SECRET,
+        &format!(
+            "      http: [\"{}\", \"{}\"]\n",
+            setup.origin, setup.downloads
+        ),
+        "",
+    );
+    let config = std::fs::read_to_string(setup.path().join("config.yml")).expect("config");
+    let connectors = config.find("connectors:").expect("connectors");
+    write_config(
+        setup.path(),
+        &config[connectors..].replace("    grants:", &format!("{dls}    grants:")),
+    );
+    let (ok, report, _) = setup.sync("full");
+    assert!(!ok, "{report}");
+    assert_eq!(report["error_class"], "config", "{report}");
+    assert!(
+        report["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("auth_method \"certificate\"")),
+        "{report}"
+    );
 }

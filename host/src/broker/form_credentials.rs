@@ -227,9 +227,11 @@ fn host_template(text: &str) -> Result<Option<&str>, String> {
     Ok(Some(key))
 }
 
-/// A form value for a `hosts` label: one DNS label, lower-case (names no value: it may be
-/// anything the form holds).
+/// A form value for a `hosts` label: one DNS label, lower-cased (host names are not case
+/// sensitive: a tenant typed `Contoso` is `contoso`). The message names no value: it may be
+/// anything the form holds.
 fn host_label(field: &str, value: &str) -> Result<String, String> {
+    let value = value.to_ascii_lowercase();
     let ok = (1..=63).contains(&value.len())
         && value
             .chars()
@@ -237,10 +239,10 @@ fn host_label(field: &str, value: &str) -> Result<String, String> {
         && !value.starts_with('-')
         && !value.ends_with('-');
     if ok {
-        Ok(value.to_owned())
+        Ok(value)
     } else {
         Err(format!(
-            "configuration field `{field}` names the host a credential is sent to and must be one DNS label: lower-case letters, digits and `-`"
+            "configuration field `{field}` names the host a credential is sent to and must be one DNS label: letters, digits and `-`"
         ))
     }
 }
@@ -1168,7 +1170,7 @@ hosts = ["https://{account_name}.blob.core.windows.net"]
         for hostile in [
             "evil.example/x",
             "a.evil.example",
-            "Inlet",
+            "in_let",
             "-x",
             "x y",
             "x:80",
@@ -1182,6 +1184,11 @@ hosts = ["https://{account_name}.blob.core.windows.net"]
             );
             assert!(!err.contains(hostile), "the value is not repeated: {err}");
         }
+        // Host names are not case sensitive: a tenant typed as Kibana users write it works.
+        assert_eq!(
+            host_label("tenant_name", "Contoso"),
+            Ok("contoso".to_owned())
+        );
         // A key that is not base64 is refused when loaded, naming the field, not the value.
         let filled = match form_of(
             serde_json::json!({"account_name": "inletdocs", "account_key": "not-base64-s3cret!"}),

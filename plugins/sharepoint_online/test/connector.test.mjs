@@ -125,24 +125,31 @@ test("retryDelay: Retry-After seconds, capped; exponential without it", () => {
   assert.equal(connector.retryDelay(r("Wed, 21 Oct 2015 07:28:00 GMT"), 1), 2);
 });
 
-test("configuration: Elastic's keys in Elastic's order, the secret sensitive, DLS refused for now", () => {
+test("configuration: Elastic's keys in Elastic's order, the secrets sensitive, DLS with the certificate only", () => {
   const { schema } = withGraph(graph(), () => check(spo, config));
   assert.deepEqual(schema.map((f) => f.key), [
-    "tenant_id", "tenant_name", "client_id", "auth_method", "secret_value", "site_collections", "enumerate_all_sites", "fetch_subsites",
-    "use_text_extraction_service", "use_document_level_security", "fetch_drive_item_permissions",
+    "tenant_id", "tenant_name", "client_id", "auth_method", "secret_value", "certificate", "private_key", "site_collections",
+    "enumerate_all_sites", "fetch_subsites", "use_text_extraction_service", "use_document_level_security", "fetch_drive_item_permissions",
     "fetch_unique_page_permissions", "fetch_unique_list_permissions", "fetch_unique_list_item_permissions", "graph_endpoint",
   ]);
-  assert.deepEqual(schema.map((f) => f.order), [1, 2, 3, 4, 5, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17]);
-  // Elastic's "Secret value": sensitive (the host withholds it and forms the Graph credential
-  // from it, see plugin.toml), shown when the authentication method is the client secret.
+  assert.deepEqual(schema.map((f) => f.order), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17]);
+  // Elastic's "Secret value", certificate and key: sensitive (the host withholds them and forms
+  // credentials from them, see plugin.toml), each shown for its authentication method.
   const secret = schema.find((f) => f.key === "secret_value");
   assert.deepEqual([secret.label, secret.sensitive, secret.required], ["Secret value", true, false]);
   assert.deepEqual(secret.dependsOn, [{ field: "auth_method", value: "secret" }]);
-  assert.deepEqual(schema.filter((f) => f.sensitive).map((f) => f.key), ["secret_value"]);
+  for (const key of ["certificate", "private_key"]) {
+    const f = schema.find((x) => x.key === key);
+    assert.deepEqual([f.sensitive, f.required, f.display], [true, false, "textarea"], key);
+    assert.deepEqual(f.dependsOn, [{ field: "auth_method", value: "certificate" }], key);
+  }
+  assert.deepEqual(schema.filter((f) => f.sensitive).map((f) => f.key), ["secret_value", "certificate", "private_key"]);
+  assert.deepEqual(schema.find((f) => f.key === "auth_method").options.map((o) => o.value), ["secret", "certificate"]);
   assert.equal(schema.find((f) => f.key === "auth_method").defaultValue, "secret");
   assert.equal(schema.find((f) => f.key === "site_collections").defaultValue, "*");
-  assert.throws(() => check(spo, { ...config, auth_method: "certificate" }), (e) => e.kind === "config" && /auth_method/.test(e.message));
-  assert.throws(() => check(spo, { ...config, use_document_level_security: true }), (e) => e.kind === "config");
+  assert.throws(() => check(spo, { ...config, auth_method: "password" }), (e) => e.kind === "config" && /auth_method/.test(e.message));
+  assert.throws(() => check(spo, { ...config, use_document_level_security: true }),
+    (e) => e.kind === "config" && /auth_method "certificate"/.test(e.message), "DLS with the secret");
   assert.throws(() => check(spo, { ...config, graph_endpoint: "graph.microsoft.com/v1.0" }), (e) => e.kind === "config");
 });
 
