@@ -130,9 +130,18 @@ impl CompileCache {
         let artifact = engine
             .precompile_component(bytes)
             .map_err(CacheError::Compile)?;
-        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-        write_private(&tmp, &artifact)?;
-        std::fs::rename(&tmp, &path)?;
+        // One temporary name per write, not per process: two threads compiling the same
+        // component at once (a service loading its plugins while Kibana's scheduler asks for
+        // the form) each write their own file, and the second rename simply replaces the
+        // first's identical entry. With one name per process, the first rename took the other
+        // thread's file away and its rename failed with ENOENT.
+        static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = path.with_extension(format!("tmp{}-{n}", std::process::id()));
+        if let Err(e) = write_private(&tmp, &artifact).and_then(|()| std::fs::rename(&tmp, &path)) {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e.into());
+        }
         // SAFETY: `artifact` was produced by `precompile_component` on this engine just now.
         let component =
             unsafe { Component::deserialize(engine, &artifact) }.map_err(CacheError::Compile)?;
@@ -401,5 +410,30 @@ mod tests {
         std::os::unix::fs::symlink(&elsewhere, &path).expect("symlink");
         assert_eq!(load(), CacheOutcome::Compiled);
         assert!(std::fs::symlink_metadata(&path).expect("entry").is_file());
+    }
+
+    #[test]
+    fn threads_compiling_the_same_component_at_once_all_succeed() {
+        // Found by the end-to-end suite: the service and Kibana's scheduler compiled one
+        // component at the same moment in one process and shared a temporary file name.
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let engine = Engine::default();
+        let cache = CompileCache::new(tmp.path(), &engine).expect("opens");
+        let sha: [u8; 32] = Sha256::digest(EMPTY_COMPONENT).into();
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..8)
+                .map(|_| scope.spawn(|| cache.load_or_compile(&engine, EMPTY_COMPONENT, &sha)))
+                .collect();
+            for w in workers {
+                assert!(w.join().expect("thread").is_ok());
+            }
+        });
+        let left: Vec<_> = std::fs::read_dir(tmp.path())
+            .expect("dir")
+            .flatten()
+            .map(|e| e.file_name())
+            .filter(|n| n.to_string_lossy().contains(".tmp"))
+            .collect();
+        assert!(left.is_empty(), "temporary files left: {left:?}");
     }
 }
