@@ -82,48 +82,13 @@ fn probe(
     http_probe_dir(tmp, r#"["http://*:*"]"#);
     std::fs::write(tmp.join("azure-key"), format!("{key}\n")).expect("write");
     let origin = &azurite.origin;
-    let config = write_config(
+    sync_probe_keeping_secret(
         tmp,
         &format!(
             "credentials:\n  blobs:\n    type: azure_shared_key\n    account_name: {ACCOUNT}\n    account_key: {{file: azure-key}}\n    hosts: [\"{origin}\"]\nconnectors:\n  - connector_id: probe\n    service_type: http-probe\n    configuration:\n      script: '{script}'\n    grants:\n      http: [\"{origin}\"]\n      credentials: [blobs]\n"
         ),
-    );
-    let out = Command::new(env!("CARGO_BIN_EXE_inlet"))
-        .args(["sync", "probe", "--json", "--config"])
-        .arg(&config)
-        .env("RUST_LOG", "debug,wasmtime=warn,cranelift=warn,hyper=info")
-        .output()
-        .expect("run inlet");
-    let (stdout, stderr) = (stdout(&out), stderr(&out));
-    assert!(out.status.success(), "{stdout}\n{stderr}");
-    assert!(
-        !stdout.contains(key) && !stderr.contains(key),
-        "the account key reached inlet's output"
-    );
-    assert_not_under(&tmp.join("data"), key);
-    replay(&tmp.join("data/sink/search-probe.ndjson"))
-}
-
-fn request(
-    id: &str,
-    method: &str,
-    url: String,
-    headers: &[(&str, &str)],
-    body: Option<&str>,
-) -> Value {
-    let mut probe = json!({"id": id, "op": "http", "method": method, "url": url});
-    if !headers.is_empty() {
-        probe["headers"] = json!(
-            headers
-                .iter()
-                .map(|(k, v)| json!([k, v]))
-                .collect::<Vec<_>>()
-        );
-    }
-    if let Some(b) = body {
-        probe["body"] = json!(b);
-    }
-    probe
+        key,
+    )
 }
 
 #[test]
@@ -136,7 +101,7 @@ fn the_host_signs_blob_requests_that_azurite_verifies() {
     let blob = &[("x-ms-blob-type", "BlockBlob")];
     let script = json!([
         // No x-ms-version from the plugin: the host adds its default.
-        request(
+        probe_request(
             "container",
             "PUT",
             format!("{base}/docs?restype=container"),
@@ -145,7 +110,7 @@ fn the_host_signs_blob_requests_that_azurite_verifies() {
         ),
         // A body (its length is signed), a content type and metadata (x-ms-* headers signed),
         // a name with a space (the path signed as sent, encoded).
-        request(
+        probe_request(
             "put",
             "PUT",
             format!("{base}/docs/a%20b/one.txt"),
@@ -157,7 +122,7 @@ fn the_host_signs_blob_requests_that_azurite_verifies() {
             ],
             Some("first document")
         ),
-        request(
+        probe_request(
             "put-2",
             "PUT",
             format!("{base}/docs/two.txt"),
@@ -165,30 +130,30 @@ fn the_host_signs_blob_requests_that_azurite_verifies() {
             Some("second document")
         ),
         // Query values decoded before signing: the prefix `a b/` goes encoded.
-        request(
+        probe_request(
             "list",
             "GET",
             format!("{base}/docs?restype=container&comp=list&include=metadata&prefix=a%20b%2F"),
             &[],
             None
         ),
-        request(
+        probe_request(
             "get",
             "GET",
             format!("{base}/docs/a%20b/one.txt"),
             &[],
             None
         ),
-        request("containers", "GET", format!("{base}?comp=list"), &[], None),
+        probe_request("containers", "GET", format!("{base}?comp=list"), &[], None),
         // The headers the host writes are the host's alone.
-        request(
+        probe_request(
             "authz",
             "GET",
             format!("{base}?comp=list"),
             &[("authorization", "SharedKey inletprobe:forged")],
             None
         ),
-        request(
+        probe_request(
             "date",
             "GET",
             format!("{base}?comp=list"),

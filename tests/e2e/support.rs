@@ -475,3 +475,49 @@ impl Log {
         }
     }
 }
+
+/// One full sync of the http-probe plugin (already in `tmp/plugins`) with `config` (its
+/// `credentials:` and `connectors:` sections), at debug log level; asserts it succeeded and that
+/// `secret` reached neither inlet's output nor its data directory. The sink's documents.
+pub fn sync_probe_keeping_secret(
+    tmp: &Path,
+    config: &str,
+    secret: &str,
+) -> std::collections::BTreeMap<String, serde_json::Value> {
+    let config = write_config(tmp, config);
+    let out = Command::new(env!("CARGO_BIN_EXE_inlet"))
+        .args(["sync", "probe", "--json", "--config"])
+        .arg(&config)
+        .env("RUST_LOG", "debug,wasmtime=warn,cranelift=warn,hyper=info")
+        .output()
+        .expect("run inlet");
+    let (stdout, stderr) = (stdout(&out), stderr(&out));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        !stdout.contains(secret) && !stderr.contains(secret),
+        "the secret reached inlet's output"
+    );
+    assert_not_under(&tmp.join("data"), secret);
+    replay(&tmp.join("data/sink/search-probe.ndjson"))
+}
+
+/// One step of an http-probe script: a request with optional headers and body.
+pub fn probe_request(
+    id: &str,
+    method: &str,
+    url: String,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> serde_json::Value {
+    let mut step = serde_json::json!({"id": id, "op": "http", "method": method, "url": url});
+    if !headers.is_empty() {
+        step["headers"] = headers
+            .iter()
+            .map(|(k, v)| serde_json::json!([k, v]))
+            .collect();
+    }
+    if let Some(b) = body {
+        step["body"] = serde_json::json!(b);
+    }
+    step
+}
