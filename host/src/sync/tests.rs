@@ -264,6 +264,14 @@ fn replay(path: &Path) -> BTreeMap<String, serde_json::Value> {
     out
 }
 
+/// The sync failed with an error that says `needle`.
+fn assert_error(report: &SyncReport, needle: &str) {
+    assert!(
+        report.error.as_deref().is_some_and(|e| e.contains(needle)),
+        "expected an error saying {needle:?}: {report:?}"
+    );
+}
+
 const CONNECTOR: &str = "connector_id: c1\nservice_type: mem\n";
 
 #[tokio::test]
@@ -346,13 +354,7 @@ async fn stale_documents_go_only_after_a_full_sync_that_succeeded() {
     let report = bench.sync(bench.job(JobType::Full), failing).await;
     assert_eq!(report.status, Status::Error);
     assert_eq!(report.error_class, Some("network"));
-    assert!(
-        report
-            .error
-            .as_deref()
-            .is_some_and(|e| e.contains("connection reset")),
-        "{report:?}"
-    );
+    assert_error(&report, "connection reset");
     assert_eq!(report.cursor, None);
     assert_eq!((report.stats.indexed, report.stats.stale_deleted), (1, 0));
     assert!(
@@ -394,25 +396,13 @@ async fn what_the_source_cannot_do_fails_before_any_document_moves() {
     wrong_type.service_type = "other".into();
     let report = bench.sync(bench.job(JobType::Full), wrong_type).await;
     assert_eq!(report.error_class, Some("host"));
-    assert!(
-        report
-            .error
-            .as_deref()
-            .is_some_and(|e| e.contains("`other`")),
-        "{report:?}"
-    );
+    assert_error(&report, "`other`");
 
     let mut full_only = Scripted::new(vec![Step::Docs(vec![doc("a", "{}")])]);
     full_only.incremental = false;
     let seen = full_only.seen.clone();
     let report = bench.sync(bench.job(JobType::Incremental), full_only).await;
-    assert!(
-        report
-            .error
-            .as_deref()
-            .is_some_and(|e| e.contains("does not support incremental syncs")),
-        "{report:?}"
-    );
+    assert_error(&report, "does not support incremental syncs");
     assert!(seen.lock().expect("seen").started.is_none());
     assert_eq!(report.stats.extracted, 0);
     assert!(bench.index().is_empty());
@@ -426,25 +416,13 @@ async fn advanced_rules_are_the_sources_to_judge_before_it_starts() {
     let unsupported = Scripted::new(vec![]);
     let report = bench.sync(bench.job(JobType::Full), unsupported).await;
     assert_eq!(report.error_class, Some("config"));
-    assert!(
-        report
-            .error
-            .as_deref()
-            .is_some_and(|e| e.contains("does not support advanced sync rules")),
-        "{report:?}"
-    );
+    assert_error(&report, "does not support advanced sync rules");
     let mut refused = Scripted::new(vec![Step::Docs(vec![doc("a", "{}")])]);
     refused.advanced_rules = Some(false);
     let seen = refused.seen.clone();
     let report = bench.sync(bench.job(JobType::Full), refused).await;
     assert_eq!(report.error_class, Some("config"));
-    assert!(
-        report
-            .error
-            .as_deref()
-            .is_some_and(|e| e.contains("no such table")),
-        "{report:?}"
-    );
+    assert_error(&report, "no such table");
     assert!(seen.lock().expect("seen").started.is_none());
     let mut accepted = Scripted::new(vec![Step::Docs(vec![doc("a", "{}")])]);
     accepted.advanced_rules = Some(true);
@@ -494,13 +472,7 @@ async fn limits_the_engine_enforces_end_the_sync_with_their_key() {
     ])]);
     let report = bench.sync(bench.job(JobType::Full), source).await;
     assert_eq!(report.status, Status::Error);
-    assert!(
-        report
-            .error
-            .as_deref()
-            .is_some_and(|e| e.contains("limits.max_batch_docs")),
-        "{report:?}"
-    );
+    assert_error(&report, "limits.max_batch_docs");
     assert!(bench.index().is_empty());
 
     // A cursor over 64 KiB is refused, and the sync is not complete.
@@ -509,13 +481,7 @@ async fn limits_the_engine_enforces_end_the_sync_with_their_key() {
     source.cursor = Some("x".repeat(MAX_CURSOR_BYTES + 1));
     let report = bench.sync(bench.job(JobType::Full), source).await;
     assert_eq!(report.status, Status::Error);
-    assert!(
-        report
-            .error
-            .as_deref()
-            .is_some_and(|e| e.contains("cursor")),
-        "{report:?}"
-    );
+    assert_error(&report, "cursor");
     assert_eq!(report.cursor, None);
     assert_eq!(report.stats.stale_deleted, 0);
 }
