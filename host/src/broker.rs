@@ -19,7 +19,6 @@ pub mod azure_shared_key;
 pub mod credentials;
 pub mod form_credentials;
 pub mod hooks;
-pub mod http;
 pub mod metrics;
 pub mod network;
 pub mod refresh_token;
@@ -37,10 +36,10 @@ pub use metrics::{HttpMetrics, MetricsSnapshot};
 pub use network::ConnectorNetwork;
 
 use crate::config::{Config, Connector};
-use crate::plugin::Manifest;
+use crate::manifest::Manifest;
+use crate::policy::http::{OriginPattern, Policy};
 use credentials::{Credential, CredentialError};
 use form_credentials::Form;
-use http::{OriginPattern, Policy};
 
 /// Why a connector's network could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -130,8 +129,8 @@ impl Broker {
     }
 
     /// How messages name `connector`'s keys (`connectors[i]`).
-    pub fn connector_key(&self, connector: &Connector) -> crate::capabilities::ConnectorKey {
-        crate::capabilities::ConnectorKey::of(&self.connector_ids, connector)
+    pub fn connector_key(&self, connector: &Connector) -> crate::config::ConnectorKey {
+        crate::config::ConnectorKey::of(&self.connector_ids, connector)
     }
 
     /// The network of one connector: its plugin's declared origins, the operator's grants,
@@ -217,7 +216,7 @@ impl Broker {
             }
         };
         if !granted.is_empty() && declared.is_empty() {
-            crate::capabilities::warn_undeclared(
+            crate::config::warn_undeclared(
                 connector,
                 &format!("{key}.grants.http"),
                 "`[permissions] http`",
@@ -354,6 +353,34 @@ impl Broker {
     }
 
     /// OAuth2 tokens fetched per credential (form credentials as `form:<connector_id>/<name>`).
+    /// Copies the HTTP broker's per-connector counters into the exporter. Called just before each
+    /// scrape renders, so `/metrics` is always current without the broker knowing about Prometheus.
+    pub fn export_metrics(&self) {
+        for (connector, m) in self.metrics() {
+            let c = || connector.clone();
+            ::metrics::counter!("inlet_http_requests_total", "connector" => c(), "decision" => "allowed")
+                .absolute(m.allowed);
+            for (rule, n) in &m.denied {
+                ::metrics::counter!("inlet_http_requests_total", "connector" => c(), "decision" => "denied", "rule" => *rule).absolute(*n);
+            }
+            ::metrics::counter!("inlet_http_failures_total", "connector" => c()).absolute(m.failed);
+            ::metrics::counter!("inlet_http_oversized_total", "connector" => c())
+                .absolute(m.oversized);
+            ::metrics::counter!("inlet_http_bytes_total", "connector" => c(), "direction" => "out")
+                .absolute(m.bytes_out);
+            ::metrics::counter!("inlet_http_bytes_total", "connector" => c(), "direction" => "in")
+                .absolute(m.bytes_in);
+            ::metrics::counter!("inlet_http_latency_microseconds_total", "connector" => c())
+                .absolute(m.latency_us_total);
+            ::metrics::counter!("inlet_http_credential_injections_total", "connector" => c())
+                .absolute(m.credential_injections);
+        }
+        for (credential, n) in self.token_fetches() {
+            ::metrics::counter!("inlet_oauth2_token_fetches_total", "credential" => credential)
+                .absolute(n);
+        }
+    }
+
     pub fn token_fetches(&self) -> Vec<(String, u64)> {
         let mut out: Vec<(String, u64)> = self
             .credentials
@@ -372,6 +399,9 @@ impl Broker {
         out
     }
 }
+
+#[cfg(test)]
+mod policy_props;
 
 #[cfg(test)]
 mod tests {

@@ -11,7 +11,8 @@ use anyhow::Context as _;
 use inlet::config;
 use inlet::job::JobStatus;
 use inlet::job::JobType;
-use inlet::plugin::{self, Manifest};
+use inlet::manifest::Manifest;
+use inlet::plugin;
 use inlet::runtime::{EngineSettings, InstanceOptions, Runtime, types};
 use inlet::scaffold;
 use inlet::service::Service;
@@ -122,7 +123,7 @@ async fn run(config: &Path, plugins: Option<PathBuf>, once: bool) -> anyhow::Res
     }
     let svc = Arc::new(Service::open(loaded, plugins).await?);
     let broker = svc.env.broker.clone();
-    let _ = before_scrape.set(Box::new(move || inlet::metrics::record_broker(&broker)));
+    let _ = before_scrape.set(Box::new(move || broker.export_metrics()));
     ready.store(true, Ordering::Relaxed);
     if svc.config.config.connectors.is_empty() {
         anyhow::bail!(
@@ -366,7 +367,7 @@ async fn inspect(
 ) -> anyhow::Result<ExitCode> {
     let trust = signing::trusted_keys(trusted_keys, "--trusted-key")?;
     let runtime = standalone_runtime(cache_dir)?;
-    let manifest_path = file.with_file_name(plugin::manifest::FILE_NAME);
+    let manifest_path = file.with_file_name(inlet::manifest::FILE_NAME);
     let manifest = if manifest_path.is_file() {
         Some(
             Manifest::read(&manifest_path)
@@ -407,7 +408,7 @@ async fn inspect(
                 cancel: Arc::default(),
                 network: None,
                 databases: None,
-                budget: inlet::runtime::budget::HostBudget::new(Default::default()),
+                budget: inlet::policy::budget::HostBudget::new(Default::default()),
             };
             match runtime.instantiate(&p.component, opts).await {
                 Err(e) => out.problems.push(format!("cannot instantiate: {e}")),
@@ -451,7 +452,7 @@ async fn inspect(
     if manifest.is_none() {
         out.problems.push(format!(
             "no {} beside the component: it cannot be discovered in a plugin directory",
-            plugin::manifest::FILE_NAME
+            inlet::manifest::FILE_NAME
         ));
     }
     if json {

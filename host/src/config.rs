@@ -8,10 +8,12 @@
 pub mod credentials;
 pub mod databases;
 mod interpolate;
+mod keys;
 mod model;
 
 use std::path::{Path, PathBuf};
 
+pub use keys::{ConnectorKey, warn_undeclared};
 pub use model::*;
 use serde_yaml_ng::Value;
 

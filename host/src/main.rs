@@ -14,7 +14,7 @@ fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     init_logging(cli.log_format, cli.verbose);
     // Before any plugin opens a file: plugins get half of this (see runtime::budget).
-    inlet::runtime::budget::raise_descriptor_limit();
+    inlet::policy::budget::raise_descriptor_limit();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -1,13 +1,12 @@
 //! What Inlet measures, under one naming scheme (`inlet_*`, Prometheus conventions), and the
 //! exporter that renders it. Recording is cheap and always on; rendering happens only when
-//! `service.metrics.listen` serves it (see [`crate::admin_server`]).
+//! `service.metrics.listen` serves it (see [`crate::admin_server`]). Each part records its own
+//! figures where it has them (the sync engine its reports, the plugin loader its loads, the HTTP
+//! broker its counters) with the `metrics` crate's macros, so this module depends on none of
+//! them; the names are described here, in one place.
 
-use metrics::{counter, gauge, histogram};
+use metrics::counter;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-
-use crate::job::JobStatus;
-use crate::runtime::CacheOutcome;
-use crate::sync::SyncReport;
 
 /// Installs the process-wide recorder; returns the handle that renders the text format.
 pub fn install() -> anyhow::Result<PrometheusHandle> {
@@ -58,76 +57,10 @@ fn describe() {
     );
 }
 
-/// Records a finished sync.
-pub fn record_sync(report: &SyncReport, service_type: &str) {
-    let connector = report.connector_id.clone();
-    let outcome = JobStatus::from(report.status).as_str();
-    let job_type = report.job_type.as_str();
-    counter!("inlet_syncs_total", "connector" => connector.clone(), "service_type" => service_type.to_owned(), "job_type" => job_type, "outcome" => outcome).increment(1);
-    let s = &report.stats;
-    for (fate, n) in [
-        ("extracted", s.extracted),
-        ("indexed", s.indexed),
-        ("deleted", s.deleted),
-        ("stale_deleted", s.stale_deleted),
-        ("dead_lettered", s.dead_lettered),
-        ("filtered", s.filtered),
-    ] {
-        counter!("inlet_documents_total", "connector" => connector.clone(), "fate" => fate)
-            .increment(n);
-    }
-    counter!("inlet_bytes_total", "connector" => connector.clone()).increment(s.bytes);
-    if let Some(class) = report.error_class {
-        counter!("inlet_plugin_failures_total", "connector" => connector.clone(), "cause" => class)
-            .increment(1);
-    }
-    histogram!("inlet_sync_duration_seconds", "connector" => connector.clone(), "job_type" => job_type)
-        .record(report.elapsed_ms as f64 / 1000.0);
-    gauge!("inlet_plugin_memory_peak_bytes", "connector" => connector)
-        .set(report.peak_memory_bytes as f64);
-}
-
-/// Records a plugin load.
-pub fn record_plugin_load(service_type: &str, outcome: CacheOutcome, seconds: f64) {
-    let outcome = match outcome {
-        CacheOutcome::Hit => "hit",
-        CacheOutcome::Compiled => "compiled",
-    };
-    counter!("inlet_plugin_loads_total", "service_type" => service_type.to_owned(), "cache" => outcome).increment(1);
-    histogram!("inlet_plugin_load_seconds", "service_type" => service_type.to_owned())
-        .record(seconds);
-}
-
 /// Records what hot reload did with a changed plugin folder: `loaded`, `failed` (the previous
 /// version, if any, keeps serving) or `removed`.
 pub fn record_plugin_reload(service_type: &str, outcome: &'static str) {
     counter!("inlet_plugin_reloads_total", "service_type" => service_type.to_owned(), "outcome" => outcome).increment(1);
-}
-
-/// Copies the HTTP broker's per-connector counters into the exporter. Called just before each
-/// scrape renders, so `/metrics` is always current without the broker knowing about Prometheus.
-pub fn record_broker(broker: &crate::broker::Broker) {
-    for (connector, m) in broker.metrics() {
-        let c = || connector.clone();
-        counter!("inlet_http_requests_total", "connector" => c(), "decision" => "allowed")
-            .absolute(m.allowed);
-        for (rule, n) in &m.denied {
-            counter!("inlet_http_requests_total", "connector" => c(), "decision" => "denied", "rule" => *rule).absolute(*n);
-        }
-        counter!("inlet_http_failures_total", "connector" => c()).absolute(m.failed);
-        counter!("inlet_http_oversized_total", "connector" => c()).absolute(m.oversized);
-        counter!("inlet_http_bytes_total", "connector" => c(), "direction" => "out")
-            .absolute(m.bytes_out);
-        counter!("inlet_http_bytes_total", "connector" => c(), "direction" => "in")
-            .absolute(m.bytes_in);
-        counter!("inlet_http_latency_microseconds_total", "connector" => c())
-            .absolute(m.latency_us_total);
-        counter!("inlet_http_credential_injections_total", "connector" => c())
-            .absolute(m.credential_injections);
-    }
-    for (credential, n) in broker.token_fetches() {
-        counter!("inlet_oauth2_token_fetches_total", "credential" => credential).absolute(n);
-    }
 }
 
 /// Peak resident memory of this process (`VmHWM` from /proc/self/status), in bytes; 0 where

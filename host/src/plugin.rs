@@ -4,7 +4,6 @@
 //! requires signed plugins, the component's detached signature `<component>.sig`). Third-party
 //! plugins drop in as folders; nothing is recompiled on the host side.
 
-pub mod manifest;
 pub mod signature;
 
 use std::collections::BTreeMap;
@@ -13,10 +12,10 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
-pub use manifest::{Manifest, Permissions};
+pub use crate::manifest::{Manifest, Permissions};
 pub use signature::{Signature, SignatureError, TrustedKeys};
 
-use crate::runtime::{LoadError, LoadedComponent, Runtime};
+use crate::runtime::{CacheOutcome, LoadError, LoadedComponent, Runtime};
 
 /// A plugin folder found on disk (not yet compiled).
 #[derive(Debug, Clone)]
@@ -77,13 +76,13 @@ pub fn discover(dir: &Path) -> Result<Vec<Result<Discovered, PluginError>>, Plug
     let mut found: Vec<PathBuf> = entries
         .filter_map(|e| e.ok())
         .map(|e| e.path())
-        .filter(|p| p.join(manifest::FILE_NAME).is_file())
+        .filter(|p| p.join(crate::manifest::FILE_NAME).is_file())
         .collect();
     found.sort();
     Ok(found
         .into_iter()
         .map(|dir| {
-            let path = dir.join(manifest::FILE_NAME);
+            let path = dir.join(crate::manifest::FILE_NAME);
             Manifest::read(&path)
                 .map(|manifest| Discovered {
                     dir: dir.clone(),
@@ -163,7 +162,7 @@ pub fn load(
             path: path.to_path_buf(),
             source,
         })?;
-    crate::metrics::record_plugin_load(
+    record_load(
         manifest
             .as_ref()
             .map_or("unknown", |m| m.service_type.as_str()),
@@ -185,4 +184,15 @@ pub fn load(
         signature,
         component,
     }))
+}
+
+/// Records a plugin load in the exporter (names: [`crate::metrics`]).
+fn record_load(service_type: &str, outcome: CacheOutcome, seconds: f64) {
+    let outcome = match outcome {
+        CacheOutcome::Hit => "hit",
+        CacheOutcome::Compiled => "compiled",
+    };
+    ::metrics::counter!("inlet_plugin_loads_total", "service_type" => service_type.to_owned(), "cache" => outcome).increment(1);
+    ::metrics::histogram!("inlet_plugin_load_seconds", "service_type" => service_type.to_owned())
+        .record(seconds);
 }

@@ -2,11 +2,9 @@
 //! use with limits always on.
 
 mod bindings;
-pub mod budget;
 mod cache;
 mod engine;
 mod fs_guard;
-mod guest_output;
 mod guest_services;
 mod host_state;
 mod http_budget;
@@ -23,13 +21,13 @@ use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
+/// Plugin text made safe for a log line (escaped, cut); for host lines that quote a plugin.
+pub use crate::policy::guest_output::clean as log_safe;
+/// A plugin instance's log pipe and rate limit, shared by host lines about that plugin.
+pub use crate::policy::guest_output::{GuestLog, Level as LogLevel};
 pub use bindings::types;
 pub use cache::CacheOutcome;
 pub use engine::{AllocatorKind, EngineSettings};
-/// Plugin text made safe for a log line (escaped, cut); for host lines that quote a plugin.
-pub use guest_output::clean as log_safe;
-/// A plugin instance's log pipe and rate limit, shared by host lines about that plugin.
-pub use guest_output::{GuestLog, Level as LogLevel};
 pub use instance::{Batch, CallError, HeldBatch, PluginInstance};
 pub use plugin_state::StateQuota;
 
@@ -84,7 +82,7 @@ pub struct InstanceOptions {
     /// Databases this connector may open; `None` refuses every `sql` open.
     pub databases: Option<Arc<crate::sql::ConnectorSql>>,
     /// What the host may hold or open on the instance's behalf.
-    pub budget: budget::HostBudget,
+    pub budget: crate::policy::budget::HostBudget,
 }
 
 pub struct Runtime {

@@ -44,8 +44,8 @@ use sqlx::ConnectOptions as _;
 use crate::config::credentials::SecretSource;
 use crate::config::databases::{DatabaseSpec, Engine};
 use crate::config::{Config, Connector};
-use crate::plugin::Manifest;
-use crate::runtime::budget::HostBudget;
+use crate::manifest::Manifest;
+use crate::policy::budget::HostBudget;
 
 pub use stream::RowStream;
 pub use values::{Column, Value};
@@ -255,12 +255,12 @@ impl Databases {
         connector: &Connector,
         manifest: Option<&Manifest>,
     ) -> Arc<ConnectorSql> {
-        let key = crate::capabilities::ConnectorKey::of(&self.connector_ids, connector);
+        let key = crate::config::ConnectorKey::of(&self.connector_ids, connector);
         let declared = manifest
             .map(|m| m.permissions.sql.clone())
             .unwrap_or_default();
         if !connector.grants.databases.is_empty() && declared.is_empty() {
-            crate::capabilities::warn_undeclared(
+            crate::config::warn_undeclared(
                 connector,
                 &key.at("grants.databases"),
                 "`[permissions] sql`",

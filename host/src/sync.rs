@@ -4,7 +4,6 @@
 
 pub mod configuration;
 pub mod document;
-pub mod rules;
 pub(crate) mod source;
 
 use std::sync::Arc;
@@ -15,7 +14,8 @@ use serde::Serialize;
 
 use crate::config::{Connector, Limits};
 use crate::job::{JobStatus, JobType};
-use crate::plugin::{Manifest, Plugin};
+use crate::manifest::Manifest;
+use crate::plugin::Plugin;
 use crate::runtime::{Batch, CallError, InstanceOptions, PluginInstance, Runtime, types};
 use crate::sink::dead_letter::{DeadLetters, Entry, ErrorInfo};
 use crate::sink::{Sink, Target, Writer};
@@ -106,7 +106,7 @@ pub struct SyncReport {
     /// High-water marks of what the host held for the plugin (host memory, open files,
     /// requests in flight): the figures its `limits.host_memory_mib`, `max_open_files` and
     /// `max_requests_in_flight` cap.
-    pub host_peak: crate::runtime::budget::Usage,
+    pub host_peak: crate::policy::budget::Usage,
     /// Peak resident memory of the whole inlet process so far (Linux; 0 elsewhere).
     pub process_peak_rss_bytes: u64,
     /// The plugin's cursor for the next incremental sync; set only when the sync completed.
@@ -274,7 +274,7 @@ pub(crate) async fn execute<S: Source>(
     if let Err(e) = env.store.record_job(&record) {
         tracing::warn!(error = %e, "cannot record the job result");
     }
-    crate::metrics::record_sync(&report, &connector.service_type);
+    record_metrics(&report, &connector.service_type);
     match &report.error {
         None => tracing::info!(
             connector_id = %report.connector_id,
@@ -295,7 +295,7 @@ pub(crate) async fn execute<S: Source>(
             extracted = report.stats.extracted,
             indexed = report.stats.indexed,
             "sync suspended: {}",
-            crate::runtime::log_safe(error)
+            crate::policy::guest_output::clean(error)
         ),
         Some(error) => tracing::error!(
             connector_id = %report.connector_id,
@@ -306,7 +306,7 @@ pub(crate) async fn execute<S: Source>(
             indexed = report.stats.indexed,
             // The error may quote the plugin (its own message, a stderr tail).
             "sync failed: {}",
-            crate::runtime::log_safe(error)
+            crate::policy::guest_output::clean(error)
         ),
     }
     report
@@ -320,7 +320,7 @@ struct Runner<'a> {
     progress: Arc<Progress>,
     stats: SyncStats,
     peak_memory: usize,
-    host_peak: crate::runtime::budget::Usage,
+    host_peak: crate::policy::budget::Usage,
     cursor: Option<String>,
 }
 
@@ -375,7 +375,7 @@ impl Runner<'_> {
             );
         }
         instance.validate_config(&configuration).await?;
-        let rules = rules::RuleSet::new(connector.sync_rules.basic.clone())
+        let rules = crate::sync_rules::RuleSet::new(connector.sync_rules.basic.clone())
             .map_err(|e| Failure::Config(e.to_string()))?;
         if let Some(advanced) = &connector.sync_rules.advanced
             && self.job.kind != JobType::AccessControl
@@ -428,7 +428,7 @@ impl Runner<'_> {
         if cursor.is_ok() {
             // A failed destructor is the plugin's bug, not a reason to fail a complete sync.
             if let Err(e) = instance.end_sync(sync).await {
-                tracing::warn!(connector_id = %connector.connector_id, error = %crate::runtime::log_safe(&e.to_string()), "plugin failed to release its sync");
+                tracing::warn!(connector_id = %connector.connector_id, error = %crate::policy::guest_output::clean(&e.to_string()), "plugin failed to release its sync");
             }
         }
         let succeeded = cursor.is_ok() && !self.job.cancel.load(Ordering::Relaxed);
@@ -455,7 +455,7 @@ impl Runner<'_> {
         sync: S::Sync,
         writer: &mut Writer,
         limits: &Limits,
-        rules: &rules::RuleSet,
+        rules: &crate::sync_rules::RuleSet,
     ) -> Result<(), Failure> {
         let connector = self.job.connector;
         let doc_limits = document::DocLimits {
@@ -589,9 +589,9 @@ impl Runner<'_> {
         for (id, _, e) in rejected.iter().take(10) {
             tracing::warn!(
                 connector_id = %connector.connector_id,
-                document_id = %crate::runtime::log_safe(id),
+                document_id = %crate::policy::guest_output::clean(id),
                 "document refused: {}",
-                crate::runtime::log_safe(&e.to_string())
+                crate::policy::guest_output::clean(&e.to_string())
             );
         }
         if rejected.len() > 10 {
@@ -611,7 +611,7 @@ fn flush_state<S: Source>(instance: &mut S) -> Result<(), Failure> {
 }
 
 /// Whether basic rules let a document through. Deletions always pass.
-fn passes(rules: &rules::RuleSet, action: &crate::sink::Action) -> bool {
+fn passes(rules: &crate::sync_rules::RuleSet, action: &crate::sink::Action) -> bool {
     match action.source.as_deref() {
         None => true,
         Some(src) => rules.includes_source(src),
@@ -674,11 +674,40 @@ pub(crate) async fn instantiate(
         cancel,
         network: Some(granted.network),
         databases: Some(granted.databases),
-        budget: crate::runtime::budget::HostBudget::new(
-            crate::runtime::budget::BudgetLimits::from_limits(limits),
+        budget: crate::policy::budget::HostBudget::new(
+            crate::policy::budget::BudgetLimits::from_limits(limits),
         ),
     };
     Ok(env.runtime.instantiate(&plugin.component, opts).await?)
+}
+
+/// Records a finished sync in the exporter (names: [`crate::metrics`]).
+fn record_metrics(report: &SyncReport, service_type: &str) {
+    let connector = report.connector_id.clone();
+    let outcome = JobStatus::from(report.status).as_str();
+    let job_type = report.job_type.as_str();
+    ::metrics::counter!("inlet_syncs_total", "connector" => connector.clone(), "service_type" => service_type.to_owned(), "job_type" => job_type, "outcome" => outcome).increment(1);
+    let s = &report.stats;
+    for (fate, n) in [
+        ("extracted", s.extracted),
+        ("indexed", s.indexed),
+        ("deleted", s.deleted),
+        ("stale_deleted", s.stale_deleted),
+        ("dead_lettered", s.dead_lettered),
+        ("filtered", s.filtered),
+    ] {
+        ::metrics::counter!("inlet_documents_total", "connector" => connector.clone(), "fate" => fate)
+            .increment(n);
+    }
+    ::metrics::counter!("inlet_bytes_total", "connector" => connector.clone()).increment(s.bytes);
+    if let Some(class) = report.error_class {
+        ::metrics::counter!("inlet_plugin_failures_total", "connector" => connector.clone(), "cause" => class)
+            .increment(1);
+    }
+    ::metrics::histogram!("inlet_sync_duration_seconds", "connector" => connector.clone(), "job_type" => job_type)
+        .record(report.elapsed_ms as f64 / 1000.0);
+    ::metrics::gauge!("inlet_plugin_memory_peak_bytes", "connector" => connector)
+        .set(report.peak_memory_bytes as f64);
 }
 
 #[cfg(test)]

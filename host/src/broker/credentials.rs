@@ -22,11 +22,11 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::assertion::{self, ClientCertificate, ServiceAccount};
 use super::azure_shared_key::AzureSharedKey;
-use super::http::{OriginPattern, Target};
 use super::refresh_token::RotatingRefreshToken;
 use super::send;
 use super::sigv4::SigV4;
 use crate::config::credentials::{ClientAuth, CredentialKind, CredentialSpec, SecretSource};
+use crate::policy::http::{OriginPattern, Target};
 
 /// Why a credential could not be loaded. Names the key path and never the secret.
 #[derive(Debug, thiserror::Error)]

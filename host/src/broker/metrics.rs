@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::http::DenyRule;
+use crate::policy::http::DenyRule;
 
 #[derive(Debug, Default)]
 pub struct HttpMetrics {

@@ -17,12 +17,12 @@ use http_body_util::BodyExt;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody};
 
 use super::credentials::{Credential, Injection};
-use super::http::{Denial, DenyRule, OriginPattern, Policy, Target};
 use super::metrics::HttpMetrics;
 use super::route::Route;
 use super::send::{self, BodyWatch, Connect, LimitedBody, Timeouts};
 use crate::config::credentials::HttpLimits;
-use crate::runtime::{GuestLog, LogLevel};
+use crate::policy::guest_output::{GuestLog, Level as LogLevel};
+use crate::policy::http::{Denial, DenyRule, OriginPattern, Policy, Target};
 
 /// Request bodies up to this size are kept so a request can be sent again after an OAuth2
 /// token refresh; a larger body is streamed and a 401 goes back to the plugin.
@@ -869,8 +869,8 @@ mod refusing_source {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;
 
-    use super::super::http::OriginPattern;
     use super::*;
+    use crate::policy::http::OriginPattern;
 
     #[derive(Default)]
     struct Seen {
@@ -1052,8 +1052,8 @@ mod keep_alive {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;
 
-    use super::super::http::OriginPattern;
     use super::*;
+    use crate::policy::http::OriginPattern;
 
     #[derive(Default)]
     struct Seen {
@@ -1193,8 +1193,8 @@ mod overhead {
     //! injection), without DNS or the network.
     use std::net::IpAddr;
 
-    use super::super::http::OriginPattern;
     use super::*;
+    use crate::policy::http::OriginPattern;
 
     #[test]
     #[ignore = "a measurement, not a check"]

@@ -18,7 +18,7 @@ use ipnet::IpNet;
 use rustls::pki_types::CertificateDer;
 use secrecy::{ExposeSecret as _, SecretString};
 
-use super::http::{Host, Scheme, Target};
+use crate::policy::http::{Host, Scheme, Target};
 
 /// A setting that cannot be used, with the key to change.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
+use inlet::manifest::{self, Manifest};
 use inlet::plugin::signature::{self, Signature, TrustedKeys};
-use inlet::plugin::{Manifest, manifest};
 
 use crate::cli::SigningCommand;
 

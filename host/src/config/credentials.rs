@@ -48,7 +48,10 @@ use std::path::PathBuf;
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use crate::broker::http::OriginPattern;
+use crate::policy::http::OriginPattern;
+
+/// Google's token endpoint, when a key file names none.
+pub const GOOGLE_TOKEN_URL: &str = "https://oauth2.googleapis.com/token";
 
 /// Where a secret comes from: the value itself (after `${ENV}` interpolation) or a file whose
 /// content (without the trailing newline) is the secret.

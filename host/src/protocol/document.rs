@@ -8,7 +8,7 @@ use super::model::{ConnectorDoc, Filtering, FilteringRules, JobConnector};
 use crate::config;
 use crate::runtime::types::{ConfigField, DisplayType, Features, FieldType};
 use crate::sync::configuration;
-use crate::sync::rules::BasicRule;
+use crate::sync_rules::BasicRule;
 
 /// Kibana's default filtering has one rule that includes everything; it is not a user rule.
 const DEFAULT_RULE_ID: &str = "DEFAULT";

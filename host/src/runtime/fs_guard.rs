@@ -27,8 +27,8 @@ use wasmtime_wasi::p2::bindings::filesystem::types::{
     self as wit, DescriptorFlags, ErrorCode, OpenFlags, PathFlags,
 };
 
-use super::budget::{Charge, Slot};
 use super::host_state::HostState;
+use crate::policy::budget::{Charge, Slot};
 
 /// The `wasi:filesystem/types` instance wasmtime-wasi 48 defines (guests importing any 0.2.x
 /// version are matched to it by semver).
@@ -198,7 +198,7 @@ fn open_at(
         Descriptor::File(File::new(file, dir.perms, OpenMode::READ, true))
     } else {
         s.log.host_event(
-            super::guest_output::Level::Warn,
+            crate::policy::guest_output::Level::Warn,
             &format!(
                 "open of {path:?} refused: it is a {}, not a regular file or directory (plugins read regular files only)",
                 kind_of(&meta.file_type())

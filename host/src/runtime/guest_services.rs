@@ -1,9 +1,9 @@
 //! The host side of the `log` and `state` imports.
 
 use super::bindings::since_v0_1::inlet::connector::{log, state, types};
-use super::guest_output::Level;
 use super::host_state::HostState;
 use super::plugin_state::SetError;
+use crate::policy::guest_output::Level;
 
 impl types::Host for HostState {}
 

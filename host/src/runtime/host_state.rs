@@ -10,8 +10,8 @@ use wasmtime::component::ResourceTable;
 use wasmtime::{ResourceLimiter, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use super::budget::HostBudget;
-use super::guest_output::GuestLog;
+use crate::policy::budget::HostBudget;
+use crate::policy::guest_output::GuestLog;
 
 /// The call ran past its wall-clock budget.
 #[derive(Debug, thiserror::Error)]

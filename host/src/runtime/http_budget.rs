@@ -25,8 +25,8 @@ use wasmtime_wasi_http::p2::bindings::http::types as wit;
 use wasmtime_wasi_http::p2::body::HostOutgoingBody;
 use wasmtime_wasi_http::p2::types::{HostOutgoingRequest, HostOutgoingResponse};
 
-use super::budget::{BODY_BUFFER_CHUNKS, BODY_CHUNK_BYTES, Charge, HostBudget};
 use super::host_state::HostState;
+use crate::policy::budget::{BODY_BUFFER_CHUNKS, BODY_CHUNK_BYTES, Charge, HostBudget};
 
 /// The `wasi:http` instances wasmtime-wasi-http 48 defines (guests importing any 0.2.x version
 /// are matched to them by semver).
@@ -441,7 +441,7 @@ fn finish_header_op(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::budget::{BudgetLimits, Resource as Limit};
+    use crate::policy::budget::{BudgetLimits, Resource as Limit};
 
     fn budget(bytes: u64) -> HostBudget {
         HostBudget::new(BudgetLimits {
@@ -479,7 +479,7 @@ mod tests {
             .recharge(&table, &b, d.rep(), Kind::Fields)
             .expect_err("the third map is over 64 KiB");
         let over = err
-            .downcast_ref::<crate::runtime::budget::BudgetExceeded>()
+            .downcast_ref::<crate::policy::budget::BudgetExceeded>()
             .expect("a budget error");
         assert_eq!(over.resource, Limit::HostMemory);
         // The guest drops one: its charge is pruned and the third fits.

@@ -10,10 +10,10 @@ use wasmtime::component::{ResourceAny, ResourceTableError};
 
 use super::bindings::since_v0_1;
 use super::bindings::since_v0_1::json_lines;
-use super::budget::{BudgetExceeded, Charge, Resource as Limit, Usage};
 use super::host_state::{Cancelled, DeadlineExceeded, HostState, LimitExceeded};
 use super::types;
 use crate::job::JobType;
+use crate::policy::budget::{BudgetExceeded, Charge, Resource as Limit, Usage};
 
 /// How wasmtime says a transfer from the guest ran past the store's hostcall fuel.
 const HOSTCALL_FUEL_EXHAUSTED: &str = "fuel allocated for hostcalls has been exhausted";

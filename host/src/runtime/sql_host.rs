@@ -4,8 +4,8 @@
 use wasmtime::component::Resource;
 
 use super::bindings::since_v0_1::inlet::connector::{sql, types};
-use super::guest_output::Level;
 use super::host_state::HostState;
+use crate::policy::guest_output::Level;
 use crate::sql::{FailureKind, RowStream, SqlConnection, SqlFailure, Value};
 
 fn to_error(f: SqlFailure) -> types::ConnectorError {

@@ -191,7 +191,7 @@ pub(crate) fn observe(
                 Seen::Present {
                     dir: d.dir.clone(),
                     files: vec![
-                        FileStamp::of(&d.dir.join(plugin::manifest::FILE_NAME)),
+                        FileStamp::of(&d.dir.join(crate::manifest::FILE_NAME)),
                         FileStamp::of(&component),
                         FileStamp::of(&plugin::signature::signature_path(&component)),
                     ],

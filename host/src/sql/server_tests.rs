@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::stream::{self, RowStream, STREAM_BUFFER_BYTES};
 use super::*;
-use crate::runtime::budget::{BudgetLimits, HostBudget};
+use crate::policy::budget::{BudgetLimits, HostBudget};
 
 /// The test servers' URLs (with the password), started if the environment names none.
 fn servers() -> &'static (String, String) {

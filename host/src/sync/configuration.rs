@@ -9,9 +9,9 @@
 
 use serde_json::Value;
 
-use crate::broker::form_credentials::{FieldUse, Role};
 use crate::config::Connector;
-use crate::plugin::Manifest;
+use crate::manifest::Manifest;
+use crate::manifest::credentials::{FieldUse, Role};
 use crate::runtime::types::{ConfigField, ConfigValue, FieldType};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

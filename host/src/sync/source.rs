@@ -6,7 +6,7 @@
 use wasmtime::component::ResourceAny;
 
 use crate::job::JobType;
-use crate::runtime::budget::Usage;
+use crate::policy::budget::Usage;
 use crate::runtime::{CallError, HeldBatch, PluginInstance, types};
 use crate::store::StoreError;
 

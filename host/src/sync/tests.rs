@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::path::Path;
 
 use super::*;
-use crate::runtime::budget::{BudgetLimits, HostBudget, Usage};
+use crate::policy::budget::{BudgetLimits, HostBudget, Usage};
 use crate::runtime::{EngineSettings, HeldBatch};
 use crate::sink::embedded::EmbeddedSink;
 use crate::store::StoreError;

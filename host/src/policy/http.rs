@@ -616,9 +616,6 @@ fn list(patterns: &[OriginPattern]) -> String {
 }
 
 #[cfg(test)]
-mod policy_props;
-
-#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -19,15 +19,17 @@
 //! hosts = ["https://graph.microsoft.com"]
 //! ```
 //!
-//! `[credentials]` tables are checked when the manifest is read (`broker::form_credentials`
-//! has the rules); a manifest that breaks one is refused with its key path.
+//! `[credentials]` tables are checked when the manifest is read ([`credentials`] has the
+//! rules); a manifest that breaks one is refused with its key path.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::broker::form_credentials::{self, Declaration};
+pub mod credentials;
+
+use credentials::Declaration;
 
 pub const FILE_NAME: &str = "plugin.toml";
 
@@ -81,7 +83,7 @@ impl Manifest {
                 manifest.component
             ));
         }
-        form_credentials::validate(&manifest.credentials)
+        credentials::validate(&manifest.credentials)
             .map_err(|(key, message)| format!("`{key}`: {message}"))?;
         Ok(manifest)
     }

@@ -83,9 +83,15 @@ impl Drop for Inner {
     }
 }
 
+/// The `tracing` target of every line logged for a plugin, which operators filter on
+/// (`RUST_LOG=inlet::runtime::guest_output=warn`). It names the module's first home and stays
+/// so: a move inside the host must not change what a log filter selects.
+pub const TARGET: &str = "inlet::runtime::guest_output";
+
 fn report_suppressed(connector_id: &str, suppressed: u64) {
     if suppressed > 0 {
         tracing::warn!(
+            target: TARGET,
             connector_id,
             suppressed,
             "plugin log lines suppressed by the rate limit ({LINES_PER_SEC}/s, burst {BURST})"
@@ -131,18 +137,28 @@ impl GuestLog {
         let id = &*id;
         match origin {
             Origin::Plugin => match level {
-                Level::Trace => tracing::trace!(connector_id = id, plugin = true, "{text}"),
-                Level::Debug => tracing::debug!(connector_id = id, plugin = true, "{text}"),
-                Level::Info => tracing::info!(connector_id = id, plugin = true, "{text}"),
-                Level::Warn => tracing::warn!(connector_id = id, plugin = true, "{text}"),
-                Level::Error => tracing::error!(connector_id = id, plugin = true, "{text}"),
+                Level::Trace => {
+                    tracing::trace!(target: TARGET, connector_id = id, plugin = true, "{text}")
+                }
+                Level::Debug => {
+                    tracing::debug!(target: TARGET, connector_id = id, plugin = true, "{text}")
+                }
+                Level::Info => {
+                    tracing::info!(target: TARGET, connector_id = id, plugin = true, "{text}")
+                }
+                Level::Warn => {
+                    tracing::warn!(target: TARGET, connector_id = id, plugin = true, "{text}")
+                }
+                Level::Error => {
+                    tracing::error!(target: TARGET, connector_id = id, plugin = true, "{text}")
+                }
             },
             Origin::Host => match level {
-                Level::Trace => tracing::trace!(connector_id = id, "{text}"),
-                Level::Debug => tracing::debug!(connector_id = id, "{text}"),
-                Level::Info => tracing::info!(connector_id = id, "{text}"),
-                Level::Warn => tracing::warn!(connector_id = id, "{text}"),
-                Level::Error => tracing::error!(connector_id = id, "{text}"),
+                Level::Trace => tracing::trace!(target: TARGET, connector_id = id, "{text}"),
+                Level::Debug => tracing::debug!(target: TARGET, connector_id = id, "{text}"),
+                Level::Info => tracing::info!(target: TARGET, connector_id = id, "{text}"),
+                Level::Warn => tracing::warn!(target: TARGET, connector_id = id, "{text}"),
+                Level::Error => tracing::error!(target: TARGET, connector_id = id, "{text}"),
             },
         }
     }

@@ -35,13 +35,13 @@ pub struct BudgetLimits {
 
 impl Default for BudgetLimits {
     fn default() -> Self {
-        let l = crate::config::Limits::default();
+        let l = super::limits::Limits::default();
         BudgetLimits::from_limits(&l)
     }
 }
 
 impl BudgetLimits {
-    pub fn from_limits(l: &crate::config::Limits) -> Self {
+    pub fn from_limits(l: &super::limits::Limits) -> Self {
         BudgetLimits {
             host_memory_bytes: l.host_memory_mib.saturating_mul(1024 * 1024),
             max_open_files: l.max_open_files,
