@@ -5,11 +5,11 @@
 //! - [`capabilities`]: what a connector's plugin gets: its manifest ∩ the operator's grants;
 //! - [`broker`]: brokered network access and credentials (the only way out of the sandbox);
 //! - [`sql`]: the SQL broker (operator-granted PostgreSQL/MySQL connections, streamed rows);
-//! - [`config`]: `config.yml`, Elastic's keys plus Inlet's standalone sections;
-//! - [`plugin`]: plugin discovery, manifests, verification and loading;
+//! - [`policy`] (crate `inlet-policy`, the bottom one): [`config`] (`config.yml`), [`manifest`]
+//!   (`plugin.toml`), limits, budgets, the HTTP origin policy, [`job`] types, sync rules;
+//! - [`plugin`]: plugin discovery, verification and loading;
 //! - [`runtime`]: the wasmtime sandbox (limits, deadlines, cache, bindings);
 //! - [`sync`]: one sync from start to end, with exact counts;
-//! - [`job`]: a sync job's type and status, the strings every part of Inlet shares;
 //! - [`sink`]: where documents go;
 //! - [`store`]: the embedded state store (cursors, plugin state, job history);
 //! - [`service`]: the run loop (schedules, `--once`);
@@ -18,15 +18,16 @@
 //! - [`scaffold`]: `inlet new`, connector projects from templates;
 //! - [`metrics`], [`admin_server`]: Prometheus metrics, health and readiness.
 
+// The bottom crate's modules under their old paths, so `crate::config`, `crate::policy::budget`
+// and `inlet::config` keep naming the same items.
+pub use inlet_policy as policy;
+pub use inlet_policy::{config, job, manifest, sync_rules};
+
 pub mod admin_server;
 pub mod broker;
 pub mod capabilities;
-pub mod config;
-pub mod job;
-pub mod manifest;
 pub mod metrics;
 pub mod plugin;
-pub mod policy;
 pub mod protocol;
 pub mod runtime;
 pub mod scaffold;
@@ -35,4 +36,3 @@ pub mod sink;
 pub mod sql;
 pub mod store;
 pub mod sync;
-pub mod sync_rules;

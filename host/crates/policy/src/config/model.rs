@@ -8,7 +8,7 @@ use std::str::FromStr;
 use secrecy::SecretString;
 use serde::Deserialize;
 
-pub use crate::policy::limits::{LimitOverrides, Limits};
+pub use crate::limits::{LimitOverrides, Limits};
 
 /// Sentinel Elastic's example file ships for ids the user must fill in.
 const CHANGEME: &str = "changeme";

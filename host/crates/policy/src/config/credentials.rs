@@ -48,7 +48,7 @@ use std::path::PathBuf;
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use crate::policy::http::OriginPattern;
+use crate::http::OriginPattern;
 
 /// Google's token endpoint, when a key file names none.
 pub const GOOGLE_TOKEN_URL: &str = "https://oauth2.googleapis.com/token";

@@ -50,7 +50,7 @@ use serde::Deserialize;
 use crate::config::credentials::{
     self as operator, ClientAuth, CredentialKind, CredentialSpec, SecretSource,
 };
-use crate::policy::http::{OriginPattern, Target};
+use crate::http::{OriginPattern, Target};
 
 /// One `[credentials.<name>]` table of a plugin's manifest: config.yml's credential shape, with
 /// templates instead of secrets.
@@ -177,7 +177,7 @@ fn split_origin(url: &str) -> Result<(&str, &str), String> {
 }
 
 /// A URL template's origin: literal, an http(s) origin without user information.
-pub(crate) fn url_origin(url: &str) -> Result<Target, String> {
+pub fn url_origin(url: &str) -> Result<Target, String> {
     let (origin, rest) = split_origin(url)?;
     if origin.contains(['{', '}']) {
         return Err(format!(
@@ -230,7 +230,7 @@ fn host_template(text: &str) -> Result<Option<&str>, String> {
 /// A form value for a `hosts` label: one DNS label, lower-cased (host names are not case
 /// sensitive: a tenant typed `Contoso` is `contoso`). The message names no value: it may be
 /// anything the form holds.
-pub(crate) fn host_label(field: &str, value: &str) -> Result<String, String> {
+pub fn host_label(field: &str, value: &str) -> Result<String, String> {
     let value = value.to_ascii_lowercase();
     let ok = (1..=63).contains(&value.len())
         && value
@@ -248,7 +248,7 @@ pub(crate) fn host_label(field: &str, value: &str) -> Result<String, String> {
 }
 
 /// An exact origin (`hosts` entry): a valid origin pattern without wildcards.
-pub(crate) fn exact_origin(text: &str) -> Result<Target, String> {
+pub fn exact_origin(text: &str) -> Result<Target, String> {
     let pattern = OriginPattern::parse(text).map_err(|e| e.to_string())?;
     if text.contains('*') {
         return Err(format!(
@@ -265,7 +265,7 @@ pub(crate) fn exact_origin(text: &str) -> Result<Target, String> {
 
 impl Declaration {
     /// Every position that may hold placeholders, with its role and template.
-    pub(crate) fn templated(&self) -> Vec<(String, Role, &str)> {
+    pub fn templated(&self) -> Vec<(String, Role, &str)> {
         let mut out = Vec::new();
         for (name, role, template) in [
             ("username", Role::Plain, &self.username),
@@ -359,7 +359,7 @@ impl Declaration {
     }
 
     /// The header or query parameter the credential claims on a request.
-    pub(crate) fn claim(&self) -> Claim {
+    pub fn claim(&self) -> Claim {
         match self.kind {
             CredentialKind::ApiKeyHeader => Claim::Header(
                 self.header
@@ -372,7 +372,7 @@ impl Declaration {
     }
 
     /// The spec config.yml would hold, with each placeholder replaced by `fill(field, role)`.
-    pub(crate) fn render(
+    pub fn render(
         &self,
         fill: &dyn Fn(&str, Role) -> Result<String, String>,
     ) -> Result<CredentialSpec, String> {
@@ -432,7 +432,7 @@ impl Declaration {
     }
 }
 
-pub(crate) enum Claim {
+pub enum Claim {
     Header(Option<http::HeaderName>),
     Query(String),
 }

@@ -1,5 +1,5 @@
 //! A sync job's type and status, named once: Kibana's connector protocol, the local job history
-//! ([`crate::store`]), the metrics and the CLI all use these, so each wire string is written in
+//! (the `inlet` crate's store), the metrics and the CLI all use these, so each wire string is written in
 //! one place. The strings are Elastic's (`ConnectorSyncJobType`, `ConnectorSyncStatus`).
 
 use std::fmt;
@@ -8,12 +8,13 @@ use serde::{Deserialize, Serialize};
 
 /// A sync job's `job_type`: which of the plugin's exports a sync runs. Also `inlet sync --type`
 /// (`full`, `incremental`, `access-control`; Elastic's `access_control` is accepted too).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "snake_case")]
 pub enum JobType {
     Full,
     Incremental,
-    #[value(alias = "access_control")]
+    #[cfg_attr(feature = "clap", value(alias = "access_control"))]
     AccessControl,
 }
 
