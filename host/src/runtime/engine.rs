@@ -68,6 +68,11 @@ fn base_config() -> Config {
         // Guest stack overflow traps instead of taking the host down.
         .max_wasm_stack(1 << 20)
         .memory_init_cow(true);
+    // Opt-in, for `perf record`: INLET_PERF_MAP=1 writes /tmp/perf-<pid>.map so guest functions
+    // have names in `perf report` (docs/PERFORMANCE.md, "Interpreted guests"). Off by default.
+    if std::env::var_os("INLET_PERF_MAP").is_some_and(|v| v == "1") {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     config
 }
 
