@@ -36,18 +36,7 @@ struct Setup {
 impl Setup {
     fn new(origin: &str) -> Setup {
         let tmp = tempfile::tempdir().expect("tempdir");
-        let o = Command::new(root().join("sdk/go/build.sh"))
-            .arg(root().join("plugins/confluence"))
-            .arg("-o")
-            .arg(tmp.path().join("plugins/confluence"))
-            .current_dir(root())
-            .output()
-            .expect("run sdk/go/build.sh (needs go and wasm-tools: scripts/setup)");
-        assert!(
-            o.status.success(),
-            "building plugins/confluence failed:\n{}",
-            String::from_utf8_lossy(&o.stderr)
-        );
+        install_sdk_plugin("confluence", &tmp.path().join("plugins"));
         Setup {
             tmp,
             origin: origin.to_owned(),

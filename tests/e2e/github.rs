@@ -363,21 +363,7 @@ struct Setup {
 impl Setup {
     fn new(port: u16) -> Setup {
         let tmp = tempfile::tempdir().expect("tempdir");
-        let dest = tmp.path().join("plugins").join("github");
-        let o = Command::new("python3")
-            .args(["-m", "inlet_sdk.build"])
-            .arg(root().join("plugins/github"))
-            .arg("-o")
-            .arg(&dest)
-            .current_dir(root())
-            .output()
-            .expect("run the Python SDK build (run scripts/setup)");
-        assert!(
-            o.status.success(),
-            "building plugins/github failed:\n{}\n{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
+        install_sdk_plugin("github", &tmp.path().join("plugins"));
         let setup = Setup { tmp, port };
         setup.configure(&["\"*\""], true);
         setup

@@ -17,7 +17,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 
 use base64::Engine as _;
 use serde_json::{Value, json};
@@ -36,29 +35,6 @@ const ITEMS: usize = 45;
 const PAGE: usize = 4;
 /// Elastic's size limit for downloading a file.
 const MAX_DOCUMENT_SIZE: u64 = 10_485_760;
-
-/// The plugin, built once per test run (SpiderMonkey builds take most of a minute).
-fn built_plugin() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dest = root().join("target").join("e2e-onedrive").join("onedrive");
-        let o = Command::new("node")
-            .arg(root().join("sdk/js/build.mjs"))
-            .arg(root().join("plugins/onedrive"))
-            .arg("-o")
-            .arg(&dest)
-            .current_dir(root())
-            .output()
-            .expect("run node sdk/js/build.mjs (run scripts/setup)");
-        assert!(
-            o.status.success(),
-            "building plugins/onedrive failed:\n{}\n{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
-        dest
-    })
-}
 
 /// The Graph test server (killed on drop).
 struct Graph {
@@ -140,11 +116,7 @@ struct Setup {
 impl Setup {
     fn new(graph: &Graph) -> Setup {
         let tmp = tempfile::tempdir().expect("tempdir");
-        let dest = tmp.path().join("plugins").join("onedrive");
-        std::fs::create_dir_all(&dest).expect("plugin folder");
-        for f in ["plugin.toml", "onedrive.wasm"] {
-            std::fs::copy(built_plugin().join(f), dest.join(f)).expect("copy the built plugin");
-        }
+        install_sdk_plugin("onedrive", &tmp.path().join("plugins"));
         Setup {
             tmp,
             origin: graph.server.origin.clone(),

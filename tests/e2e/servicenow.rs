@@ -92,20 +92,7 @@ struct Setup {
 impl Setup {
     fn new(origin: &str) -> Setup {
         let tmp = tempfile::tempdir().expect("tempdir");
-        let o = Command::new("python3")
-            .args(["-m", "inlet_sdk.build"])
-            .arg(root().join("plugins/servicenow"))
-            .arg("-o")
-            .arg(tmp.path().join("plugins/servicenow"))
-            .current_dir(root())
-            .output()
-            .expect("run the Python SDK build (run scripts/setup)");
-        assert!(
-            o.status.success(),
-            "building plugins/servicenow failed:\n{}\n{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
+        install_sdk_plugin("servicenow", &tmp.path().join("plugins"));
         Setup {
             tmp,
             origin: origin.to_owned(),

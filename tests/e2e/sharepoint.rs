@@ -126,21 +126,7 @@ const ALL: Grants = Grants {
 impl Setup {
     fn new(graph: &Graph) -> Setup {
         let tmp = tempfile::tempdir().expect("tempdir");
-        let dest = tmp.path().join("plugins").join("sharepoint_online");
-        let o = Command::new("node")
-            .arg(root().join("sdk/js/build.mjs"))
-            .arg(root().join("plugins/sharepoint_online"))
-            .arg("-o")
-            .arg(&dest)
-            .current_dir(root())
-            .output()
-            .expect("run node sdk/js/build.mjs (run scripts/setup)");
-        assert!(
-            o.status.success(),
-            "building plugins/sharepoint_online failed:\n{}\n{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
+        install_sdk_plugin("sharepoint_online", &tmp.path().join("plugins"));
         let setup = Setup {
             tmp,
             origin: graph.server.origin.clone(),

@@ -80,6 +80,72 @@ pub fn built_components() -> &'static Path {
     })
 }
 
+/// Lays out `plugins/<folder>` (a Python, JavaScript or Go connector) as `<into>/<folder>`:
+/// its plugin.toml and component, built from source with its SDK's build command once per test
+/// process, then copied for each test. Building per test cost each test the SDK build (~20 s)
+/// and, since those builds are not byte-reproducible, a fresh Cranelift compilation of a
+/// 10–20 MB component (most of a minute on 2 cores); one build makes every later test a
+/// compiled-cache hit. Returns `<into>/<folder>`.
+pub fn install_sdk_plugin(folder: &str, into: &Path) -> PathBuf {
+    let built = built_sdk_plugin(folder);
+    let dest = into.join(folder);
+    std::fs::create_dir_all(&dest).expect("create plugin folder");
+    for entry in std::fs::read_dir(&built).expect("read the built plugin") {
+        let entry = entry.expect("read the built plugin");
+        std::fs::copy(entry.path(), dest.join(entry.file_name())).expect("copy the built plugin");
+    }
+    dest
+}
+
+/// `plugins/<folder>` built by its SDK's build command into target/e2e-plugins/<folder>, once
+/// per test process (tests asking for the same plugin wait for the one build; different plugins
+/// build in parallel).
+fn built_sdk_plugin(folder: &str) -> PathBuf {
+    type Builds = std::collections::BTreeMap<String, std::sync::Arc<OnceLock<PathBuf>>>;
+    static BUILDS: std::sync::Mutex<Builds> = std::sync::Mutex::new(Builds::new());
+    let cell = BUILDS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .entry(folder.to_owned())
+        .or_default()
+        .clone();
+    cell.get_or_init(|| {
+        let src = root().join("plugins").join(folder);
+        let dest = root().join("target").join("e2e-plugins").join(folder);
+        let _ = std::fs::remove_dir_all(&dest);
+        let mut cmd = if src.join("connector.py").is_file() {
+            let mut c = Command::new("python3");
+            c.args(["-m", "inlet_sdk.build"]);
+            c
+        } else if src.join("connector.js").is_file() {
+            let mut c = Command::new("node");
+            c.arg(root().join("sdk/js/build.mjs"));
+            c
+        } else if src.join("go.mod").is_file() {
+            Command::new(root().join("sdk/go/build.sh"))
+        } else {
+            panic!("plugins/{folder} is not a Python, JavaScript or Go connector");
+        };
+        let o = cmd
+            .arg(&src)
+            .arg("-o")
+            .arg(&dest)
+            .current_dir(root())
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("cannot run the build of plugins/{folder} (run scripts/setup): {e}")
+            });
+        assert!(
+            o.status.success(),
+            "building plugins/{folder} failed:\n{}\n{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        dest
+    })
+    .clone()
+}
+
 /// A plugin directory holding the named plugins (by component stem), each in its own folder
 /// with its `plugin.toml`, as an operator would lay it out.
 pub fn plugin_dir(into: &Path, stems: &[&str]) -> PathBuf {

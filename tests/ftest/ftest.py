@@ -6,6 +6,8 @@
     tests/ftest/run github --docs 5000 --remove 500
     tests/ftest/run mysql --opensearch http://127.0.0.1:9250
     tests/ftest/run all                        # every fixture, one after the other
+    tests/ftest/run all --jobs 2               # two at a time, each into target/ftest/NAME.log
+    tests/ftest/run dir mysql --jobs 2         # some of them
 
 For connector NAME, `tests/ftest/fixtures/NAME/fixture.py` defines `Fixture(workdir)` with
 `setup()`, `load(n) -> expected`, `connector() -> dict`, `remove(k) -> expected`,
@@ -23,6 +25,7 @@ inspection. Python standard library only.
 """
 
 import argparse
+import concurrent.futures
 import importlib.util
 import json
 import os
@@ -246,7 +249,9 @@ def ftest(name, args):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("name", help=f"connector (a folder of tests/ftest/fixtures), or `all`: {', '.join(available())}")
+    p.add_argument(
+        "names", nargs="+", metavar="name", help=f"connectors (folders of tests/ftest/fixtures), or `all`: {', '.join(available())}"
+    )
     p.add_argument("--docs", type=int, help="source records to load (default: the fixture's DEFAULT_DOCS)")
     p.add_argument("--remove", type=int, help="source records to remove before the second sync (default: 10%%)")
     p.add_argument("--opensearch", default=os.environ.get("INLET_TEST_OPENSEARCH"), help="count in this cluster")
@@ -254,19 +259,78 @@ def main():
     p.add_argument("--profile", default="release", help="cargo profile for inlet (default release; `dev` is faster to build)")
     p.add_argument("--inlet", help="an inlet binary to use instead of building one")
     p.add_argument("--keep-source", action="store_true", help="leave the fixture's source running")
+    p.add_argument(
+        "--jobs", type=int, default=1, help="with several connectors: how many run at a time (each logs to target/ftest/NAME.log)"
+    )
     args = p.parse_args()
     if args.embedded:
         args.opensearch = None
-    names = available() if args.name == "all" else [args.name]
+    names = available() if args.names == ["all"] else args.names
     failed = []
-    for name in names:
-        try:
-            ftest(name, args)
-        except FtestError as e:
-            print(f"ftest: {name}: FAILED: {e}", file=sys.stderr)
-            failed.append(name)
+    if args.jobs > 1 and len(names) > 1:
+        failed = run_parallel(names, args)
+    else:
+        for name in names:
+            try:
+                ftest(name, args)
+            except FtestError as e:
+                print(f"ftest: {name}: FAILED: {e}", file=sys.stderr)
+                failed.append(name)
     if failed:
         sys.exit(f"ftest: failed: {', '.join(failed)}")
+
+
+def run_parallel(names, args):
+    """Runs each connector's ftest as its own `ftest.py NAME` process, `args.jobs` at a time.
+    The connectors share nothing but the inlet binary (built once here, first) and the cluster
+    (one index each). A connector's run is a chain of single-threaded steps (a stand-in server
+    in Python, the sync waiting on it), so two at a time use both cores. Each one's output goes
+    to target/ftest/NAME.log; a line per connector as it ends, its log in full if it failed,
+    then a summary. Returns the failed names."""
+    inlet = args.inlet or str(build_inlet(args.profile))
+    logs = ROOT / "target" / "ftest"
+    logs.mkdir(parents=True, exist_ok=True)
+    common = ["--inlet", inlet]
+    if args.opensearch:
+        common += ["--opensearch", args.opensearch]
+    else:
+        common += ["--embedded"]
+    for flag, value in (("--docs", args.docs), ("--remove", args.remove)):
+        if value is not None:
+            common += [flag, str(value)]
+    if args.keep_source:
+        common.append("--keep-source")
+    started = time.monotonic()
+
+    def one(name):
+        log = logs / f"{name}.log"
+        began = time.monotonic()
+        with log.open("w") as out:
+            p = subprocess.run(
+                [sys.executable, __file__, name, *common], stdout=out, stderr=subprocess.STDOUT, cwd=ROOT
+            )
+        return name, p.returncode, time.monotonic() - began, log
+
+    say(f"{len(names)} connectors, {args.jobs} at a time; each one's output in {logs.relative_to(ROOT)}/NAME.log")
+    results = {}
+    with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        for done in concurrent.futures.as_completed([pool.submit(one, n) for n in names]):
+            name, code, secs, log = done.result()
+            results[name] = (code, secs)
+            if code == 0:
+                say(f"{name}: passed in {secs:.0f} s")
+                # The per-sync lines (docs/s), as a sequential run prints them.
+                for line in log.read_text().splitlines():
+                    if line.startswith(f"{name}: "):
+                        print(line, flush=True)
+            else:
+                print(f"ftest: {name}: FAILED in {secs:.0f} s (exit {code}); {log}:", file=sys.stderr)
+                print(log.read_text(), file=sys.stderr, flush=True)
+    say(f"all {len(names)} in {time.monotonic() - started:.0f} s:")
+    for name in names:
+        code, secs = results[name]
+        print(f"  {name:22} {'passed' if code == 0 else 'FAILED':7} {secs:5.0f} s", file=sys.stderr)
+    return [n for n in names if results[n][0] != 0]
 
 
 if __name__ == "__main__":
