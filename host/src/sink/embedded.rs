@@ -239,3 +239,201 @@ impl Writer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Fixture {
+        _tmp: tempfile::TempDir,
+        data: PathBuf,
+        store: Arc<StateStore>,
+        sink: Arc<EmbeddedSink>,
+    }
+
+    fn fixture() -> Fixture {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let data = tmp.path().to_path_buf();
+        let store = Arc::new(StateStore::open(&data.join("state.redb")).expect("store"));
+        let sink = Arc::new(EmbeddedSink::open(&data.join("sink"), store.clone()).expect("sink"));
+        Fixture {
+            _tmp: tmp,
+            data,
+            store,
+            sink,
+        }
+    }
+
+    fn target(sync_id: &str, stale_deletion: bool) -> Target {
+        Target {
+            connector_id: "c".into(),
+            sync_id: sync_id.into(),
+            index: "search-x".into(),
+            stale_deletion,
+            api_key: None,
+            pipeline: None,
+        }
+    }
+
+    fn index(id: &str, source: &str) -> Action {
+        Action {
+            id: id.into(),
+            op: Op::Index,
+            source: Some(source.into()),
+        }
+    }
+
+    fn delete(id: &str) -> Action {
+        Action {
+            id: id.into(),
+            op: Op::Delete,
+            source: None,
+        }
+    }
+
+    fn lines(sink: &EmbeddedSink) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(sink.index_path("search-x"))
+            .expect("read the index file")
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("every line is JSON"))
+            .collect()
+    }
+
+    /// Writes `ids` in one full sync and finishes it.
+    async fn full_sync(sink: &Arc<EmbeddedSink>, sync_id: &str, ids: &[String]) -> SinkStats {
+        let mut w = sink.begin(target(sync_id, true));
+        let actions = ids.iter().map(|id| index(id, "{}")).collect();
+        w.send_batch(actions).await.expect("send");
+        let (stats, done) = w.finish(true).await;
+        done.expect("finish");
+        stats
+    }
+
+    #[tokio::test]
+    async fn batches_are_written_in_bulk_form_and_counted() {
+        let f = fixture();
+        let mut w = f.sink.begin(target("s1", false));
+        let source = r#"{"t":"x\ny"}"#;
+        w.send_batch(vec![index("a", source), delete("b")])
+            .await
+            .expect("send");
+        w.send_batch(Vec::new())
+            .await
+            .expect("an empty batch is a no-op");
+        let (stats, done) = w.finish(true).await;
+        done.expect("finish");
+
+        assert_eq!(
+            lines(&f.sink),
+            vec![
+                serde_json::json!({"index": {"_index": "search-x", "_id": "a"}}),
+                serde_json::json!({"t": "x\ny"}),
+                serde_json::json!({"delete": {"_index": "search-x", "_id": "b"}}),
+            ]
+        );
+        assert_eq!(
+            (stats.indexed, stats.deleted, stats.stale_deleted),
+            (1, 1, 0)
+        );
+        // Ids and sources, as the cluster indexer counts them.
+        assert_eq!(stats.bytes, ("a".len() + source.len() + "b".len()) as u64);
+        assert_eq!(f.store.ledger_count("search-x").expect("count"), 1);
+        let len = std::fs::metadata(f.sink.index_path("search-x"))
+            .expect("stat")
+            .len();
+        assert_eq!(f.store.committed_len("search-x").expect("len"), Some(len));
+    }
+
+    #[tokio::test]
+    async fn a_full_sync_deletes_what_it_did_not_write_across_ledger_pages() {
+        let f = fixture();
+        // More than two pages of the ledger walk, so paging after the last id is exercised.
+        let first: Vec<String> = (0..2 * STALE_PAGE + 7)
+            .map(|i| format!("doc-{i:05}"))
+            .collect();
+        let stats = full_sync(&f.sink, "s1", &first).await;
+        assert_eq!(
+            (stats.indexed, stats.stale_deleted),
+            (first.len() as u64, 0)
+        );
+
+        let kept: Vec<String> = first.iter().step_by(100).cloned().collect();
+        let stats = full_sync(&f.sink, "s2", &kept).await;
+        assert_eq!(stats.indexed, kept.len() as u64);
+        assert_eq!(stats.stale_deleted, (first.len() - kept.len()) as u64);
+        // Stale deletions are not the plugin's deletions.
+        assert_eq!(stats.deleted, 0);
+        assert_eq!(
+            f.store.ledger_count("search-x").expect("count"),
+            kept.len() as u64
+        );
+        let deleted: std::collections::BTreeSet<String> = lines(&f.sink)
+            .iter()
+            .filter_map(|l| l["delete"]["_id"].as_str().map(str::to_owned))
+            .collect();
+        let expected: std::collections::BTreeSet<String> = first
+            .iter()
+            .filter(|id| !kept.contains(id))
+            .cloned()
+            .collect();
+        assert_eq!(deleted, expected);
+    }
+
+    #[tokio::test]
+    async fn a_failed_or_incremental_sync_deletes_nothing() {
+        let f = fixture();
+        let ids: Vec<String> = (0..5).map(|i| format!("d{i}")).collect();
+        full_sync(&f.sink, "s1", &ids).await;
+
+        let mut failed = f.sink.begin(target("s2", true));
+        failed
+            .send_batch(vec![index("d0", "{}")])
+            .await
+            .expect("send");
+        let (stats, done) = failed.finish(false).await;
+        done.expect("finish");
+        assert_eq!(stats.stale_deleted, 0);
+
+        let mut incremental = f.sink.begin(target("s3", false));
+        incremental
+            .send_batch(vec![index("d1", "{}")])
+            .await
+            .expect("send");
+        let (stats, done) = incremental.finish(true).await;
+        done.expect("finish");
+        assert_eq!(stats.stale_deleted, 0);
+        assert_eq!(f.store.ledger_count("search-x").expect("count"), 5);
+    }
+
+    #[tokio::test]
+    async fn the_tail_of_an_interrupted_batch_is_cut_on_reopen() {
+        let f = fixture();
+        full_sync(&f.sink, "s1", &["a".to_owned()]).await;
+        let path = f.sink.index_path("search-x");
+        let committed = std::fs::metadata(&path).expect("stat").len();
+        // What a process killed mid-batch leaves: bytes past the last recorded batch.
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .and_then(|mut file| file.write_all(b"{\"index\":{\"_index\":\"search-x\",\"_i"))
+            .expect("append a torn line");
+
+        let reopened =
+            Arc::new(EmbeddedSink::open(&f.data.join("sink"), f.store.clone()).expect("sink"));
+        let mut w = reopened.begin(target("s2", false));
+        w.send_batch(vec![index("b", "{}")]).await.expect("send");
+        let (_, done) = w.finish(true).await;
+        done.expect("finish");
+
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert!(text.len() as u64 > committed);
+        assert_eq!(
+            lines(&reopened)
+                .iter()
+                .filter_map(|l| l["index"]["_id"].as_str().map(str::to_owned))
+                .collect::<Vec<_>>(),
+            ["a", "b"],
+            "the torn line is gone and the next batch starts on a line of its own:\n{text}"
+        );
+    }
+}
