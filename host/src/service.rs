@@ -517,8 +517,7 @@ impl Service {
             tokio::time::sleep(tick).await;
             let now = chrono::Utc::now();
             for (kind, cron) in &schedules {
-                // Fire if a scheduled instant fell in (last, now].
-                if cron.schedule.after(&last).next().is_some_and(|t| t <= now) {
+                if due(cron, last, now) {
                     let _permit = limit.acquire().await;
                     tracing::info!(connector_id = %c.connector_id, schedule = %cron.expression, "scheduled sync due");
                     self.service_sync(c, *kind, cancel.clone()).await;
@@ -527,6 +526,17 @@ impl Service {
             last = now;
         }
     }
+}
+
+/// Whether a schedule fires in the tick (`last`, `now`]: half-open, so consecutive ticks
+/// neither miss an instant on their boundary nor fire it twice; instants a long sync skipped
+/// over fire once, not once each.
+fn due(
+    cron: &config::Cron,
+    last: chrono::DateTime<chrono::Utc>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> bool {
+    cron.schedule.after(&last).next().is_some_and(|t| t <= now)
 }
 
 /// Loads and verifies the plugin of one service type, with its pin: the one path both the
@@ -548,4 +558,77 @@ fn load_one(
         pin,
         trust,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{DateTime, TimeZone as _, Utc};
+
+    fn cron(expression: &str) -> config::Cron {
+        serde_yaml_ng::from_str(&format!("{expression:?}")).expect("a cron expression")
+    }
+
+    fn at(h: u32, m: u32, s: u32, ms: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 12, 3, h, m, s)
+            .single()
+            .expect("a time")
+            + chrono::Duration::milliseconds(ms)
+    }
+
+    /// The instants a run loop ticking every `tick` from `from` to `to` fires at.
+    fn fired(
+        cron: &config::Cron,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        tick: chrono::Duration,
+    ) -> Vec<DateTime<Utc>> {
+        let (mut last, mut out) = (from, Vec::new());
+        while last < to {
+            let now = last + tick;
+            if due(cron, last, now) {
+                out.push(now);
+            }
+            last = now;
+        }
+        out
+    }
+
+    #[test]
+    fn each_scheduled_instant_fires_once_in_the_tick_that_reaches_it() {
+        let every_minute = cron("0 * * * * ?");
+        // 200 ms ticks that land exactly on the minute: the boundary belongs to one tick only.
+        let fires = fired(
+            &every_minute,
+            at(11, 59, 59, 0),
+            at(12, 2, 0, 100),
+            chrono::Duration::milliseconds(200),
+        );
+        assert_eq!(fires, [at(12, 0, 0, 0), at(12, 1, 0, 0), at(12, 2, 0, 0)]);
+        // Ticks that straddle the minute fire in the tick after it.
+        let fires = fired(
+            &every_minute,
+            at(11, 59, 59, 50),
+            at(12, 0, 1, 0),
+            chrono::Duration::milliseconds(200),
+        );
+        assert_eq!(fires, [at(12, 0, 0, 50)]);
+    }
+
+    #[test]
+    fn a_sync_longer_than_the_period_fires_once_after_it_not_once_per_missed_instant() {
+        let every_minute = cron("0 * * * * ?");
+        // The loop's next tick comes after a 5-minute sync: one sync, not five queued up.
+        assert!(due(&every_minute, at(12, 0, 0, 100), at(12, 5, 0, 300)));
+        assert_eq!(
+            fired(
+                &every_minute,
+                at(12, 0, 0, 100),
+                at(12, 5, 0, 300),
+                chrono::Duration::minutes(5) + chrono::Duration::milliseconds(200)
+            ),
+            [at(12, 5, 0, 300)]
+        );
+        assert!(!due(&every_minute, at(12, 0, 0, 100), at(12, 0, 59, 999)));
+    }
 }
