@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 /// Outgoing `wasi:http` bodies buffer `BODY_BUFFER_CHUNKS + 1` chunks of up to this many bytes
 /// in host memory (set through `broker::HttpHooks`, charged by `http_budget`).
 pub const BODY_CHUNK_BYTES: usize = 64 * 1024;
+/// Chunks an outgoing body buffers besides the one being written (see [`BODY_CHUNK_BYTES`]).
 pub const BODY_BUFFER_CHUNKS: usize = 1;
 
 /// The limits of one instance, from the connector's `limits:` within the operator's caps.
@@ -41,6 +42,7 @@ impl Default for BudgetLimits {
 }
 
 impl BudgetLimits {
+    /// The host-side part of a connector's limits in force (MiB turned into bytes).
     pub fn from_limits(l: &super::limits::Limits) -> Self {
         BudgetLimits {
             host_memory_bytes: l.host_memory_mib.saturating_mul(1024 * 1024),
@@ -54,17 +56,22 @@ impl BudgetLimits {
 /// Which limit a plugin ran into; names the key that raises it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Resource {
+    /// Bytes the host holds for the instance (`limits.host_memory_mib`).
     HostMemory,
+    /// The instance's own open files and listings (`limits.max_open_files`).
     OpenFiles,
     /// All plugins' open files together (a share of the process's descriptor limit).
     ProcessOpenFiles,
+    /// The instance's unanswered `wasi:http` requests (`limits.max_requests_in_flight`).
     RequestsInFlight,
+    /// The instance's resource table is full (`limits.max_handles`); raised by the runtime,
+    /// which owns that table, not by a [`HostBudget`] counter.
     Handles,
 }
 
 impl Resource {
     /// The `limits.*` key of a connector (capped by `inlet.limits.*`).
-    pub fn key(self) -> &'static str {
+    pub(crate) fn key(self) -> &'static str {
         match self {
             Resource::HostMemory => "limits.host_memory_mib",
             Resource::OpenFiles => "limits.max_open_files",
@@ -95,11 +102,15 @@ impl Resource {
     key = .resource.key()
 )]
 pub struct BudgetExceeded {
+    /// The limit that was hit; its key is what the operator raises.
     pub resource: Resource,
     /// What was being allocated, e.g. `wasi:http fields`.
     pub what: &'static str,
+    /// The amount asked for, in the resource's unit (bytes, files, requests, handles).
     pub wanted: u64,
+    /// The amount already held when it was refused.
     pub in_use: u64,
+    /// The limit in force, in the same unit.
     pub limit: u64,
 }
 
@@ -212,6 +223,7 @@ pub fn raise_descriptor_limit() -> u64 {
     descriptor_limit()
 }
 
+/// Elsewhere there is no soft limit to raise; returns the assumed limit.
 #[cfg(not(unix))]
 pub fn raise_descriptor_limit() -> u64 {
     descriptor_limit()
@@ -234,6 +246,7 @@ pub struct HostBudget {
 }
 
 impl HostBudget {
+    /// A fresh budget, nothing charged, for one instance.
     pub fn new(limits: BudgetLimits) -> Self {
         HostBudget {
             inner: Arc::new(Inner {
@@ -246,6 +259,7 @@ impl HostBudget {
         }
     }
 
+    /// The limits it was made with (the runtime sizes the resource table by `max_handles`).
     pub fn limits(&self) -> BudgetLimits {
         self.inner.limits
     }
@@ -344,8 +358,11 @@ impl HostBudget {
 /// A snapshot of a budget's counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Usage {
+    /// Bytes of host memory charged.
     pub host_bytes: u64,
+    /// Files and directory listings open.
     pub open_files: u64,
+    /// `wasi:http` requests sent and not yet answered.
     pub requests_in_flight: u64,
 }
 
@@ -357,6 +374,7 @@ pub struct Charge {
 }
 
 impl Charge {
+    /// The bytes this charge holds now.
     pub fn bytes(&self) -> u64 {
         self.bytes
     }

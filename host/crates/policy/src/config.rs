@@ -22,20 +22,30 @@ use serde_yaml_ng::Value;
 pub enum ConfigError {
     // The cause is part of the message and not a `source()`: `{:#}` printing would say it
     // twice ("cannot read x: No such file…: No such file…").
+    /// The file could not be read (missing, unreadable, not UTF-8).
     #[error("cannot read {path}: {error}")]
     Read {
+        /// The file, as given to [`load`].
         path: PathBuf,
+        /// Why reading it failed.
         error: std::io::Error,
     },
+    /// The text is not YAML at all; the YAML error has the line and column.
     #[error("{path} is not valid YAML: {error}")]
     Yaml {
+        /// The file, as given to [`load`].
         path: PathBuf,
+        /// The parser's error, with its position.
         error: serde_yaml_ng::Error,
     },
+    /// A value is wrong: a type, a missing `${ENV}` variable, or a check across keys.
     #[error("{path}: `{key}`: {message}")]
     Invalid {
+        /// The file, as given to [`load`].
         path: PathBuf,
+        /// The key path, e.g. `connectors[0].limits.memory_mib`, or `(top level)`.
         key: String,
+        /// What is wrong and, where it can, what to write instead; never a secret's value.
         message: String,
     },
 }
@@ -43,6 +53,7 @@ pub enum ConfigError {
 /// A loaded configuration plus what the loader noticed but did not reject.
 #[derive(Debug)]
 pub struct Loaded {
+    /// The validated configuration.
     pub config: Config,
     /// The file the configuration came from; relative paths in it are relative to its folder.
     pub path: PathBuf,

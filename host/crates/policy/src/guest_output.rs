@@ -20,19 +20,27 @@ use std::time::Instant;
 use tokio::io::AsyncWrite;
 
 /// Lines per second one instance may log, with a burst allowance.
-pub const LINES_PER_SEC: f64 = 100.0;
-pub const BURST: f64 = 500.0;
+pub(crate) const LINES_PER_SEC: f64 = 100.0;
+/// Lines an instance may log at once before the per-second rate applies (the bucket's size).
+pub(crate) const BURST: f64 = 500.0;
 /// Longest line logged (bytes, after escaping); the rest is cut.
-pub const MAX_LINE: usize = 4096;
+pub(crate) const MAX_LINE: usize = 4096;
 /// Stderr lines remembered for trap reports.
 const TAIL_LINES: usize = 8;
 
+/// The `tracing` level a line is logged at: the guest's own choice for `log` calls; `Info`
+/// for stdout and `Warn` for stderr lines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {
+    /// `TRACE`: shown only with `-vv` or a `RUST_LOG` that asks for it.
     Trace,
+    /// `DEBUG`: shown from `-v` on.
     Debug,
+    /// `INFO`, shown by default; a guest's stdout lines.
     Info,
+    /// `WARN`; a guest's stderr lines (a panic message lands there).
     Warn,
+    /// `ERROR`; also the host's own lines about failed state calls.
     Error,
 }
 
@@ -86,7 +94,7 @@ impl Drop for Inner {
 /// The `tracing` target of every line logged for a plugin, which operators filter on
 /// (`RUST_LOG=inlet::runtime::guest_output=warn`). It names the module's first home and stays
 /// so: a move inside the host must not change what a log filter selects.
-pub const TARGET: &str = "inlet::runtime::guest_output";
+pub(crate) const TARGET: &str = "inlet::runtime::guest_output";
 
 fn report_suppressed(connector_id: &str, suppressed: u64) {
     if suppressed > 0 {
@@ -100,6 +108,7 @@ fn report_suppressed(connector_id: &str, suppressed: u64) {
 }
 
 impl GuestLog {
+    /// The pipe of one instance of `connector_id`'s plugin, its bucket full.
     pub fn new(connector_id: &str) -> Self {
         GuestLog {
             inner: Arc::new(Mutex::new(Inner {

@@ -14,18 +14,22 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 /// `http` or `https`; nothing else is brokered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scheme {
+    /// Plain `http://` (port 80 unless given); an `https://` grant does not cover it.
     Http,
+    /// `https://` (port 443 unless given).
     Https,
 }
 
 impl Scheme {
+    /// `http` or `https`, as written before `://`.
     pub fn as_str(self) -> &'static str {
         match self {
             Scheme::Http => "http",
             Scheme::Https => "https",
         }
     }
-    pub fn default_port(self) -> u16 {
+    /// The port an origin without one means: 80 or 443.
+    pub(crate) fn default_port(self) -> u16 {
         match self {
             Scheme::Http => 80,
             Scheme::Https => 443,
@@ -67,6 +71,8 @@ pub struct OriginError {
 }
 
 impl OriginPattern {
+    /// Parses `scheme://host[:port]`: the host may be `*` or start with `*.`, the port may be
+    /// `*`; one trailing `/` is allowed, no path, query or user information.
     pub fn parse(input: &str) -> Result<Self, OriginError> {
         let err = |reason: &str| OriginError {
             input: input.to_owned(),
@@ -117,6 +123,8 @@ impl OriginPattern {
         &self.text
     }
 
+    /// Whether a request to `target` is covered: same scheme, a port this pattern allows, and
+    /// the host itself or, for `*.example.com`, a subdomain of it (never the apex).
     pub fn matches(&self, target: &Target) -> bool {
         if self.scheme != target.scheme {
             return false;
@@ -242,10 +250,14 @@ pub enum Host {
     Ip(IpAddr),
 }
 
+/// A request's destination as the policy checks it, taken from the URI the guest sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
+    /// `http` or `https`.
     pub scheme: Scheme,
+    /// The host, normalised so that equal names compare equal.
     pub host: Host,
+    /// Always set: the scheme's default port when the URI names none.
     pub port: u16,
 }
 
@@ -346,7 +358,7 @@ impl Target {
     }
 
     /// The grant text naming `ip` instead of the host name.
-    pub fn origin_with_ip(&self, ip: IpAddr) -> String {
+    pub(crate) fn origin_with_ip(&self, ip: IpAddr) -> String {
         Target {
             scheme: self.scheme,
             host: Host::Ip(ip.to_canonical()),
@@ -358,7 +370,7 @@ impl Target {
 
 /// An address class the broker refuses unless the operator names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AddressClass {
+pub(crate) enum AddressClass {
     Loopback,
     Private,
     LinkLocal,
@@ -373,7 +385,8 @@ pub enum AddressClass {
 }
 
 impl AddressClass {
-    pub fn describe(self) -> &'static str {
+    /// The class in a denial message, e.g. "a private (RFC 1918) address".
+    pub(crate) fn describe(self) -> &'static str {
         match self {
             AddressClass::Loopback => "a loopback address",
             AddressClass::Private => "a private (RFC 1918) address",
@@ -393,7 +406,7 @@ impl AddressClass {
 /// `None` for an ordinary public address. IPv6 forms that embed an IPv4 address (mapped,
 /// compatible, NAT64, 6to4) are judged by the IPv4 address inside, so `[::ffff:127.0.0.1]`
 /// is loopback.
-pub fn classify(ip: IpAddr) -> Option<AddressClass> {
+pub(crate) fn classify(ip: IpAddr) -> Option<AddressClass> {
     match ip {
         IpAddr::V4(v4) => classify_v4(v4),
         IpAddr::V6(v6) => classify_v6(v6),
@@ -483,6 +496,7 @@ pub enum DenyRule {
 }
 
 impl DenyRule {
+    /// Every rule, in `index` order: the broker's per-rule counters.
     pub const ALL: [DenyRule; 6] = [
         DenyRule::NotDeclared,
         DenyRule::NotGranted,
@@ -491,6 +505,8 @@ impl DenyRule {
         DenyRule::CredentialParam,
         DenyRule::NoNetwork,
     ];
+    /// The rule's name (`not_granted`...) in denial messages, log fields and the broker's
+    /// per-rule counts.
     pub fn as_str(self) -> &'static str {
         match self {
             DenyRule::NotDeclared => "not_declared",
@@ -501,6 +517,7 @@ impl DenyRule {
             DenyRule::NoNetwork => "no_network",
         }
     }
+    /// The rule's position in [`DenyRule::ALL`], for an array of counters.
     pub fn index(self) -> usize {
         self as usize
     }
@@ -509,14 +526,19 @@ impl DenyRule {
 /// A refused request: the rule, and for the operator what to change.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Denial {
+    /// The rule broken, for the counters and the log line.
     pub rule: DenyRule,
+    /// A whole sentence for the plugin's log: the origin, the rule and the config.yml change
+    /// that would allow it.
     pub message: String,
 }
 
 /// One connector's allowlist: what its plugin declares and what the operator grants.
 #[derive(Debug, Clone)]
 pub struct Policy {
+    /// The plugin's `[permissions] http` from its plugin.toml.
     pub declared: Vec<OriginPattern>,
+    /// The connector's `grants.http` from config.yml.
     pub granted: Vec<OriginPattern>,
     /// Where grants go in config.yml, e.g. `connectors[2].grants.http`.
     pub grant_key: String,

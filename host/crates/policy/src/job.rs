@@ -12,13 +12,17 @@ use serde::{Deserialize, Serialize};
 #[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "snake_case")]
 pub enum JobType {
+    /// Every document from scratch; what the source no longer has is deleted from the index.
     Full,
+    /// Only what changed since the cursor the previous sync left.
     Incremental,
+    /// The source's users and what they may see (document-level security), not its content.
     #[cfg_attr(feature = "clap", value(alias = "access_control"))]
     AccessControl,
 }
 
 impl JobType {
+    /// All three, for code that must cover each type.
     pub const ALL: [JobType; 3] = [JobType::Full, JobType::Incremental, JobType::AccessControl];
 
     /// The wire string, for log fields and metric labels (which want `&'static str`).
@@ -48,16 +52,24 @@ impl fmt::Display for JobType {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum JobStatus {
+    /// Created (by a schedule, Kibana or `inlet sync`) and waiting for a worker.
     Pending,
+    /// Claimed by a worker, which reports `_stats` while it runs.
     InProgress,
+    /// Cancellation was asked for; the worker has not stopped yet.
     Canceling,
+    /// Stopped on request.
     Canceled,
+    /// Stopped without finishing (e.g. by a shutdown); runnable again, like `Pending`.
     Suspended,
+    /// Ran to the end; its counts are final.
     Completed,
+    /// Failed; the job's `error` says why.
     Error,
 }
 
 impl JobStatus {
+    /// All seven, for code that must cover each status.
     pub const ALL: [JobStatus; 7] = [
         JobStatus::Pending,
         JobStatus::InProgress,

@@ -9,6 +9,8 @@
 //! Kibana protocol all read these types, and nothing here knows about any of them
 //! (docs/ARCHITECTURE.md).
 
+#![warn(missing_docs, unreachable_pub)]
+
 pub mod budget;
 pub mod config;
 pub mod guest_output;

@@ -12,36 +12,42 @@ use serde::Deserialize;
 /// limit cannot see.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Limits {
-    /// Linear memory per plugin instance.
+    /// `memory_mib`: linear memory per plugin instance, in MiB (default 512).
     #[serde(default = "default_memory_mib")]
     pub memory_mib: u64,
-    /// Wall-clock budget of one call into the plugin (one batch, one ping...).
+    /// `call_timeout_secs`: wall-clock budget of one call into the plugin (one batch, one
+    /// ping...), in seconds (default 300).
     #[serde(default = "default_call_timeout")]
     pub call_timeout_secs: u64,
-    /// Largest document body accepted from a plugin.
+    /// `max_document_bytes`: largest document body accepted from a plugin; a larger one is
+    /// dead-lettered (default 10 MiB).
     #[serde(default = "default_max_document_bytes")]
     pub max_document_bytes: usize,
-    /// Largest number of documents in one batch from a plugin.
+    /// `max_batch_docs`: most documents in one batch from a plugin; a larger batch fails the
+    /// sync (default 10000).
     #[serde(default = "default_max_batch_docs")]
     pub max_batch_docs: usize,
-    /// Host memory held for one instance: `wasi:http` header maps and buffered request bodies,
-    /// SQL rows waiting to be read.
+    /// `host_memory_mib`: host memory held for one instance (`wasi:http` header maps and
+    /// buffered request bodies, SQL rows waiting to be read), in MiB (default 64).
     #[serde(default = "default_host_memory_mib")]
     pub host_memory_mib: u64,
-    /// Files and directory listings one instance may hold open at once.
+    /// `max_open_files`: files and directory listings one instance may hold open at once
+    /// (default 64).
     #[serde(default = "default_max_open_files")]
     pub max_open_files: u64,
-    /// `wasi:http` requests one instance may have sent and not yet seen answered.
+    /// `max_requests_in_flight`: `wasi:http` requests one instance may have sent and not yet
+    /// seen answered (default 32).
     #[serde(default = "default_max_requests_in_flight")]
     pub max_requests_in_flight: u64,
-    /// Host objects (handles of every kind: fields, streams, files, rows...) one instance may
-    /// hold at once.
+    /// `max_handles`: host objects (handles of every kind: fields, streams, files, rows...)
+    /// one instance may hold at once (default 4096).
     #[serde(default = "default_max_handles")]
     pub max_handles: u64,
-    /// Keys a connector may keep in its plugin state.
+    /// `max_state_keys`: keys a connector may keep in its plugin state (default 1000).
     #[serde(default = "default_max_state_keys")]
     pub max_state_keys: u64,
-    /// Bytes (keys and values) a connector may keep in its plugin state.
+    /// `max_state_bytes`: bytes (keys and values) a connector may keep in its plugin state
+    /// (default 4 MiB).
     #[serde(default = "default_max_state_bytes")]
     pub max_state_bytes: u64,
 }
@@ -63,18 +69,30 @@ impl Default for Limits {
     }
 }
 
-/// Per-connector limit requests.
+/// Per-connector limit requests (`connectors[].limits`). Each key means what it means in
+/// [`Limits`]; unset, the operator's cap applies; set, it must be above 0 and at most the cap
+/// (checked when the configuration loads).
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct LimitOverrides {
+    /// `limits.memory_mib`, in MiB.
     pub memory_mib: Option<u64>,
+    /// `limits.call_timeout_secs`, in seconds.
     pub call_timeout_secs: Option<u64>,
+    /// `limits.max_document_bytes`, in bytes.
     pub max_document_bytes: Option<usize>,
+    /// `limits.max_batch_docs`, in documents per batch.
     pub max_batch_docs: Option<usize>,
+    /// `limits.host_memory_mib`, in MiB.
     pub host_memory_mib: Option<u64>,
+    /// `limits.max_open_files`.
     pub max_open_files: Option<u64>,
+    /// `limits.max_requests_in_flight`.
     pub max_requests_in_flight: Option<u64>,
+    /// `limits.max_handles`.
     pub max_handles: Option<u64>,
+    /// `limits.max_state_keys`.
     pub max_state_keys: Option<u64>,
+    /// `limits.max_state_bytes`, in bytes.
     pub max_state_bytes: Option<u64>,
 }
 
@@ -99,7 +117,7 @@ impl LimitOverrides {
 
     /// Each request against the operator's cap: the key (under `limits`) and why, for the
     /// first one that is 0 or over its cap.
-    pub fn check(&self, caps: &Limits) -> Result<(), (&'static str, String)> {
+    pub(crate) fn check(&self, caps: &Limits) -> Result<(), (&'static str, String)> {
         let over = |name: &'static str, asked: Option<u64>, cap: u64| match asked {
             Some(0) => Err((name, "must be greater than 0".to_owned())),
             Some(a) if a > cap => Err((

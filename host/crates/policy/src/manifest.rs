@@ -31,17 +31,25 @@ pub mod credentials;
 
 use credentials::Declaration;
 
+/// The manifest's name in a plugin's folder; a folder without one is not a plugin.
 pub const FILE_NAME: &str = "plugin.toml";
 
+/// A parsed and checked `plugin.toml`. Unknown keys are refused.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
+    /// The connector type this plugin serves; config.yml's `service_type` picks it. Not empty.
     pub service_type: String,
+    /// Display name; accepted, not shown yet (`inlet plugins inspect` shows the name the
+    /// component itself reports).
     pub name: Option<String>,
+    /// Free-form version, shown by `inlet plugins list`.
     pub version: Option<String>,
+    /// Free text; accepted, not shown anywhere yet.
     pub description: Option<String>,
     /// The component, relative to the manifest.
     pub component: PathBuf,
+    /// `[permissions]`: what the plugin asks for (default: nothing).
     #[serde(default)]
     pub permissions: Permissions,
     /// Credentials the host forms from the connector's configuration values and injects
@@ -66,6 +74,9 @@ pub struct Permissions {
 }
 
 impl Manifest {
+    /// Reads and checks the manifest at `path`: a non-empty `service_type`, a `component` inside
+    /// the plugin's folder, and valid `[credentials]` tables. The error is a sentence without
+    /// the path (the caller names the file).
     pub fn read(path: &Path) -> Result<Self, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read: {e}"))?;
         let manifest: Manifest = toml::from_str(&text).map_err(|e| e.to_string())?;

@@ -10,46 +10,65 @@ use serde_json::Value;
 /// One basic rule, in Elastic's filtering shape.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 pub struct BasicRule {
+    /// Kibana's id of the rule; names it in error messages (unset: field, condition and value).
     #[serde(default)]
     pub id: Option<String>,
+    /// Position in the set: lower runs first (default 0; equal orders keep their file order).
     #[serde(default)]
     pub order: i64,
+    /// What a match does to the document.
     pub policy: Policy,
     /// A top-level field of the document (dots address nested objects: `meta.author`).
     pub field: String,
+    /// How the field is compared with `value`.
     pub rule: Condition,
+    /// Compared in the field's own type: a number, a boolean, an RFC 3339 instant, else text.
     pub value: String,
 }
 
+/// A rule's `policy`: what happens to a document its condition matches.
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum Policy {
+    /// Indexed, and no later rule is tried.
     Include,
+    /// Left out of the index, and no later rule is tried.
     Exclude,
 }
 
+/// A rule's `rule`: Elastic's condition names, as Kibana stores them.
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
 pub enum Condition {
+    /// `equals`: the same value in the field's type (`2` equals `2.0`).
     #[serde(rename = "equals")]
     Equals,
+    /// `starts_with`, on the field as text (an object or array as its JSON).
     #[serde(rename = "starts_with")]
     StartsWith,
+    /// `ends_with`, on the field as text.
     #[serde(rename = "ends_with")]
     EndsWith,
+    /// `contains`, on the field as text.
     #[serde(rename = "contains")]
     Contains,
+    /// `regex`: the whole field as text must match (the pattern is anchored at both ends).
     #[serde(rename = "regex")]
     Regex,
+    /// `<`: numbers, booleans and RFC 3339 instants by value, other strings lexically.
     #[serde(rename = "<")]
     LessThan,
+    /// `>`: compared like `<`.
     #[serde(rename = ">")]
     GreaterThan,
 }
 
+/// A rule set Elastic's validators would refuse; [`RuleSet::new`] returns the first one found.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("sync rule {rule}: {message}")]
 pub struct RuleError {
+    /// The rule's `id`, or its field, condition and value when it has none.
     pub rule: String,
+    /// What is wrong with it.
     pub message: String,
 }
 
@@ -100,6 +119,7 @@ impl RuleSet {
         Ok(RuleSet { rules: out })
     }
 
+    /// No rules: every document passes, and callers may skip the check.
     pub fn is_empty(&self) -> bool {
         self.rules.is_empty()
     }

@@ -57,7 +57,9 @@ pub const GOOGLE_TOKEN_URL: &str = "https://oauth2.googleapis.com/token";
 /// content (without the trailing newline) is the secret.
 #[derive(Clone)]
 pub enum SecretSource {
+    /// Written in config.yml, usually as `${ENV}`.
     Value(SecretString),
+    /// `{file: path}`: read when the broker is built; relative to the config file's folder.
     File(PathBuf),
 }
 
@@ -137,6 +139,7 @@ impl<'de> Deserialize<'de> for SecretSource {
     }
 }
 
+/// A credential's `type`: how the host turns the secret into what each request carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CredentialKind {
@@ -170,6 +173,7 @@ pub enum CredentialKind {
 }
 
 impl CredentialKind {
+    /// The `type` value as config.yml and plugin.toml write it.
     pub fn name(self) -> &'static str {
         match self {
             CredentialKind::Basic => "basic",
@@ -183,17 +187,6 @@ impl CredentialKind {
             CredentialKind::OAuth2RefreshToken => "oauth2_refresh_token",
             CredentialKind::AzureSharedKey => "azure_shared_key",
         }
-    }
-
-    /// Whether the host fetches bearer tokens for this credential from a token endpoint.
-    pub fn fetches_tokens(self) -> bool {
-        matches!(
-            self,
-            CredentialKind::Oauth2ClientCredentials
-                | CredentialKind::GoogleServiceAccount
-                | CredentialKind::OAuth2ClientCertificate
-                | CredentialKind::OAuth2RefreshToken
-        )
     }
 
     /// How this type uses a field of [`CredentialSpec`].
@@ -247,31 +240,40 @@ pub enum ClientAuth {
 /// One entry of the top-level `credentials:` map.
 #[derive(Debug, Clone, Deserialize)]
 pub struct CredentialSpec {
+    /// `type`: which fields below it needs (see [`CredentialKind`]); any other field is refused.
     #[serde(rename = "type")]
     pub kind: CredentialKind,
     /// Origins (`scheme://host[:port]`, wildcards allowed) the credential is sent to, and only
     /// those.
     #[serde(default)]
     pub hosts: Vec<String>,
-    /// basic
+    /// basic: the user name, written as is (not a secret: no `{file: path}` form).
     pub username: Option<String>,
-    /// basic
+    /// basic: the password.
     pub password: Option<SecretSource>,
-    /// bearer
+    /// bearer: the token sent as `Authorization: Bearer`.
     pub token: Option<SecretSource>,
-    /// api_key_header, api_key_query
+    /// api_key_header, api_key_query: the key sent in `header` or `param`.
     pub value: Option<SecretSource>,
     /// api_key_header: the header name.
     pub header: Option<String>,
     /// api_key_query: the query parameter name.
     pub param: Option<String>,
-    /// oauth2_client_credentials
+    /// The token endpoint (http or https, no user information): required by
+    /// oauth2_client_credentials, oauth2_client_certificate and oauth2_refresh_token;
+    /// google_service_account defaults to the key file's `token_uri`.
     pub token_url: Option<String>,
+    /// The OAuth2 client's id (oauth2_client_credentials, oauth2_client_certificate,
+    /// oauth2_refresh_token).
     pub client_id: Option<String>,
+    /// The OAuth2 client's secret: required by oauth2_client_credentials, optional for
+    /// oauth2_refresh_token (a public PKCE client has none).
     pub client_secret: Option<SecretSource>,
+    /// OAuth2 scopes asked for in the token request; required by google_service_account,
+    /// optional for the other OAuth2 types (default none).
     #[serde(default)]
     pub scopes: Vec<String>,
-    /// oauth2_client_credentials: `basic` (default) or `body`.
+    /// oauth2_client_credentials, oauth2_refresh_token: `basic` (default) or `body`.
     #[serde(default)]
     pub client_auth: ClientAuth,
     /// aws_sigv4: the access key's id (not secret: it shows in every signed request).
@@ -322,7 +324,9 @@ pub struct HttpLimits {
 
 /// The checks types alone cannot make on `credentials:`; returns the key path and the reason.
 /// Never puts a secret in the reason.
-pub fn validate(credentials: &BTreeMap<String, CredentialSpec>) -> Result<(), (String, String)> {
+pub(crate) fn validate(
+    credentials: &BTreeMap<String, CredentialSpec>,
+) -> Result<(), (String, String)> {
     for (name, spec) in credentials {
         let at = |k: &str| format!("credentials.{name}.{k}");
         if name.is_empty()
@@ -434,7 +438,7 @@ pub fn validate(credentials: &BTreeMap<String, CredentialSpec>) -> Result<(), (S
 }
 
 /// Checks a connector's network grants against the `credentials:` map.
-pub fn validate_grants(
+pub(crate) fn validate_grants(
     http: &[String],
     granted_credentials: &[String],
     limits: &HttpLimits,
@@ -515,6 +519,8 @@ fn check_header_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A token endpoint must be an absolute http(s) URL with a host and without user information
+/// (the client's id and secret have their own keys); the message says which rule failed.
 pub fn check_token_url(url: &str) -> Result<(), String> {
     let uri: http::Uri = url
         .parse()

@@ -38,11 +38,11 @@ use serde::Deserialize;
 
 use super::credentials::{CredentialKind, CredentialSpec, SecretSource};
 
-/// Defaults and bounds of a database entry.
-pub const DEFAULT_MAX_CONNECTIONS: u32 = 4;
-pub const DEFAULT_QUERY_TIMEOUT_SECS: u64 = 60;
-pub const DEFAULT_MAX_ROWS: u64 = 10_000_000;
-pub const DEFAULT_MAX_ROW_BYTES: u64 = 16 * 1024 * 1024;
+// Defaults of a database entry's limits.
+const DEFAULT_MAX_CONNECTIONS: u32 = 4;
+const DEFAULT_QUERY_TIMEOUT_SECS: u64 = 60;
+const DEFAULT_MAX_ROWS: u64 = 10_000_000;
+const DEFAULT_MAX_ROW_BYTES: u64 = 16 * 1024 * 1024;
 
 /// One entry of the top-level `databases:` map.
 #[derive(Debug, Clone, Deserialize)]
@@ -51,25 +51,30 @@ pub struct DatabaseSpec {
     /// `postgres://host[:port]/database[?options]` or `mysql://host[:port]/database`, without
     /// a password (use `password` or `credential`, which are kept out of logs).
     pub url: String,
+    /// The database user, unless `credential` gives it.
     pub username: Option<String>,
+    /// The user's password (a value, `${ENV}` or `{file: path}`); not together with
+    /// `credential`.
     pub password: Option<SecretSource>,
     /// A `basic` entry of the top-level `credentials:` holding the username and password.
     pub credential: Option<String>,
-    /// Pooled connections per connector; each open row stream holds one until it ends.
+    /// Pooled connections per connector; each open row stream holds one until it ends
+    /// (default 4).
     #[serde(default = "default_max_connections")]
     pub max_connections: u32,
-    /// Longest wait for the database: acquiring a connection, the first row, each next row.
+    /// Longest wait for the database, in seconds: acquiring a connection, the first row, each
+    /// next row (default 60).
     #[serde(default = "default_query_timeout")]
     pub query_timeout_secs: u64,
-    /// Rows one query may return before it is stopped with an error.
+    /// Rows one query may return before it is stopped with an error (default 10,000,000).
     #[serde(default = "default_max_rows")]
     pub max_rows: u64,
-    /// Largest single row, in bytes, handed to a plugin.
+    /// Largest single row, in bytes, handed to a plugin (default 16 MiB).
     #[serde(default = "default_max_row_bytes")]
     pub max_row_bytes: u64,
     /// Only statements that read (SELECT, WITH, SHOW, EXPLAIN...), each run inside a read-only
     /// transaction that is rolled back, on a session reset before it is reused (see the SQL
-    /// broker). `false` lets plugins write.
+    /// broker). Default `true`; `false` lets plugins write.
     #[serde(default = "yes")]
     pub read_only: bool,
     /// How the connection is protected; absent, the url's `sslmode` or the connector's form
@@ -109,9 +114,11 @@ pub enum TlsMode {
 }
 
 impl TlsMode {
-    pub const NAMES: &[&str] = &["disable", "prefer", "require", "verify-ca", "verify-full"];
+    /// Every mode as config.yml spells it, for the error that lists the choices.
+    pub(crate) const NAMES: &[&str] = &["disable", "prefer", "require", "verify-ca", "verify-full"];
 
-    pub fn name(self) -> &'static str {
+    /// The mode as config.yml spells it.
+    pub(crate) fn name(self) -> &'static str {
         match self {
             TlsMode::Disable => "disable",
             TlsMode::Prefer => "prefer",
@@ -122,7 +129,7 @@ impl TlsMode {
     }
 
     /// Whether the server's certificate is checked against trusted CAs.
-    pub fn verifies(self) -> bool {
+    pub(crate) fn verifies(self) -> bool {
         matches!(self, TlsMode::VerifyCa | TlsMode::VerifyFull)
     }
 }
@@ -179,11 +186,14 @@ const URL_TLS_KEYS: &[&str] = &[
 /// The database engine a URL names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {
+    /// `postgres://` or `postgresql://`.
     Postgres,
+    /// `mysql://` or `mariadb://` (MariaDB speaks MySQL's protocol).
     Mysql,
 }
 
 impl Engine {
+    /// `postgres` or `mysql`: the SQL dialect a plugin's connection reports.
     pub fn name(self) -> &'static str {
         match self {
             Engine::Postgres => "postgres",
@@ -216,7 +226,7 @@ impl DatabaseSpec {
 }
 
 /// Checks `databases:` and returns the key path and the reason. Never puts a secret in it.
-pub fn validate(
+pub(crate) fn validate(
     databases: &BTreeMap<String, DatabaseSpec>,
     credentials: &BTreeMap<String, CredentialSpec>,
 ) -> Result<(), (String, String)> {
@@ -328,7 +338,7 @@ fn validate_tls(
 }
 
 /// Checks a connector's `grants.databases` against `databases:`.
-pub fn validate_grants(
+pub(crate) fn validate_grants(
     granted: &[String],
     databases: &BTreeMap<String, DatabaseSpec>,
     at: &dyn Fn(&str) -> String,

@@ -6,7 +6,7 @@
 use serde_yaml_ng::Value;
 
 /// Replaces variables in every string value. On failure returns the key path and the reason.
-pub fn interpolate(
+pub(super) fn interpolate(
     value: &mut Value,
     env: &dyn Fn(&str) -> Option<String>,
     path: &mut Vec<String>,

@@ -28,6 +28,7 @@ impl ConnectorKey {
         format!("{}.{key}", self.0)
     }
 
+    /// The connector's own key, e.g. `connectors[0]`, without a key below it.
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -13,14 +13,20 @@ pub use crate::limits::{LimitOverrides, Limits};
 /// Sentinel Elastic's example file ships for ids the user must fill in.
 const CHANGEME: &str = "changeme";
 
+/// The whole `config.yml`, validated (see [`super::load`]). An empty file is a valid
+/// standalone setup writing to the embedded sink.
 #[derive(Debug, Default, Deserialize)]
 pub struct Config {
     /// The cluster. Absent (or without `host`), Inlet writes to its embedded sink.
     pub elasticsearch: Option<Elasticsearch>,
+    /// `service:`, the process's loops and concurrency (Elastic's keys).
     #[serde(default)]
     pub service: Service,
+    /// `connectors:`, the connectors this process runs (standalone) or serves for Kibana; ids
+    /// are unique.
     #[serde(default)]
     pub connectors: Vec<Connector>,
+    /// `inlet:`, Inlet's own process-wide settings.
     #[serde(default)]
     pub inlet: Inlet,
     /// Secrets the host injects into plugins' HTTP requests, by name (see
@@ -36,28 +42,52 @@ pub struct Config {
 /// Elastic's `elasticsearch.*` keys.
 #[derive(Debug, Deserialize)]
 pub struct Elasticsearch {
+    /// `elasticsearch.host`: the cluster's URL (`http://` or `https://`). Unset, and no
+    /// `cloud_id`: the embedded sink.
     pub host: Option<String>,
+    /// `elasticsearch.cloud_id`: an Elastic Cloud deployment, instead of `host`.
     pub cloud_id: Option<String>,
+    /// `elasticsearch.api_key` (encoded, or `id:key`); wins over `username`/`password`.
     pub api_key: Option<SecretString>,
+    /// `elasticsearch.username`: basic auth, used only with `password` and no `api_key`.
     pub username: Option<String>,
+    /// `elasticsearch.password`, for `username`.
     pub password: Option<SecretString>,
+    /// `elasticsearch.ssl`: accepted from Elastic's file, not used (the `host` URL's scheme decides
+    /// TLS).
     #[serde(default = "yes")]
     pub ssl: bool,
+    /// `elasticsearch.verify_certs` (default `true`); `false` accepts any server certificate.
     #[serde(default = "yes")]
     pub verify_certs: bool,
+    /// `elasticsearch.ca_certs`: PEM file of the CA that signs the cluster's certificate,
+    /// trusted besides the system roots.
     pub ca_certs: Option<PathBuf>,
-    /// Seconds.
+    /// `elasticsearch.request_timeout`: seconds per request to the cluster (default 240).
     #[serde(default = "default_request_timeout")]
     pub request_timeout: u64,
+    /// `elasticsearch.max_retries`: attempts per document before it is dead-lettered
+    /// (default 10).
     pub max_retries: Option<u32>,
-    /// Seconds.
+    /// `elasticsearch.retry_interval` (seconds): accepted from Elastic's file, not used.
     pub retry_interval: Option<u64>,
+    /// `elasticsearch.retry_on_timeout`: accepted from Elastic's file, not used.
     pub retry_on_timeout: Option<bool>,
+    /// `elasticsearch.log_level`: accepted from Elastic's file, not used (`RUST_LOG` and `-v` set
+    /// the log level).
     pub log_level: Option<String>,
+    /// `elasticsearch.max_wait_duration`: seconds Kibana mode waits at start for the cluster
+    /// to answer, retrying with backoff (default 240).
     pub max_wait_duration: Option<u64>,
+    /// `elasticsearch.initial_backoff_duration`: accepted from Elastic's file, not used (the
+    /// start-up backoff begins at 1 s).
     pub initial_backoff_duration: Option<u64>,
+    /// `elasticsearch.backoff_multiplier`: accepted from Elastic's file, not used.
     pub backoff_multiplier: Option<u64>,
+    /// `elasticsearch.feature_use_connectors_api`: accepted from Elastic's file, not used; the
+    /// cluster's version decides whether the `_connector` API is used.
     pub feature_use_connectors_api: Option<bool>,
+    /// `elasticsearch.bulk`: how documents are sent to the cluster.
     #[serde(default)]
     pub bulk: Bulk,
 }
@@ -65,26 +95,39 @@ pub struct Elasticsearch {
 /// Elastic's `elasticsearch.bulk.*` keys; Inlet maps them onto its own indexer.
 #[derive(Debug, Default, Deserialize)]
 pub struct Bulk {
-    /// Maximum bulk body entries per request.
+    /// `bulk.chunk_size`: most actions per `_bulk` request (default 5000; Elastic: 500).
     pub chunk_size: Option<usize>,
-    /// Maximum MiB per request.
+    /// `bulk.chunk_max_mem_size`: most MiB per `_bulk` request (default 2; Elastic: 3).
     pub chunk_max_mem_size: Option<f64>,
-    /// Concurrent `_bulk` requests.
+    /// `bulk.max_concurrency`: `_bulk` requests in flight, process-wide (default 4).
     pub max_concurrency: Option<usize>,
+    /// `bulk.queue_max_size`: accepted from Elastic's file, not used (the queue is bounded by
+    /// `queue_max_mem_size`).
     pub queue_max_size: Option<usize>,
-    /// MiB buffered in front of the indexer.
+    /// `bulk.queue_max_mem_size`: MiB buffered in front of the indexer; plugins wait while it
+    /// is full (default 4; Elastic: 25).
     pub queue_max_mem_size: Option<f64>,
+    /// `bulk.queue_refresh_interval`: accepted from Elastic's file, not used.
     pub queue_refresh_interval: Option<u64>,
+    /// `bulk.queue_refresh_timeout`: accepted from Elastic's file, not used.
     pub queue_refresh_timeout: Option<u64>,
+    /// `bulk.max_text_document_size`: accepted from Elastic's file, not used
+    /// (`limits.max_document_bytes` caps documents).
     pub max_text_document_size: Option<u64>,
+    /// `bulk.concurrent_downloads`: accepted from Elastic's file, not used.
     pub concurrent_downloads: Option<usize>,
+    /// `bulk.display_every`: accepted from Elastic's file, not used.
     pub display_every: Option<u64>,
+    /// `bulk.enable_operations_logging`: accepted from Elastic's file, not used.
     pub enable_operations_logging: Option<bool>,
+    /// `bulk.max_retries`: accepted from Elastic's file, not used; `elasticsearch.max_retries` sets
+    /// the attempts.
     pub max_retries: Option<u32>,
+    /// `bulk.retry_interval`: accepted from Elastic's file, not used.
     pub retry_interval: Option<u64>,
     /// Accepted for compatibility; Inlet never drops a failed item (it dead-letters it).
     pub error_monitor: Option<serde_json::Value>,
-    /// Inlet: gzip request bodies.
+    /// `bulk.gzip`, Inlet's own: gzip `_bulk` request bodies (default `false`).
     #[serde(default)]
     pub gzip: bool,
 }
@@ -92,27 +135,46 @@ pub struct Bulk {
 /// Elastic's `service.*` keys.
 #[derive(Debug, Deserialize)]
 pub struct Service {
-    /// Seconds between polls of the scheduling loop.
+    /// `service.idling`: seconds between the Kibana-mode loops' polls for jobs and schedules
+    /// (default 30).
     #[serde(default = "default_idling")]
     pub idling: u64,
-    /// Seconds between connector check-ins.
+    /// `service.heartbeat`: seconds between connector check-ins in Kibana mode (default 300).
     #[serde(default = "default_heartbeat")]
     pub heartbeat: u64,
+    /// `service.max_errors`: accepted from Elastic's file, not used.
     pub max_errors: Option<u64>,
+    /// `service.max_errors_span`: accepted from Elastic's file, not used.
     pub max_errors_span: Option<u64>,
+    /// `service.max_concurrent_content_syncs`: full and incremental syncs at once (default 8).
     /// Elastic runs one content sync per process; Inlet's default is many.
     #[serde(default = "default_content_syncs")]
     pub max_concurrent_content_syncs: usize,
+    /// `service.max_concurrent_access_control_syncs`: access-control syncs at once
+    /// (default 4).
     #[serde(default = "default_acl_syncs")]
     pub max_concurrent_access_control_syncs: usize,
+    /// `service.max_concurrent_scheduling_tasks`: accepted from Elastic's file, not used.
     pub max_concurrent_scheduling_tasks: Option<usize>,
+    /// `service.job_cleanup_interval`: seconds between Kibana-mode cleanups of jobs whose
+    /// worker vanished (default 300).
     pub job_cleanup_interval: Option<u64>,
+    /// `service.log_level`: accepted from Elastic's file, not used (`RUST_LOG` and `-v` set the log
+    /// level).
     pub log_level: Option<String>,
+    /// `service.preflight_max_attempts`: accepted from Elastic's file, not used
+    /// (`elasticsearch.max_wait_duration` bounds the start-up wait).
     pub preflight_max_attempts: Option<u64>,
+    /// `service.preflight_idle`: accepted from Elastic's file, not used.
     pub preflight_idle: Option<u64>,
+    /// `service.max_file_download_size`: accepted from Elastic's file, not used.
     pub max_file_download_size: Option<u64>,
+    /// `service.worker_mode`: accepted from Elastic's file, not used.
     pub worker_mode: Option<bool>,
+    /// `service.service_types`: accepted from Elastic's file, not used; the plugins found in
+    /// `inlet.plugins_dir` decide.
     pub service_types: Option<Vec<String>>,
+    /// `service.fips_mode`: accepted from Elastic's file, not used.
     pub fips_mode: Option<bool>,
     /// Inlet: the metrics and health endpoint; off unless `listen` is set.
     #[serde(default)]
@@ -189,6 +251,7 @@ pub struct NetworkSettings {
     pub proxy: Option<String>,
     /// Proxy credentials (`Proxy-Authorization: Basic`), sent to the proxy only.
     pub proxy_username: Option<String>,
+    /// The password for `proxy_username`: a value, `${ENV}` or `{file: path}`.
     pub proxy_password: Option<super::credentials::SecretSource>,
     /// Targets that bypass the proxy: names (with their subdomains), IP addresses, CIDR
     /// ranges, `*`. Default: `no_proxy`/`NO_PROXY` from the environment.
@@ -227,7 +290,9 @@ impl Default for Inlet {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProtocolMode {
+    /// Serve Kibana's connector protocol: connectors, schedules and jobs come from the cluster.
     Kibana,
+    /// Run config.yml's connectors on their own schedules, into the cluster or the sink.
     Standalone,
 }
 
@@ -265,7 +330,10 @@ fn default_idle_job_timeout() -> u64 {
 /// field's value (a form credential's secret) must not reach a log through a debug print.
 #[derive(Clone, Deserialize)]
 pub struct Connector {
+    /// `connector_id`: Kibana's id of the connector (any unique name in standalone mode); must
+    /// not be empty or `changeme`.
     pub connector_id: String,
+    /// `service_type`: selects the plugin whose plugin.toml declares it.
     pub service_type: String,
     /// Elastic semantics: replaces the global credentials for writes to this connector's index.
     pub api_key: Option<SecretString>,
@@ -279,6 +347,7 @@ pub struct Connector {
     /// Standalone: Quartz cron expressions per job type, in UTC.
     #[serde(default)]
     pub schedule: Schedule,
+    /// `limits`: this connector's requests within the operator's `inlet.limits` caps.
     #[serde(default)]
     pub limits: LimitOverrides,
     /// What the operator grants this connector's plugin.
@@ -321,6 +390,7 @@ impl std::fmt::Debug for Connector {
 /// Sync rules, as Kibana stores them in the connector's active filtering.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct SyncRules {
+    /// Basic rules, applied by the host to every document (default none: all pass).
     #[serde(default)]
     pub basic: Vec<crate::sync_rules::BasicRule>,
     /// Advanced rules (any JSON); validated by the plugin.
@@ -330,12 +400,16 @@ pub struct SyncRules {
 /// Elastic's `pipeline` settings of a connector.
 #[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
 pub struct Pipeline {
+    /// The ingest pipeline's id (default `search-default-ingestion`, Elastic's).
     #[serde(default = "default_pipeline_name")]
     pub name: String,
+    /// Sent as each document's `_extract_binary_content` (default `true`).
     #[serde(default = "yes")]
     pub extract_binary_content: bool,
+    /// Sent as each document's `_reduce_whitespace` (default `true`).
     #[serde(default = "yes")]
     pub reduce_whitespace: bool,
+    /// Sent as each document's `_run_ml_inference` (default `true`).
     #[serde(default = "yes")]
     pub run_ml_inference: bool,
 }
@@ -356,6 +430,7 @@ fn default_pipeline_name() -> String {
 }
 
 impl Connector {
+    /// The content index: `index_name`, else `search-<connector_id>`.
     pub fn index_name(&self) -> String {
         self.index_name
             .clone()
@@ -363,10 +438,15 @@ impl Connector {
     }
 }
 
+/// A connector's `schedule` (standalone mode): when each job type starts; unset, never on its
+/// own (`inlet sync` still runs it).
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Schedule {
+    /// `schedule.full`: when full syncs start.
     pub full: Option<Cron>,
+    /// `schedule.incremental`: when incremental syncs start.
     pub incremental: Option<Cron>,
+    /// `schedule.access_control`: when access-control syncs start.
     pub access_control: Option<Cron>,
 }
 
@@ -374,7 +454,9 @@ pub struct Schedule {
 /// evaluated in UTC like Elastic's service.
 #[derive(Debug, Clone)]
 pub struct Cron {
+    /// The expression as written, for messages.
     pub expression: String,
+    /// The parsed expression; its times are taken in UTC.
     pub schedule: cron::Schedule,
 }
 

@@ -53,39 +53,67 @@ use crate::config::credentials::{
 use crate::http::{OriginPattern, Target};
 
 /// One `[credentials.<name>]` table of a plugin's manifest: config.yml's credential shape, with
-/// templates instead of secrets.
+/// templates instead of secrets. Each field is the template of the [`CredentialSpec`] field of
+/// the same name, and a `type` needs the fields it needs there; a secret template must name a
+/// field, a plain one may not name a secret field, a literal one takes no placeholder.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Declaration {
+    /// `type`, as in config.yml.
     #[serde(rename = "type")]
     pub kind: CredentialKind,
-    /// Exact origins (`scheme://host[:port]`) the credential is sent to; no placeholders.
+    /// Exact origins (`scheme://host[:port]`) the credential is sent to; a placeholder only as
+    /// the whole leftmost label under a literal domain.
     #[serde(default)]
     pub hosts: Vec<String>,
+    /// basic: plain template.
     pub username: Option<String>,
+    /// basic: secret template.
     pub password: Option<String>,
+    /// bearer: secret template.
     pub token: Option<String>,
+    /// api_key_header, api_key_query: secret template.
     pub value: Option<String>,
+    /// api_key_header: the header name, literal.
     pub header: Option<String>,
+    /// api_key_query: the parameter name, literal.
     pub param: Option<String>,
+    /// OAuth2 types: the token endpoint; literal scheme and host, placeholders only in the
+    /// path and query (percent-encoded when filled). Required for google_service_account here.
     pub token_url: Option<String>,
+    /// OAuth2 types: plain template.
     pub client_id: Option<String>,
+    /// OAuth2 types: secret template.
     pub client_secret: Option<String>,
+    /// OAuth2 types: plain templates.
     #[serde(default)]
     pub scopes: Vec<String>,
+    /// OAuth2 types: `basic` (default) or `body`, literal.
     #[serde(default)]
     pub client_auth: ClientAuth,
+    /// aws_sigv4: plain template.
     pub access_key_id: Option<String>,
+    /// aws_sigv4: secret template.
     pub secret_access_key: Option<String>,
+    /// aws_sigv4: secret template.
     pub session_token: Option<String>,
+    /// aws_sigv4: plain template.
     pub region: Option<String>,
+    /// aws_sigv4: the signed API's name, literal (the plugin's, not the form's).
     pub service: Option<String>,
+    /// google_service_account: secret template.
     pub service_account_key: Option<String>,
+    /// google_service_account: plain template.
     pub subject: Option<String>,
+    /// oauth2_client_certificate: secret template (withheld like the key it pairs with).
     pub certificate: Option<String>,
+    /// oauth2_client_certificate: secret template.
     pub private_key: Option<String>,
+    /// oauth2_refresh_token: secret template.
     pub refresh_token: Option<String>,
+    /// azure_shared_key: plain template.
     pub account_name: Option<String>,
+    /// azure_shared_key: secret template.
     pub account_key: Option<String>,
 }
 
@@ -108,7 +136,9 @@ pub enum Role {
 pub struct FieldUse {
     /// `credentials.graph.client_secret`, as in the manifest.
     pub position: String,
+    /// What the position allows the field to be.
     pub role: Role,
+    /// The configuration field's key, as written between the braces.
     pub field: String,
 }
 
@@ -432,8 +462,12 @@ impl Declaration {
     }
 }
 
+/// The part of a request a form credential writes, so the plugin cannot set it itself.
 pub enum Claim {
+    /// A header: `Authorization`, or an api_key_header's own; `None` when the declared name
+    /// is not a valid header name.
     Header(Option<http::HeaderName>),
+    /// An api_key_query's parameter name.
     Query(String),
 }
 
