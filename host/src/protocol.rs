@@ -176,7 +176,7 @@ pub async fn run(service: Arc<Service>, cancel: Arc<AtomicBool>) -> anyhow::Resu
                 service.config.path.display()
             )
         })?;
-    let settings = EsSettings::from_config(es)?;
+    let settings = EsSettings::from_config(es, &service.config.base_dir())?;
     serve(service, settings, cancel).await
 }
 

@@ -74,7 +74,7 @@ enum Reach {
 
 async fn check_kibana_mode(svc: &Service, es: Option<&config::Elasticsearch>) -> usize {
     let mut bad = 0;
-    let reach = match reach_cluster(es).await {
+    let reach = match reach_cluster(es, &svc.config.base_dir()).await {
         Ok(r) => r,
         Err(e) => {
             bad += 1;
@@ -96,11 +96,14 @@ async fn check_kibana_mode(svc: &Service, es: Option<&config::Elasticsearch>) ->
 
 /// `GET /` on the configured cluster: `Err` for what config.yml gets wrong (no host, a refused
 /// credential, a cluster without the connector API), `Down` when nothing answers.
-async fn reach_cluster(es: Option<&config::Elasticsearch>) -> Result<Reach, String> {
+async fn reach_cluster(
+    es: Option<&config::Elasticsearch>,
+    config_dir: &std::path::Path,
+) -> Result<Reach, String> {
     let es = es.ok_or(
         "Kibana mode (inlet.protocol: kibana) needs elasticsearch.host (or cloud_id)".to_owned(),
     )?;
-    let mut settings = EsSettings::from_config(es).map_err(|e| e.to_string())?;
+    let mut settings = EsSettings::from_config(es, config_dir).map_err(|e| e.to_string())?;
     settings.request_timeout = settings.request_timeout.min(CLUSTER_TIMEOUT);
     let api = Api::new(EsClient::new(&settings).map_err(|e| e.to_string())?);
     let info = match api.info().await {

@@ -1,6 +1,7 @@
 //! A small JSON client for Elasticsearch: one pooled `reqwest` client, Elastic's auth options,
 //! TLS with rustls on ring (the indexer's build), and errors that name the request and status.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -87,8 +88,9 @@ impl std::fmt::Debug for EsSettings {
 
 impl EsSettings {
     /// Elastic's rules: `api_key` (encoded, or `id:key`) wins over `username`/`password`;
-    /// `cloud_id` stands for `host`.
-    pub fn from_config(es: &config::Elasticsearch) -> Result<Self, EsError> {
+    /// `cloud_id` stands for `host`. A relative `ca_certs` is relative to `config_dir`, the
+    /// folder of config.yml, as every path in it is (the bulk indexer reads the same file).
+    pub fn from_config(es: &config::Elasticsearch, config_dir: &Path) -> Result<Self, EsError> {
         let url = match (&es.host, &es.cloud_id) {
             (Some(host), _) => host.trim_end_matches('/').to_owned(),
             (None, Some(cloud_id)) => inlet_indexer::cloud_endpoint(cloud_id)
@@ -113,7 +115,8 @@ impl EsSettings {
             url,
             auth: auth.map(secrecy::SecretString::from),
             verify_certs: es.verify_certs,
-            ca_certs: es.ca_certs.clone(),
+            // `join` keeps an absolute path as it is.
+            ca_certs: es.ca_certs.as_ref().map(|p| config_dir.join(p)),
             request_timeout: Duration::from_secs(es.request_timeout.max(1)),
         })
     }
@@ -313,6 +316,22 @@ fn tls_config(settings: &EsSettings) -> Result<rustls::ClientConfig, EsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_relative_ca_file_is_relative_to_the_config_folder() {
+        let es = |ca: &str| -> config::Elasticsearch {
+            serde_yaml_ng::from_str(&format!("host: https://es.example:9200\nca_certs: {ca}"))
+                .expect("elasticsearch section")
+        };
+        let dir = Path::new("/etc/inlet");
+        let relative = EsSettings::from_config(&es("certs/ca.pem"), dir).expect("settings");
+        assert_eq!(
+            relative.ca_certs.as_deref(),
+            Some(Path::new("/etc/inlet/certs/ca.pem"))
+        );
+        let absolute = EsSettings::from_config(&es("/opt/ca.pem"), dir).expect("settings");
+        assert_eq!(absolute.ca_certs.as_deref(), Some(Path::new("/opt/ca.pem")));
+    }
 
     #[test]
     fn error_reasons_from_elasticsearchs_bodies() {
