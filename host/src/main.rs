@@ -13,7 +13,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     init_logging(cli.log_format, cli.verbose);
-    // Before any plugin opens a file: plugins get half of this (see runtime::budget).
+    // Before any plugin opens a file: plugins get half of this (see policy::budget).
     inlet::policy::budget::raise_descriptor_limit();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -18,7 +18,7 @@ use ipnet::IpNet;
 use rustls::pki_types::CertificateDer;
 use secrecy::{ExposeSecret as _, SecretString};
 
-use crate::policy::http::{Host, Scheme, Target};
+use inlet_policy::http::{Host, Scheme, Target};
 
 /// A setting that cannot be used, with the key to change.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -241,7 +241,7 @@ pub struct Network {
 
 /// Where the settings come from: config.yml's `inlet.network`, and the environment.
 pub struct NetworkSource<'a> {
-    pub settings: &'a crate::config::NetworkSettings,
+    pub settings: &'a inlet_policy::config::NetworkSettings,
     pub base_dir: &'a Path,
     /// Reads an environment variable (a parameter so tests need not touch the process's).
     pub env: &'a dyn Fn(&str) -> Option<String>,
@@ -262,7 +262,7 @@ impl Network {
         let password = match &s.proxy_password {
             None => None,
             Some(src) => Some(
-                crate::config::credentials::read_secret(src, source.base_dir)
+                inlet_policy::config::credentials::read_secret(src, source.base_dir)
                     .map_err(|m| invalid("inlet.network.proxy_password", m))?,
             ),
         };
@@ -437,7 +437,7 @@ mod tests {
         yaml: &str,
         env: &'static [(&'static str, &'static str)],
     ) -> Result<Network, RouteError> {
-        let settings: crate::config::NetworkSettings =
+        let settings: inlet_policy::config::NetworkSettings =
             serde_yaml_ng::from_str(yaml).expect("settings");
         let env = env_of(env);
         Network::load(&NetworkSource {

@@ -8,8 +8,8 @@ use std::net::IpAddr;
 
 use proptest::prelude::*;
 
-use crate::broker::send::for_wire;
-use crate::policy::http::*;
+use crate::send::for_wire;
+use inlet_policy::http::*;
 
 /// A host as the request writes it, and what it must be understood as.
 #[derive(Debug, Clone)]

@@ -10,10 +10,10 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::broker::{Broker, ConnectorNetwork};
-use crate::config::{Connector, ConnectorKey, warn_undeclared};
-use crate::manifest::Manifest;
 use crate::sql::{ConnectorSql, Databases};
+use crate::{Broker, ConnectorNetwork};
+use inlet_policy::config::{Connector, ConnectorKey, warn_undeclared};
+use inlet_policy::manifest::Manifest;
 
 /// What one instance of a connector's plugin gets.
 pub struct Capabilities {

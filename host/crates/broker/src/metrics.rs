@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::policy::http::DenyRule;
+use inlet_policy::http::DenyRule;
 
 #[derive(Debug, Default)]
 pub struct HttpMetrics {

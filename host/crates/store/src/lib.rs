@@ -6,7 +6,7 @@ use std::path::Path;
 use redb::{Database, Durability, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
-use crate::job::{JobStatus, JobType};
+use inlet_policy::job::{JobStatus, JobType};
 
 const CURSORS: TableDefinition<&str, &str> = TableDefinition::new("cursors");
 const PLUGIN_STATE: TableDefinition<(&str, &str), &str> = TableDefinition::new("plugin_state");

@@ -25,8 +25,8 @@ use super::azure_shared_key::AzureSharedKey;
 use super::refresh_token::RotatingRefreshToken;
 use super::send;
 use super::sigv4::SigV4;
-use crate::config::credentials::{ClientAuth, CredentialKind, CredentialSpec, SecretSource};
-use crate::policy::http::{OriginPattern, Target};
+use inlet_policy::config::credentials::{ClientAuth, CredentialKind, CredentialSpec, SecretSource};
+use inlet_policy::http::{OriginPattern, Target};
 
 /// Why a credential could not be loaded. Names the key path and never the secret.
 #[derive(Debug, thiserror::Error)]
@@ -220,7 +220,7 @@ impl Credential {
                 let url = match (&spec.token_url, account.token_uri()) {
                     (Some(url), _) => url.clone(),
                     (None, Some(uri)) => {
-                        crate::config::credentials::check_token_url(uri).map_err(|m| {
+                        inlet_policy::config::credentials::check_token_url(uri).map_err(|m| {
                             invalid(format!(
                                 "`service_account_key`: its token_uri: {m}; set `token_url`"
                             ))

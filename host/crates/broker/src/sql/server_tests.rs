@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::stream::{self, RowStream, STREAM_BUFFER_BYTES};
 use super::*;
-use crate::policy::budget::{BudgetLimits, HostBudget};
+use inlet_policy::budget::{BudgetLimits, HostBudget};
 
 /// The test servers' URLs (with the password), started if the environment names none.
 fn servers() -> &'static (String, String) {
@@ -20,7 +20,8 @@ fn servers() -> &'static (String, String) {
         ) {
             return (pg, my);
         }
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/databases/start");
+        // The repository's tests/databases/start, three levels above this crate (host/crates/broker).
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../tests/databases/start");
         let out = std::process::Command::new(script)
             .output()
             .expect("run tests/databases/start");
@@ -61,7 +62,7 @@ fn pool(full_url: &str, read_only: bool) -> Pool {
     let engine = spec.engine().expect("engine");
     // What the broker uses without `tls:`, a url sslmode or a form asking for TLS.
     let plain = tls::Tls::Set {
-        mode: crate::config::databases::TlsMode::Disable,
+        mode: inlet_policy::config::databases::TlsMode::Disable,
         ca: None,
     };
     build_pool(

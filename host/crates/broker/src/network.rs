@@ -20,9 +20,9 @@ use super::credentials::{Credential, Injection};
 use super::metrics::HttpMetrics;
 use super::route::Route;
 use super::send::{self, BodyWatch, Connect, LimitedBody, Timeouts};
-use crate::config::credentials::HttpLimits;
-use crate::policy::guest_output::{GuestLog, Level as LogLevel};
-use crate::policy::http::{Denial, DenyRule, OriginPattern, Policy, Target};
+use inlet_policy::config::credentials::HttpLimits;
+use inlet_policy::guest_output::{GuestLog, Level as LogLevel};
+use inlet_policy::http::{Denial, DenyRule, OriginPattern, Policy, Target};
 
 /// Request bodies up to this size are kept so a request can be sent again after an OAuth2
 /// token refresh; a larger body is streamed and a 401 goes back to the plugin.
@@ -870,7 +870,7 @@ mod refusing_source {
     use tokio::net::TcpListener;
 
     use super::*;
-    use crate::policy::http::OriginPattern;
+    use inlet_policy::http::OriginPattern;
 
     #[derive(Default)]
     struct Seen {
@@ -986,7 +986,7 @@ mod refusing_source {
     async fn a_source_refusing_every_token_costs_two_token_requests_not_one_per_request() {
         let (port, seen) = server().await;
         let origin = format!("http://127.0.0.1:{port}");
-        let spec: crate::config::credentials::CredentialSpec = serde_yaml_ng::from_str(&format!(
+        let spec: inlet_policy::config::credentials::CredentialSpec = serde_yaml_ng::from_str(&format!(
             "{{type: oauth2_client_credentials, token_url: \"{origin}/token\", client_id: c, client_secret: s, hosts: [\"{origin}\"]}}"
         ))
         .expect("spec");
@@ -1053,7 +1053,7 @@ mod keep_alive {
     use tokio::net::TcpListener;
 
     use super::*;
-    use crate::policy::http::OriginPattern;
+    use inlet_policy::http::OriginPattern;
 
     #[derive(Default)]
     struct Seen {
@@ -1194,7 +1194,7 @@ mod overhead {
     use std::net::IpAddr;
 
     use super::*;
-    use crate::policy::http::OriginPattern;
+    use inlet_policy::http::OriginPattern;
 
     #[test]
     #[ignore = "a measurement, not a check"]
@@ -1212,7 +1212,7 @@ mod overhead {
             grant_key: "connectors[0].grants.http".into(),
             plugin: "p".into(),
         };
-        let spec: crate::config::credentials::CredentialSpec =
+        let spec: inlet_policy::config::credentials::CredentialSpec =
             serde_yaml_ng::from_str("{type: bearer, token: t0k, hosts: [\"https://*.b.example\"]}")
                 .expect("spec");
         let cred =
@@ -1223,7 +1223,7 @@ mod overhead {
         let addrs: Vec<IpAddr> = vec!["93.184.216.34".parse().expect("ip")];
         let connect = Connect {
             timeouts: Limits::from_config(&HttpLimits::default()).timeouts,
-            route: crate::broker::route::Route::direct(),
+            route: crate::route::Route::direct(),
         };
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()

@@ -1,5 +1,5 @@
 //! Form credentials, filled: a plugin's `[credentials.<name>]` declaration
-//! ([`crate::manifest::credentials`], which has the rules) and the connector's configuration
+//! ([`inlet_policy::manifest::credentials`], which has the rules) and the connector's configuration
 //! values become a credential the host holds and injects, once every field it names is filled
 //! and every origin it goes to is granted.
 
@@ -9,11 +9,11 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::credentials::{Credential, CredentialError};
-use crate::config::credentials::{ClientAuth, CredentialSpec};
-use crate::manifest::credentials::{
+use inlet_policy::config::credentials::{ClientAuth, CredentialSpec};
+use inlet_policy::http::{OriginPattern, Target};
+use inlet_policy::manifest::credentials::{
     Claim, Declaration, Role, exact_origin, host_label, url_origin,
 };
-use crate::policy::http::{OriginPattern, Target};
 
 /// What the connector's configuration makes of a declaration.
 pub enum Form {
@@ -216,8 +216,8 @@ impl Filled {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::credentials::SecretSource;
-    use crate::manifest::credentials::{FieldUse, validate};
+    use inlet_policy::config::credentials::SecretSource;
+    use inlet_policy::manifest::credentials::{FieldUse, validate};
 
     fn declare(toml_text: &str) -> BTreeMap<String, Declaration> {
         toml::from_str(toml_text).expect("declaration parses")

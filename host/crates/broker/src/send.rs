@@ -35,7 +35,7 @@ use wasmtime_wasi_http::{Error, WasiBody};
 
 use super::metrics::HttpMetrics;
 use super::route::{Proxy, Route};
-use crate::policy::http::{Host, Scheme, Target};
+use inlet_policy::http::{Host, Scheme, Target};
 
 #[derive(Debug, Clone, Copy)]
 pub struct Timeouts {
@@ -425,7 +425,7 @@ async fn tunnel(proxy: &Proxy, target: &Target, mut tcp: TcpStream) -> Result<Tc
                 }
                 _ => "",
             };
-            let shown = crate::policy::guest_output::clean(&status_line);
+            let shown = inlet_policy::guest_output::clean(&status_line);
             // A plugin can provoke refusals at will (targets the proxy's policy blocks): WARN
             // once per proxy and status, DEBUG after, so it cannot flood the operator's log.
             if first_refusal(proxy.shown(), code) {

@@ -10,7 +10,7 @@ use http_body_util::BodyExt as _;
 use wasmtime_wasi_http::{Error, ForbiddenHeaderFilter, RequestOptions, WasiBody, WasiHttpHooks};
 
 use super::network::ConnectorNetwork;
-use crate::policy::budget::{BODY_BUFFER_CHUNKS, BODY_CHUNK_BYTES, HostBudget, Slot};
+use inlet_policy::budget::{BODY_BUFFER_CHUNKS, BODY_CHUNK_BYTES, HostBudget, Slot};
 
 type SendFuture = Box<
     dyn Future<

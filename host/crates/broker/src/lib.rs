@@ -1,10 +1,13 @@
-//! Brokers: the only way a plugin reaches the network, and the only place credentials live.
+//! Brokers: the only way a plugin reaches the network or a database, and the only place
+//! credentials live (crate `inlet-broker`; the host re-exports it as `inlet::broker`, its
+//! [`sql`] and [`capabilities`] as `inlet::sql` and `inlet::capabilities`).
 //!
 //! Every `wasi:http/outgoing-handler` request of a plugin goes through one path
 //! ([`network::ConnectorNetwork::handle`]): origin allowlist (what the plugin declares ∩ what
 //! the operator grants) → credentials bound to that origin → concurrency and rate limits → DNS →
 //! address check → connect to the checked address → response limits. Modules, one job each:
-//! - [`http`]: origin patterns, the two-sided match and the post-DNS address classes;
+//! - [`inlet_policy::http`]: origin patterns, the two-sided match and the post-DNS address
+//!   classes (the policy crate's, so this crate only enforces it);
 //! - [`credentials`]: secrets, what they inject, the OAuth2 token cache; the request signers
 //!   [`sigv4`] (AWS) and [`azure_shared_key`] (Azure Storage);
 //! - [`form_credentials`]: credentials a plugin's manifest forms from its configuration form
@@ -12,10 +15,14 @@
 //! - [`send`]: DNS, TCP/TLS, HTTP/1.1 and the streaming response limits;
 //! - [`network`]: one connector's request pipeline;
 //! - [`hooks`]: the `WasiHttpHooks` a plugin's store uses;
-//! - [`metrics`]: counters per connector.
+//! - [`metrics`]: counters per connector;
+//! - [`sql`]: the SQL broker (operator-granted PostgreSQL/MySQL connections, streamed rows);
+//! - [`capabilities`]: what a connector's plugin gets from both brokers: its manifest ∩ the
+//!   operator's grants.
 
 pub mod assertion;
 pub mod azure_shared_key;
+pub mod capabilities;
 pub mod credentials;
 pub mod form_credentials;
 pub mod hooks;
@@ -25,6 +32,7 @@ pub mod refresh_token;
 pub mod route;
 pub mod send;
 pub mod sigv4;
+pub mod sql;
 pub mod trust;
 
 use std::collections::{BTreeMap, HashMap};
@@ -35,11 +43,11 @@ pub use hooks::HttpHooks;
 pub use metrics::{HttpMetrics, MetricsSnapshot};
 pub use network::ConnectorNetwork;
 
-use crate::config::{Config, Connector};
-use crate::manifest::Manifest;
-use crate::policy::http::{OriginPattern, Policy};
 use credentials::{Credential, CredentialError};
 use form_credentials::Form;
+use inlet_policy::config::{Config, Connector};
+use inlet_policy::http::{OriginPattern, Policy};
+use inlet_policy::manifest::Manifest;
 
 /// Why a connector's network could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -129,8 +137,8 @@ impl Broker {
     }
 
     /// How messages name `connector`'s keys (`connectors[i]`).
-    pub fn connector_key(&self, connector: &Connector) -> crate::config::ConnectorKey {
-        crate::config::ConnectorKey::of(&self.connector_ids, connector)
+    pub fn connector_key(&self, connector: &Connector) -> inlet_policy::config::ConnectorKey {
+        inlet_policy::config::ConnectorKey::of(&self.connector_ids, connector)
     }
 
     /// The network of one connector: its plugin's declared origins, the operator's grants,
@@ -216,7 +224,7 @@ impl Broker {
             }
         };
         if !granted.is_empty() && declared.is_empty() {
-            crate::config::warn_undeclared(
+            inlet_policy::config::warn_undeclared(
                 connector,
                 &format!("{key}.grants.http"),
                 "`[permissions] http`",

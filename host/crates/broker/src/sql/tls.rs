@@ -17,7 +17,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::config::databases::{DatabaseSpec, Engine, TlsMode};
+use inlet_policy::config::databases::{DatabaseSpec, Engine, TlsMode};
 
 /// PEM certificates to trust, checked when they were read.
 #[derive(Clone, PartialEq, Eq)]
@@ -33,7 +33,7 @@ impl Pem {
     /// Checks that `bytes` hold at least one certificate usable as a trust anchor, so a wrong
     /// file fails when it is read rather than at every connection.
     pub(crate) fn parse(bytes: Vec<u8>) -> Result<Pem, String> {
-        crate::broker::trust::ca_bundle(&bytes)?;
+        crate::trust::ca_bundle(&bytes)?;
         Ok(Pem(bytes.into()))
     }
 

@@ -21,7 +21,7 @@ use tokio::sync::{Semaphore, TryAcquireError, mpsc};
 
 use super::values::{self, Column, Value};
 use super::{FailureKind, Pool, QueryLimits, SqlFailure};
-use crate::policy::budget::{Charge, HostBudget};
+use inlet_policy::budget::{Charge, HostBudget};
 
 /// Bytes of rows one stream keeps for the plugin before the database cursor waits. A row larger
 /// than this still passes, alone.

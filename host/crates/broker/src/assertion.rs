@@ -20,7 +20,7 @@ use secrecy::{ExposeSecret as _, SecretString};
 use serde::{Deserialize, Serialize};
 use sha1::Digest as _;
 
-pub use crate::config::credentials::GOOGLE_TOKEN_URL;
+pub use inlet_policy::config::credentials::GOOGLE_TOKEN_URL;
 /// `grant_type` of RFC 7523 §2.1.
 pub const JWT_BEARER_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 /// `client_assertion_type` of RFC 7523 §2.2.

@@ -41,11 +41,11 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::ConnectOptions as _;
 
-use crate::config::credentials::SecretSource;
-use crate::config::databases::{DatabaseSpec, Engine};
-use crate::config::{Config, Connector};
-use crate::manifest::Manifest;
-use crate::policy::budget::HostBudget;
+use inlet_policy::budget::HostBudget;
+use inlet_policy::config::credentials::SecretSource;
+use inlet_policy::config::databases::{DatabaseSpec, Engine};
+use inlet_policy::config::{Config, Connector};
+use inlet_policy::manifest::Manifest;
 
 pub use stream::RowStream;
 pub use values::{Column, Value};
@@ -87,7 +87,9 @@ pub struct SqlFailure {
 }
 
 impl SqlFailure {
-    pub(crate) fn new(kind: FailureKind, message: impl Into<String>) -> Self {
+    /// Public: the host's WIT bindings (`inlet::runtime::sql_host`) refuse an open with one when
+    /// the context has no databases.
+    pub fn new(kind: FailureKind, message: impl Into<String>) -> Self {
         SqlFailure {
             kind,
             message: message.into(),
@@ -255,12 +257,12 @@ impl Databases {
         connector: &Connector,
         manifest: Option<&Manifest>,
     ) -> Arc<ConnectorSql> {
-        let key = crate::config::ConnectorKey::of(&self.connector_ids, connector);
+        let key = inlet_policy::config::ConnectorKey::of(&self.connector_ids, connector);
         let declared = manifest
             .map(|m| m.permissions.sql.clone())
             .unwrap_or_default();
         if !connector.grants.databases.is_empty() && declared.is_empty() {
-            crate::config::warn_undeclared(
+            inlet_policy::config::warn_undeclared(
                 connector,
                 &key.at("grants.databases"),
                 "`[permissions] sql`",
