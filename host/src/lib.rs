@@ -11,7 +11,8 @@
 //!   connections, streamed rows), and [`capabilities`], what a connector's plugin gets: its
 //!   manifest ∩ the operator's grants;
 //! - [`plugin`]: plugin discovery, verification and loading;
-//! - [`runtime`]: the wasmtime sandbox (limits, deadlines, cache, bindings);
+//! - [`runtime`] (crate `inlet-runtime`): the wasmtime sandbox (limits, deadlines, cache,
+//!   bindings, the brokers' WIT host side);
 //! - [`sync`]: one sync from start to end, with exact counts;
 //! - [`sink`]: where documents go;
 //! - [`service`]: the run loop (schedules, `--once`);
@@ -26,13 +27,13 @@ pub use inlet_broker as broker;
 pub use inlet_broker::{capabilities, sql};
 pub use inlet_policy as policy;
 pub use inlet_policy::{config, job, manifest, sync_rules};
+pub use inlet_runtime as runtime;
 pub use inlet_store as store;
 
 pub mod admin_server;
 pub mod metrics;
 pub mod plugin;
 pub mod protocol;
-pub mod runtime;
 pub mod scaffold;
 pub mod service;
 pub mod sink;

@@ -1,6 +1,8 @@
 //! The embedded state store (redb): sync cursors, plugin key/value state, job history, and the
 //! embedded sink's document ledger. One file under the data directory; safe across restarts.
 
+#![warn(missing_docs, unreachable_pub)]
+
 use std::path::Path;
 
 use redb::{Database, Durability, ReadableTable, TableDefinition};
@@ -22,6 +24,8 @@ const SINK_DOCS: TableDefinition<(&str, &str), &str> = TableDefinition::new("sin
 /// being written when the process died, and is cut off at the next start.
 const SINK_FILES: TableDefinition<&str, u64> = TableDefinition::new("sink_files");
 
+/// A failed read or write of the store file (redb's error, or the store file held by another
+/// process), as a sentence.
 #[derive(Debug, thiserror::Error)]
 #[error("state store: {0}")]
 pub struct StoreError(String);
@@ -45,7 +49,9 @@ from_redb!(
 /// What a connector keeps in its plugin state: keys, and bytes of keys and values together.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StateUsage {
+    /// Keys held.
     pub keys: u64,
+    /// Bytes of keys and values together (UTF-8).
     pub bytes: u64,
 }
 
@@ -78,22 +84,32 @@ impl StateUsage {
 /// their wire strings (`full`, `in_progress`, …), as they always were.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct JobRecord {
+    /// The job's id, the key of the history.
     pub job_id: String,
+    /// The connector it synced.
     pub connector_id: String,
+    /// Full, incremental or access control.
     pub job_type: JobType,
     /// `in_progress` while it runs, then `completed`, `error`, `canceled` or `suspended`.
     pub status: JobStatus,
+    /// RFC 3339, when the sync started.
     pub started_at: String,
+    /// RFC 3339, when it ended; `None` while it runs.
     pub completed_at: Option<String>,
+    /// Why it failed, for `error`.
     pub error: Option<String>,
+    /// The sync's counts as JSON (`extracted`, `indexed`, `deleted`, …).
     pub stats: serde_json::Value,
 }
 
+/// The embedded state store: one redb file under the data directory, used by one process at a
+/// time (redb locks it).
 pub struct StateStore {
     db: Database,
 }
 
 impl StateStore {
+    /// Opens (or creates) the store file and its tables.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let db = Database::create(path).map_err(|e| {
             StoreError(format!(
@@ -112,12 +128,14 @@ impl StateStore {
         Ok(StateStore { db })
     }
 
+    /// The cursor the connector's last successful sync left, for the next incremental one.
     pub fn cursor(&self, connector_id: &str) -> Result<Option<String>, StoreError> {
         let txn = self.db.begin_read()?;
         let table = txn.open_table(CURSORS)?;
         Ok(table.get(connector_id)?.map(|v| v.value().to_owned()))
     }
 
+    /// Replaces the connector's cursor; `None` forgets it.
     pub fn set_cursor(&self, connector_id: &str, cursor: Option<&str>) -> Result<(), StoreError> {
         let txn = self.db.begin_write()?;
         {
@@ -135,6 +153,7 @@ impl StateStore {
         Ok(())
     }
 
+    /// One key of the connector's plugin state.
     pub fn plugin_get(&self, connector_id: &str, key: &str) -> Result<Option<String>, StoreError> {
         let txn = self.db.begin_read()?;
         let table = txn.open_table(PLUGIN_STATE)?;
@@ -240,6 +259,7 @@ impl StateStore {
             .map(drop)
     }
 
+    /// Writes (or rewrites, by `job_id`) a job's record in the history.
     pub fn record_job(&self, job: &JobRecord) -> Result<(), StoreError> {
         let json = serde_json::to_string(job)?;
         let txn = self.db.begin_write()?;

@@ -23,7 +23,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::store::{StateStore, StateUsage, StoreError};
+use inlet_store::{StateStore, StateUsage, StoreError};
 
 /// Longest key and value a plugin may set, whatever its quota.
 pub const MAX_STATE_KEY: usize = 256;
@@ -37,7 +37,7 @@ pub struct StateQuota {
 }
 
 impl StateQuota {
-    pub fn from_limits(l: &crate::config::Limits) -> Self {
+    pub fn from_limits(l: &inlet_policy::config::Limits) -> Self {
         StateQuota {
             max_keys: l.max_state_keys,
             max_bytes: l.max_state_bytes,
@@ -54,7 +54,7 @@ impl StateQuota {
 
 impl Default for StateQuota {
     fn default() -> Self {
-        StateQuota::from_limits(&crate::config::Limits::default())
+        StateQuota::from_limits(&inlet_policy::config::Limits::default())
     }
 }
 

@@ -21,19 +21,19 @@ use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
-/// Plugin text made safe for a log line (escaped, cut); for host lines that quote a plugin.
-pub use crate::policy::guest_output::clean as log_safe;
-/// A plugin instance's log pipe and rate limit, shared by host lines about that plugin.
-pub use crate::policy::guest_output::{GuestLog, Level as LogLevel};
 pub use bindings::types;
 pub use cache::CacheOutcome;
 pub use engine::{AllocatorKind, EngineSettings};
+/// Plugin text made safe for a log line (escaped, cut); for host lines that quote a plugin.
+pub use inlet_policy::guest_output::clean as log_safe;
+/// A plugin instance's log pipe and rate limit, shared by host lines about that plugin.
+pub use inlet_policy::guest_output::{GuestLog, Level as LogLevel};
 pub use instance::{Batch, CallError, HeldBatch, PluginInstance};
 pub use plugin_state::StateQuota;
 
-use crate::store::StateStore;
 use bindings::since_v0_1;
 use host_state::{HostState, Limiter};
+use inlet_store::StateStore;
 
 /// Why a component cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -78,11 +78,11 @@ pub struct InstanceOptions {
     pub state_quota: StateQuota,
     pub cancel: Arc<AtomicBool>,
     /// Brokered HTTP for this connector; `None` refuses every request.
-    pub network: Option<Arc<crate::broker::ConnectorNetwork>>,
+    pub network: Option<Arc<inlet_broker::ConnectorNetwork>>,
     /// Databases this connector may open; `None` refuses every `sql` open.
-    pub databases: Option<Arc<crate::sql::ConnectorSql>>,
+    pub databases: Option<Arc<inlet_broker::sql::ConnectorSql>>,
     /// What the host may hold or open on the instance's behalf.
-    pub budget: crate::policy::budget::HostBudget,
+    pub budget: inlet_policy::budget::HostBudget,
 }
 
 pub struct Runtime {
@@ -221,7 +221,7 @@ impl Runtime {
                 .state
                 .map(|s| plugin_state::PluginState::new(s, &opts.connector_id, opts.state_quota)),
             http: wasmtime_wasi_http::WasiHttpCtx::new(),
-            http_hooks: crate::broker::HttpHooks::new(
+            http_hooks: inlet_broker::HttpHooks::new(
                 &opts.connector_id,
                 opts.network,
                 opts.budget.clone(),

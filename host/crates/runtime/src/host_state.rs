@@ -10,8 +10,8 @@ use wasmtime::component::ResourceTable;
 use wasmtime::{ResourceLimiter, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use crate::policy::budget::HostBudget;
-use crate::policy::guest_output::GuestLog;
+use inlet_policy::budget::HostBudget;
+use inlet_policy::guest_output::GuestLog;
 
 /// The call ran past its wall-clock budget.
 #[derive(Debug, thiserror::Error)]
@@ -99,9 +99,9 @@ pub struct HostState {
     /// The connector's plugin state, staged until the sync engine flushes it.
     pub(super) state: Option<super::plugin_state::PluginState>,
     pub(super) http: wasmtime_wasi_http::WasiHttpCtx,
-    pub(super) http_hooks: crate::broker::HttpHooks,
+    pub(super) http_hooks: inlet_broker::HttpHooks,
     /// The connector's SQL grants (see `sql_host`).
-    pub(super) sql: Option<Arc<crate::sql::ConnectorSql>>,
+    pub(super) sql: Option<Arc<inlet_broker::sql::ConnectorSql>>,
     /// What the host holds on this instance's behalf (see `budget`).
     pub(super) budget: HostBudget,
     /// Charges of the `wasi:http` objects the guest built (see `http_budget`).

@@ -3,7 +3,7 @@
 use super::bindings::since_v0_1::inlet::connector::{log, state, types};
 use super::host_state::HostState;
 use super::plugin_state::SetError;
-use crate::policy::guest_output::Level;
+use inlet_policy::guest_output::Level;
 
 impl types::Host for HostState {}
 

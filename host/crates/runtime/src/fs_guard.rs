@@ -28,7 +28,7 @@ use wasmtime_wasi::p2::bindings::filesystem::types::{
 };
 
 use super::host_state::HostState;
-use crate::policy::budget::{Charge, Slot};
+use inlet_policy::budget::{Charge, Slot};
 
 /// The `wasi:filesystem/types` instance wasmtime-wasi 48 defines (guests importing any 0.2.x
 /// version are matched to it by semver).
@@ -198,7 +198,7 @@ fn open_at(
         Descriptor::File(File::new(file, dir.perms, OpenMode::READ, true))
     } else {
         s.log.host_event(
-            crate::policy::guest_output::Level::Warn,
+            inlet_policy::guest_output::Level::Warn,
             &format!(
                 "open of {path:?} refused: it is a {}, not a regular file or directory (plugins read regular files only)",
                 kind_of(&meta.file_type())

@@ -7,13 +7,13 @@
 pub mod since_v0_1 {
     wasmtime::component::bindgen!({
         world: "connector",
-        path: "../wit",
+        path: "../../../wit",
         exports: { default: async },
         // SQL calls wait on the database: async, so a query never blocks the executor's thread.
         imports: { "inlet:connector/sql": async },
         with: {
-            "inlet:connector/sql.connection": crate::sql::SqlConnection,
-            "inlet:connector/sql.row-stream": crate::sql::RowStream,
+            "inlet:connector/sql.connection": inlet_broker::sql::SqlConnection,
+            "inlet:connector/sql.row-stream": inlet_broker::sql::RowStream,
         },
     });
 
@@ -25,7 +25,7 @@ pub mod since_v0_1 {
     pub mod json_lines {
         wasmtime::component::bindgen!({
             world: "connector-json-lines",
-            path: "../wit",
+            path: "../../../wit",
             exports: { default: async },
             with: {
                 "inlet:connector/types": super::inlet::connector::types,

@@ -26,7 +26,7 @@ use wasmtime_wasi_http::p2::body::HostOutgoingBody;
 use wasmtime_wasi_http::p2::types::{HostOutgoingRequest, HostOutgoingResponse};
 
 use super::host_state::HostState;
-use crate::policy::budget::{BODY_BUFFER_CHUNKS, BODY_CHUNK_BYTES, Charge, HostBudget};
+use inlet_policy::budget::{BODY_BUFFER_CHUNKS, BODY_CHUNK_BYTES, Charge, HostBudget};
 
 /// The `wasi:http` instances wasmtime-wasi-http 48 defines (guests importing any 0.2.x version
 /// are matched to them by semver).
@@ -441,7 +441,7 @@ fn finish_header_op(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::budget::{BudgetLimits, Resource as Limit};
+    use inlet_policy::budget::{BudgetLimits, Resource as Limit};
 
     fn budget(bytes: u64) -> HostBudget {
         HostBudget::new(BudgetLimits {
@@ -458,7 +458,7 @@ mod tests {
             "x-big",
             http::HeaderValue::from_str(&"a".repeat(bytes)).expect("value"),
         );
-        let mut hooks = crate::broker::HttpHooks::new("t", None, budget(1));
+        let mut hooks = inlet_broker::HttpHooks::new("t", None, budget(1));
         FieldMap::new_immutable(&mut hooks, m)
     }
 
@@ -479,7 +479,7 @@ mod tests {
             .recharge(&table, &b, d.rep(), Kind::Fields)
             .expect_err("the third map is over 64 KiB");
         let over = err
-            .downcast_ref::<crate::policy::budget::BudgetExceeded>()
+            .downcast_ref::<inlet_policy::budget::BudgetExceeded>()
             .expect("a budget error");
         assert_eq!(over.resource, Limit::HostMemory);
         // The guest drops one: its charge is pruned and the third fits.

@@ -1,12 +1,12 @@
 //! The host side of the `sql` import: resources in the store's table, calls forwarded to the
-//! SQL broker ([`crate::sql`]), and conversions between its values and the contract's.
+//! SQL broker ([`inlet_broker::sql`]), and conversions between its values and the contract's.
 
 use wasmtime::component::Resource;
 
 use super::bindings::since_v0_1::inlet::connector::{sql, types};
 use super::host_state::HostState;
-use crate::policy::guest_output::Level;
-use crate::sql::{FailureKind, RowStream, SqlConnection, SqlFailure, Value};
+use inlet_broker::sql::{FailureKind, RowStream, SqlConnection, SqlFailure, Value};
+use inlet_policy::guest_output::Level;
 
 fn to_error(f: SqlFailure) -> types::ConnectorError {
     types::ConnectorError {

@@ -12,8 +12,8 @@ use super::bindings::since_v0_1;
 use super::bindings::since_v0_1::json_lines;
 use super::host_state::{Cancelled, DeadlineExceeded, HostState, LimitExceeded};
 use super::types;
-use crate::job::JobType;
-use crate::policy::budget::{BudgetExceeded, Charge, Resource as Limit, Usage};
+use inlet_policy::budget::{BudgetExceeded, Charge, Resource as Limit, Usage};
+use inlet_policy::job::JobType;
 
 /// How wasmtime says a transfer from the guest ran past the store's hostcall fuel.
 const HOSTCALL_FUEL_EXHAUSTED: &str = "fuel allocated for hostcalls has been exhausted";
@@ -297,7 +297,7 @@ impl PluginInstance {
     /// `start_sync`, after each batch is handed to the sink, after the cursor — and never after
     /// a failed call: what a failed step wrote is dropped with the instance (see
     /// `plugin_state`). A poisoned instance's staged writes are dropped here too.
-    pub fn flush_state(&mut self) -> Result<(), crate::store::StoreError> {
+    pub fn flush_state(&mut self) -> Result<(), inlet_store::StoreError> {
         let poisoned = self.poisoned;
         match self.store.data_mut().state.as_mut() {
             Some(state) if poisoned => {
