@@ -1,5 +1,6 @@
 //! The sandboxed runtime: one engine, one linker, a compiled-plugin cache, and fresh stores per
-//! use with limits always on.
+//! use with limits always on (crate `inlet-runtime`, on inlet-policy, inlet-store and
+//! inlet-broker; the host re-exports it as `inlet::runtime`).
 
 mod bindings;
 mod cache;
