@@ -1,45 +1,17 @@
 //! Connectors written in Python and JavaScript, built from source with their SDKs' build
 //! commands, synced through the real `inlet` binary.
 
-use std::path::Path;
-use std::process::Command;
-
 use crate::support::*;
-
-/// Builds the plugin in `plugins/<folder>` with `cmd` into `out/<folder>`.
-fn build(cmd: &mut Command, folder: &str, out: &Path) {
-    let dest = out.join(folder);
-    let o = cmd
-        .arg(root().join("plugins").join(folder))
-        .arg("-o")
-        .arg(&dest)
-        .current_dir(root())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run the {folder} build (run scripts/setup): {e}"));
-    assert!(
-        o.status.success(),
-        "building {folder} failed (run scripts/setup?):\n{}\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
 
 fn check_language(connector: &str, service_type: &str) -> (serde_json::Value, serde_json::Value) {
     let tmp = tempfile::tempdir().expect("tempdir");
     let plugins = tmp.path().join("plugins");
-    match service_type {
-        "loadgen_py" => build(
-            Command::new("python3").args(["-m", "inlet_sdk.build"]),
-            "loadgen-py",
-            &plugins,
-        ),
-        "loadgen_go" => build(&mut Command::new("sdk/go/build.sh"), "loadgen-go", &plugins),
-        _ => build(
-            Command::new("node").arg("sdk/js/build.mjs"),
-            "loadgen-js",
-            &plugins,
-        ),
-    }
+    let folder = match service_type {
+        "loadgen_py" => "loadgen-py",
+        "loadgen_go" => "loadgen-go",
+        _ => "loadgen-js",
+    };
+    install_sdk_plugin(folder, &plugins);
     let config = write_config(
         tmp.path(),
         &format!(
@@ -125,19 +97,9 @@ fn go_gc_pattern(n: usize) -> String {
 #[test]
 fn go_connector_takes_large_arguments_under_gc_pressure() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let dest = tmp.path().join("plugins").join("go_gc");
-    let o = Command::new("sdk/go/build.sh")
-        .arg(root().join("tests/go-plugins/test-go-gc"))
-        .arg("-o")
-        .arg(&dest)
-        .current_dir(root())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run sdk/go/build.sh (run scripts/setup): {e}"));
-    assert!(
-        o.status.success(),
-        "building test-go-gc failed:\n{}\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
+    build_with_sdk(
+        &root().join("tests/go-plugins/test-go-gc"),
+        &tmp.path().join("plugins").join("go_gc"),
     );
     let blob = 500_000;
     let rules = serde_json::json!({ "rules": go_gc_pattern(300_000) });

@@ -110,40 +110,52 @@ fn built_sdk_plugin(folder: &str) -> PathBuf {
         .or_default()
         .clone();
     cell.get_or_init(|| {
-        let src = root().join("plugins").join(folder);
         let dest = root().join("target").join("e2e-plugins").join(folder);
         let _ = std::fs::remove_dir_all(&dest);
-        let mut cmd = if src.join("connector.py").is_file() {
-            let mut c = Command::new("python3");
-            c.args(["-m", "inlet_sdk.build"]);
-            c
-        } else if src.join("connector.js").is_file() {
-            let mut c = Command::new("node");
-            c.arg(root().join("sdk/js/build.mjs"));
-            c
-        } else if src.join("go.mod").is_file() {
-            Command::new(root().join("sdk/go/build.sh"))
-        } else {
-            panic!("plugins/{folder} is not a Python, JavaScript or Go connector");
-        };
-        let o = cmd
-            .arg(&src)
-            .arg("-o")
-            .arg(&dest)
-            .current_dir(root())
-            .output()
-            .unwrap_or_else(|e| {
-                panic!("cannot run the build of plugins/{folder} (run scripts/setup): {e}")
-            });
-        assert!(
-            o.status.success(),
-            "building plugins/{folder} failed:\n{}\n{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
+        build_with_sdk(&root().join("plugins").join(folder), &dest);
         dest
     })
     .clone()
+}
+
+/// Builds the Python, JavaScript or Go connector in `src` (told apart by its connector.py,
+/// connector.js or go.mod) with its SDK's build command into `dest`.
+pub fn build_with_sdk(src: &Path, dest: &Path) {
+    let mut cmd = if src.join("connector.py").is_file() {
+        let mut c = Command::new("python3");
+        c.args(["-m", "inlet_sdk.build"]);
+        c
+    } else if src.join("connector.js").is_file() {
+        let mut c = Command::new("node");
+        c.arg(root().join("sdk/js/build.mjs"));
+        c
+    } else if src.join("go.mod").is_file() {
+        Command::new(root().join("sdk/go/build.sh"))
+    } else {
+        panic!(
+            "{} is not a Python, JavaScript or Go connector",
+            src.display()
+        );
+    };
+    let o = cmd
+        .arg(src)
+        .arg("-o")
+        .arg(dest)
+        .current_dir(root())
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot run the build of {} (run scripts/setup): {e}",
+                src.display()
+            )
+        });
+    assert!(
+        o.status.success(),
+        "building {} failed:\n{}\n{}",
+        src.display(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
 /// A plugin directory holding the named plugins (by component stem), each in its own folder
