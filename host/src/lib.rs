@@ -25,6 +25,9 @@
 // `crate::sql::Databases`, `inlet::store::StateStore` and the like keep naming the same items.
 pub use inlet_broker as broker;
 pub use inlet_broker::{capabilities, sql};
+pub use inlet_engine as engine;
+pub use inlet_engine::{plugin, service, sink, sync};
+pub use inlet_kibana as protocol;
 pub use inlet_policy as policy;
 pub use inlet_policy::{config, job, manifest, sync_rules};
 pub use inlet_runtime as runtime;
@@ -32,9 +35,4 @@ pub use inlet_store as store;
 
 pub mod admin_server;
 pub mod metrics;
-pub mod plugin;
-pub mod protocol;
 pub mod scaffold;
-pub mod service;
-pub mod sink;
-pub mod sync;

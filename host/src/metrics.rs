@@ -5,7 +5,6 @@
 //! broker its counters) with the `metrics` crate's macros, so this module depends on none of
 //! them; the names are described here, in one place.
 
-use metrics::counter;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 /// Installs the process-wide recorder; returns the handle that renders the text format.
@@ -55,25 +54,4 @@ fn describe() {
         "inlet_plugin_reloads_total",
         "Hot reloads of the plugin directory by service type and outcome (loaded, failed, removed)"
     );
-}
-
-/// Records what hot reload did with a changed plugin folder: `loaded`, `failed` (the previous
-/// version, if any, keeps serving) or `removed`.
-pub fn record_plugin_reload(service_type: &str, outcome: &'static str) {
-    counter!("inlet_plugin_reloads_total", "service_type" => service_type.to_owned(), "outcome" => outcome).increment(1);
-}
-
-/// Peak resident memory of this process (`VmHWM` from /proc/self/status), in bytes; 0 where
-/// the platform does not say. Reported with each sync so an operator (and the containment
-/// tests) can see what a plugin made the host hold.
-pub fn process_peak_rss_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().strip_suffix("kB"))
-                .and_then(|kb| kb.trim().parse::<u64>().ok())
-        })
-        .map_or(0, |kb| kb * 1024)
 }

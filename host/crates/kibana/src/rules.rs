@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::document::{DEFAULT_DOMAIN, basic_rules, rules_of};
 use super::model::{Filtering, FilteringRules, Open, ValidationState};
-use crate::sync_rules::RuleSet;
+use inlet_policy::sync_rules::RuleSet;
 
 /// The id Elastic's validation gives errors of the advanced snippet.
 const ADVANCED_SNIPPET_ID: &str = "advanced_snippet";

@@ -5,10 +5,10 @@
 
 use wasmtime::component::ResourceAny;
 
-use crate::job::JobType;
-use crate::policy::budget::Usage;
-use crate::runtime::{CallError, HeldBatch, PluginInstance, types};
-use crate::store::StoreError;
+use inlet_policy::budget::Usage;
+use inlet_policy::job::JobType;
+use inlet_runtime::{CallError, HeldBatch, PluginInstance, types};
+use inlet_store::StoreError;
 
 /// A connector as the sync engine drives it: the calls of the `source` interface, in order.
 /// Not object-safe (async methods): the engine is generic over it.

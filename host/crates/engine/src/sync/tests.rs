@@ -5,10 +5,10 @@ use std::collections::{BTreeMap, VecDeque};
 use std::path::Path;
 
 use super::*;
-use crate::policy::budget::{BudgetLimits, HostBudget, Usage};
-use crate::runtime::{EngineSettings, HeldBatch};
 use crate::sink::embedded::EmbeddedSink;
-use crate::store::StoreError;
+use inlet_policy::budget::{BudgetLimits, HostBudget, Usage};
+use inlet_runtime::{EngineSettings, HeldBatch};
+use inlet_store::StoreError;
 
 /// What a scripted source's `next-batch` returns, in order.
 enum Step {
@@ -194,7 +194,7 @@ impl Bench {
         let data = dir.path();
         let store = Arc::new(StateStore::open(&data.join("state.redb")).expect("store"));
         let sink = EmbeddedSink::open(&data.join("sink"), store.clone()).expect("sink");
-        let config = crate::config::Config::default();
+        let config = inlet_policy::config::Config::default();
         let env = SyncEnv {
             runtime: Arc::new(
                 Runtime::new(
@@ -210,8 +210,10 @@ impl Bench {
             sink: Sink::Embedded(Arc::new(sink)),
             dead_letters: Arc::new(DeadLetters::new(&data.join("dead-letter"))),
             caps: Limits::default(),
-            broker: Arc::new(crate::broker::Broker::new(&config, data).expect("broker")),
-            databases: Arc::new(crate::sql::Databases::new(&config, data).expect("databases")),
+            broker: Arc::new(inlet_broker::Broker::new(&config, data).expect("broker")),
+            databases: Arc::new(
+                inlet_broker::sql::Databases::new(&config, data).expect("databases"),
+            ),
         };
         let connector = serde_yaml_ng::from_str(connector_yaml).expect("connector");
         Bench {

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 
 use super::model::SyncJobDoc;
 use super::{Ctx, EsError, jobs, now_iso};
-use crate::job::{JobStatus, JobType};
+use inlet_policy::job::{JobStatus, JobType};
 
 /// Elastic's message, which Kibana users know.
 pub const IDLE_JOB_ERROR: &str = "The job has not seen any update for some time.";

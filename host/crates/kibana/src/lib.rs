@@ -1,4 +1,4 @@
-//! Kibana's connector protocol: Inlet serves the connectors of `config.yml` the way Elastic's
+//! Kibana's connector protocol (crate `inlet-kibana`, `inlet::protocol` in the host): Inlet serves the connectors of `config.yml` the way Elastic's
 //! connector service does, through Elasticsearch's `_connector` API. Kibana (or anyone using the
 //! API) writes configuration values, schedules, sync rules and sync jobs; Inlet polls, writes the
 //! configuration form and statuses, claims and runs jobs, and reports on them.
@@ -17,6 +17,9 @@
 //! is (release, serverless, licence) is in [`cluster`]; the connector and sync-job documents as
 //! Inlet reads them are in [`model`]; the request sequence of a sync, beside Elastic's, is in
 //! docs/KIBANA.md.
+//!
+//! It sits on the engine (`inlet-engine`: the service that loads plugins and runs syncs) and
+//! the crates below it; only the `inlet` binary sits on it (docs/ARCHITECTURE.md).
 
 pub mod api;
 mod cleanup;
@@ -39,9 +42,9 @@ use anyhow::Context as _;
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
-use crate::config;
-use crate::runtime::types;
-use crate::service::Service;
+use inlet_engine::service::Service;
+use inlet_policy::config;
+use inlet_runtime::types;
 
 pub use client::{EsClient, EsError, EsSettings};
 

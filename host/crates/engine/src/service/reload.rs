@@ -191,7 +191,7 @@ pub(crate) fn observe(
                 Seen::Present {
                     dir: d.dir.clone(),
                     files: vec![
-                        FileStamp::of(&d.dir.join(crate::manifest::FILE_NAME)),
+                        FileStamp::of(&d.dir.join(inlet_policy::manifest::FILE_NAME)),
                         FileStamp::of(&component),
                         FileStamp::of(&plugin::signature::signature_path(&component)),
                     ],
@@ -386,7 +386,7 @@ impl Service {
     /// Uses `p` for the next syncs of `service_type`.
     fn install_plugin(&self, service_type: &str, p: Arc<Plugin>) {
         let previous = self.table().install(service_type, p.clone());
-        crate::metrics::record_plugin_reload(service_type, "loaded");
+        record_plugin_reload(service_type, "loaded");
         let version = p
             .manifest
             .as_ref()
@@ -413,7 +413,7 @@ impl Service {
 
     /// A new version that cannot be used: what serves keeps serving; say why.
     fn refuse_update(&self, service_type: &str, file: Option<&Path>, reason: &str) {
-        crate::metrics::record_plugin_reload(service_type, "failed");
+        record_plugin_reload(service_type, "failed");
         let serving = self.table().refuse(service_type, reason);
         let file = file.map(|f| f.display().to_string()).unwrap_or_default();
         match serving {
@@ -433,7 +433,7 @@ impl Service {
 
     /// The folder is gone: the next syncs fail with "no plugin provides service type".
     fn remove_plugin(&self, service_type: &str) {
-        crate::metrics::record_plugin_reload(service_type, "removed");
+        record_plugin_reload(service_type, "removed");
         if let Some(old) = self.table().remove(service_type) {
             tracing::warn!(
                 service_type,
@@ -442,6 +442,12 @@ impl Service {
             );
         }
     }
+}
+
+/// Records what hot reload did with a changed plugin folder: `loaded`, `failed` (the previous
+/// version, if any, keeps serving) or `removed` (names: the host's `inlet::metrics`).
+fn record_plugin_reload(service_type: &str, outcome: &'static str) {
+    metrics::counter!("inlet_plugin_reloads_total", "service_type" => service_type.to_owned(), "outcome" => outcome).increment(1);
 }
 
 #[cfg(test)]

@@ -16,9 +16,9 @@ use super::cleanup::failed_end;
 use super::model::{Open, SyncJobDoc};
 use super::status::{ConnectorStatus, StopReason, ending};
 use super::{Ctx, EsError, document, now_iso};
-use crate::config;
-use crate::job::{JobStatus, JobType};
-use crate::sync::{Progress, SyncStats};
+use inlet_engine::sync::{Progress, SyncStats};
+use inlet_policy::config;
+use inlet_policy::job::{JobStatus, JobType};
 
 const CAS_ATTEMPTS: usize = 3;
 const MIB: f64 = 1024.0 * 1024.0;
@@ -567,7 +567,7 @@ fn sync_done_doc(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::model::ConnectorDoc;
+    use crate::model::ConnectorDoc;
 
     fn job(v: Value) -> SyncJobDoc {
         serde_json::from_value(v).expect("a sync-job document")

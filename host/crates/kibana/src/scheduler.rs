@@ -12,9 +12,9 @@ use super::model::{ConnectorDoc, FilteringRules};
 use super::rules::{self, ValidationError};
 use super::status::{self, ConnectorStatus};
 use super::{Ctx, EsError, document, schedule};
-use crate::config;
-use crate::job::JobType;
-use crate::runtime::types::Features;
+use inlet_policy::config;
+use inlet_policy::job::JobType;
+use inlet_runtime::types::Features;
 
 /// How often a version conflict is retried before giving up until the next pass.
 const CAS_ATTEMPTS: usize = 3;

@@ -186,7 +186,7 @@ impl TrustedKeys {
     }
 
     /// The keys config.yml lists under `inlet.plugins.trusted_keys`.
-    pub fn from_config(loaded: &crate::config::Loaded) -> Result<Self, KeyError> {
+    pub fn from_config(loaded: &inlet_policy::config::Loaded) -> Result<Self, KeyError> {
         Self::parse(
             &loaded.config.inlet.plugins.trusted_keys,
             &loaded.base_dir(),

@@ -12,10 +12,10 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
-pub use crate::manifest::{Manifest, Permissions};
+pub use inlet_policy::manifest::{Manifest, Permissions};
 pub use signature::{Signature, SignatureError, TrustedKeys};
 
-use crate::runtime::{CacheOutcome, LoadError, LoadedComponent, Runtime};
+use inlet_runtime::{CacheOutcome, LoadError, LoadedComponent, Runtime};
 
 /// A plugin folder found on disk (not yet compiled).
 #[derive(Debug, Clone)]
@@ -76,13 +76,13 @@ pub fn discover(dir: &Path) -> Result<Vec<Result<Discovered, PluginError>>, Plug
     let mut found: Vec<PathBuf> = entries
         .filter_map(|e| e.ok())
         .map(|e| e.path())
-        .filter(|p| p.join(crate::manifest::FILE_NAME).is_file())
+        .filter(|p| p.join(inlet_policy::manifest::FILE_NAME).is_file())
         .collect();
     found.sort();
     Ok(found
         .into_iter()
         .map(|dir| {
-            let path = dir.join(crate::manifest::FILE_NAME);
+            let path = dir.join(inlet_policy::manifest::FILE_NAME);
             Manifest::read(&path)
                 .map(|manifest| Discovered {
                     dir: dir.clone(),
@@ -186,7 +186,7 @@ pub fn load(
     }))
 }
 
-/// Records a plugin load in the exporter (names: [`crate::metrics`]).
+/// Records a plugin load in the exporter (the names are described in the host's `inlet::metrics`).
 fn record_load(service_type: &str, outcome: CacheOutcome, seconds: f64) {
     let outcome = match outcome {
         CacheOutcome::Hit => "hit",

@@ -5,9 +5,9 @@
 use std::sync::Arc;
 
 use super::Service;
-use crate::config::Connector;
-use crate::runtime::{PluginInstance, types};
 use crate::sync::{self, configuration};
+use inlet_policy::config::Connector;
+use inlet_runtime::{PluginInstance, types};
 
 impl Service {
     async fn instance_for(&self, connector: &Connector) -> Result<PluginInstance, String> {

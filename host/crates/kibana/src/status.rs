@@ -2,8 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::job::JobStatus;
-use crate::sync;
+use inlet_engine::sync;
+use inlet_policy::job::JobStatus;
 
 /// A connector's `status`: `created → needs_configuration → configured → connected / error`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,7 +78,7 @@ pub fn ending(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::model::ConnectorDoc;
+    use crate::model::ConnectorDoc;
     use serde_json::json;
 
     #[test]

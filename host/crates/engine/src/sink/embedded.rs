@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use super::{Action, Op, SinkError, SinkStats, Target, action_bytes};
-use crate::store::StateStore;
+use inlet_store::StateStore;
 
 /// Ids per page when walking the ledger for stale documents.
 const STALE_PAGE: usize = 1000;

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::config;
+use inlet_policy::config;
 
 /// Why a request to Elasticsearch failed.
 #[derive(Debug, thiserror::Error)]
@@ -110,7 +110,7 @@ impl EsSettings {
             )));
         }
         // The same credentials, with the same precedence, as the bulk indexer's.
-        let auth = crate::service::cluster_auth(es).header_value();
+        let auth = inlet_engine::service::cluster_auth(es).header_value();
         Ok(EsSettings {
             url,
             auth: auth.map(secrecy::SecretString::from),

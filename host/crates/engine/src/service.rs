@@ -10,14 +10,14 @@ use std::time::Duration;
 use anyhow::Context as _;
 use tokio::sync::Semaphore;
 
-use crate::config::{self, Connector};
-use crate::job::JobStatus;
-use crate::job::JobType;
 use crate::plugin::{self, Discovered, Plugin, PluginError};
-use crate::runtime::{EngineSettings, Runtime};
 use crate::sink::{Sink, dead_letter::DeadLetters, embedded::EmbeddedSink};
-use crate::store::StateStore;
 use crate::sync::{self, Progress, SyncEnv, SyncJob, SyncReport};
+use inlet_policy::config::{self, Connector};
+use inlet_policy::job::JobStatus;
+use inlet_policy::job::JobType;
+use inlet_runtime::{EngineSettings, Runtime};
+use inlet_store::StateStore;
 
 mod cluster;
 pub use cluster::cluster_auth;
@@ -167,11 +167,11 @@ impl Service {
             sink,
             dead_letters: Arc::new(DeadLetters::new(&data_dir.join("dead-letter"))),
             caps: loaded.config.inlet.limits.clone(),
-            broker: Arc::new(crate::broker::Broker::new(
+            broker: Arc::new(inlet_broker::Broker::new(
                 &loaded.config,
                 &loaded.base_dir(),
             )?),
-            databases: Arc::new(crate::sql::Databases::new(
+            databases: Arc::new(inlet_broker::sql::Databases::new(
                 &loaded.config,
                 &loaded.base_dir(),
             )?),
@@ -392,7 +392,7 @@ impl Service {
                     elapsed_ms: 0,
                     peak_memory_bytes: 0,
                     host_peak: Default::default(),
-                    process_peak_rss_bytes: crate::metrics::process_peak_rss_bytes(),
+                    process_peak_rss_bytes: crate::sync::process_peak_rss_bytes(),
                     cursor: None,
                 };
             }

@@ -16,7 +16,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
 use super::status::ConnectorStatus;
-use crate::job::{JobStatus, JobType};
+use inlet_policy::job::{JobStatus, JobType};
 
 /// A value of a closed set as Elasticsearch wrote it: one Inlet knows, or one it does not (kept
 /// as written, to name it in a message or write it back unchanged).

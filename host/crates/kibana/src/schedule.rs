@@ -6,7 +6,7 @@ use std::str::FromStr as _;
 use chrono::{DateTime, Utc};
 
 use super::model::{ConnectorDoc, parse_time};
-use crate::job::JobType;
+use inlet_policy::job::JobType;
 
 /// The connector field where the last fire time of `kind` is recorded (the cross-process guard;
 /// read back by [`ConnectorDoc::scheduled_at`]).

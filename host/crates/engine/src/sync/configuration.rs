@@ -9,10 +9,10 @@
 
 use serde_json::Value;
 
-use crate::config::Connector;
-use crate::manifest::Manifest;
-use crate::manifest::credentials::{FieldUse, Role};
-use crate::runtime::types::{ConfigField, ConfigValue, FieldType};
+use inlet_policy::config::Connector;
+use inlet_policy::manifest::Manifest;
+use inlet_policy::manifest::credentials::{FieldUse, Role};
+use inlet_runtime::types::{ConfigField, ConfigValue, FieldType};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("configuration field `{key}` ({label}): {message}")]
@@ -211,7 +211,7 @@ fn type_name(ty: FieldType) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::types::{Dependency, DisplayType};
+    use inlet_runtime::types::{Dependency, DisplayType};
 
     fn field(key: &str, ty: FieldType, default: Option<&str>, required: bool) -> ConfigField {
         ConfigField {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use inlet_indexer::{Auth, IndexerConfig};
 use secrecy::ExposeSecret;
 
-use crate::config::{self, Elasticsearch};
+use inlet_policy::config::{self, Elasticsearch};
 
 const MIB: f64 = 1024.0 * 1024.0;
 

@@ -5,10 +5,10 @@
 use serde_json::{Map, Value, json};
 
 use super::model::{ConnectorDoc, Filtering, FilteringRules, JobConnector};
-use crate::config;
-use crate::runtime::types::{ConfigField, DisplayType, Features, FieldType};
-use crate::sync::configuration;
-use crate::sync_rules::BasicRule;
+use inlet_engine::sync::configuration;
+use inlet_policy::config;
+use inlet_policy::sync_rules::BasicRule;
+use inlet_runtime::types::{ConfigField, DisplayType, Features, FieldType};
 
 /// Kibana's default filtering has one rule that includes everything; it is not a user rule.
 const DEFAULT_RULE_ID: &str = "DEFAULT";
@@ -383,7 +383,7 @@ pub fn cursor_from_doc(v: Option<&Value>) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::types::{Dependency, SelectOption, Validation};
+    use inlet_runtime::types::{Dependency, SelectOption, Validation};
 
     fn field(key: &str, ty: FieldType, default: Option<&str>) -> ConfigField {
         ConfigField {

@@ -12,15 +12,19 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::config::{Connector, Limits};
-use crate::job::{JobStatus, JobType};
-use crate::manifest::Manifest;
 use crate::plugin::Plugin;
-use crate::runtime::{Batch, CallError, InstanceOptions, PluginInstance, Runtime, types};
 use crate::sink::dead_letter::{DeadLetters, Entry, ErrorInfo};
 use crate::sink::{Sink, Target, Writer};
-use crate::store::{JobRecord, StateStore};
+use inlet_policy::config::{Connector, Limits};
+use inlet_policy::job::{JobStatus, JobType};
+use inlet_policy::manifest::Manifest;
+use inlet_runtime::{Batch, CallError, InstanceOptions, PluginInstance, Runtime, types};
+use inlet_store::{JobRecord, StateStore};
 use source::Source;
+
+/// The target of a sync's start and outcome lines (`INFO inlet::sync: sync completed …`): the
+/// name operators filter and grep on, kept when the engine became a crate of its own.
+const LOG_TARGET: &str = "inlet::sync";
 
 /// Largest cursor kept between syncs (Elastic's unbounded cursors broke claims with 413s).
 pub const MAX_CURSOR_BYTES: usize = 64 * 1024;
@@ -33,9 +37,9 @@ pub struct SyncEnv {
     pub dead_letters: Arc<DeadLetters>,
     pub caps: Limits,
     /// Brokered network access and credentials.
-    pub broker: Arc<crate::broker::Broker>,
+    pub broker: Arc<inlet_broker::Broker>,
     /// Operator-granted SQL databases and their pools.
-    pub databases: Arc<crate::sql::Databases>,
+    pub databases: Arc<inlet_broker::sql::Databases>,
 }
 
 /// Live counters of a running sync, readable from another task (progress bars, stats).
@@ -106,7 +110,7 @@ pub struct SyncReport {
     /// High-water marks of what the host held for the plugin (host memory, open files,
     /// requests in flight): the figures its `limits.host_memory_mib`, `max_open_files` and
     /// `max_requests_in_flight` cap.
-    pub host_peak: crate::policy::budget::Usage,
+    pub host_peak: inlet_policy::budget::Usage,
     /// Peak resident memory of the whole inlet process so far (Linux; 0 elsewhere).
     pub process_peak_rss_bytes: u64,
     /// The plugin's cursor for the next incremental sync; set only when the sync completed.
@@ -212,6 +216,7 @@ pub(crate) async fn execute<S: Source>(
         tracing::warn!(error = %e, "cannot record the job start");
     }
     tracing::info!(
+        target: LOG_TARGET,
         connector_id = %connector.connector_id,
         sync_job_id = %job.job_id,
         service_type = %connector.service_type,
@@ -260,7 +265,7 @@ pub(crate) async fn execute<S: Source>(
         elapsed_ms: started.elapsed().as_millis() as u64,
         peak_memory_bytes: runner.peak_memory as u64,
         host_peak: runner.host_peak,
-        process_peak_rss_bytes: crate::metrics::process_peak_rss_bytes(),
+        process_peak_rss_bytes: process_peak_rss_bytes(),
         cursor: if status == Status::Completed {
             runner.cursor.take()
         } else {
@@ -277,6 +282,7 @@ pub(crate) async fn execute<S: Source>(
     record_metrics(&report, &connector.service_type);
     match &report.error {
         None => tracing::info!(
+            target: LOG_TARGET,
             connector_id = %report.connector_id,
             sync_job_id = %report.job_id,
             index = %report.index,
@@ -289,15 +295,17 @@ pub(crate) async fn execute<S: Source>(
             "sync completed"
         ),
         Some(error) if report.status == Status::Suspended => tracing::warn!(
+            target: LOG_TARGET,
             connector_id = %report.connector_id,
             sync_job_id = %report.job_id,
             index = %report.index,
             extracted = report.stats.extracted,
             indexed = report.stats.indexed,
             "sync suspended: {}",
-            crate::policy::guest_output::clean(error)
+            inlet_policy::guest_output::clean(error)
         ),
         Some(error) => tracing::error!(
+            target: LOG_TARGET,
             connector_id = %report.connector_id,
             sync_job_id = %report.job_id,
             index = %report.index,
@@ -306,7 +314,7 @@ pub(crate) async fn execute<S: Source>(
             indexed = report.stats.indexed,
             // The error may quote the plugin (its own message, a stderr tail).
             "sync failed: {}",
-            crate::policy::guest_output::clean(error)
+            inlet_policy::guest_output::clean(error)
         ),
     }
     report
@@ -320,7 +328,7 @@ struct Runner<'a> {
     progress: Arc<Progress>,
     stats: SyncStats,
     peak_memory: usize,
-    host_peak: crate::policy::budget::Usage,
+    host_peak: inlet_policy::budget::Usage,
     cursor: Option<String>,
 }
 
@@ -375,7 +383,7 @@ impl Runner<'_> {
             );
         }
         instance.validate_config(&configuration).await?;
-        let rules = crate::sync_rules::RuleSet::new(connector.sync_rules.basic.clone())
+        let rules = inlet_policy::sync_rules::RuleSet::new(connector.sync_rules.basic.clone())
             .map_err(|e| Failure::Config(e.to_string()))?;
         if let Some(advanced) = &connector.sync_rules.advanced
             && self.job.kind != JobType::AccessControl
@@ -428,7 +436,7 @@ impl Runner<'_> {
         if cursor.is_ok() {
             // A failed destructor is the plugin's bug, not a reason to fail a complete sync.
             if let Err(e) = instance.end_sync(sync).await {
-                tracing::warn!(connector_id = %connector.connector_id, error = %crate::policy::guest_output::clean(&e.to_string()), "plugin failed to release its sync");
+                tracing::warn!(connector_id = %connector.connector_id, error = %inlet_policy::guest_output::clean(&e.to_string()), "plugin failed to release its sync");
             }
         }
         let succeeded = cursor.is_ok() && !self.job.cancel.load(Ordering::Relaxed);
@@ -455,7 +463,7 @@ impl Runner<'_> {
         sync: S::Sync,
         writer: &mut Writer,
         limits: &Limits,
-        rules: &crate::sync_rules::RuleSet,
+        rules: &inlet_policy::sync_rules::RuleSet,
     ) -> Result<(), Failure> {
         let connector = self.job.connector;
         let doc_limits = document::DocLimits {
@@ -589,9 +597,9 @@ impl Runner<'_> {
         for (id, _, e) in rejected.iter().take(10) {
             tracing::warn!(
                 connector_id = %connector.connector_id,
-                document_id = %crate::policy::guest_output::clean(id),
+                document_id = %inlet_policy::guest_output::clean(id),
                 "document refused: {}",
-                crate::policy::guest_output::clean(&e.to_string())
+                inlet_policy::guest_output::clean(&e.to_string())
             );
         }
         if rejected.len() > 10 {
@@ -611,7 +619,7 @@ fn flush_state<S: Source>(instance: &mut S) -> Result<(), Failure> {
 }
 
 /// Whether basic rules let a document through. Deletions always pass.
-fn passes(rules: &crate::sync_rules::RuleSet, action: &crate::sink::Action) -> bool {
+fn passes(rules: &inlet_policy::sync_rules::RuleSet, action: &crate::sink::Action) -> bool {
     match action.source.as_deref() {
         None => true,
         Some(src) => rules.includes_source(src),
@@ -657,7 +665,7 @@ pub(crate) async fn instantiate(
     cancel: Arc<AtomicBool>,
     with_state: bool,
 ) -> Result<PluginInstance, Failure> {
-    let granted = crate::capabilities::grant(
+    let granted = inlet_broker::capabilities::grant(
         &env.broker,
         &env.databases,
         connector,
@@ -670,18 +678,18 @@ pub(crate) async fn instantiate(
         call_timeout: Duration::from_secs(limits.call_timeout_secs),
         read_only_dirs: granted.read_only_dirs,
         state: with_state.then(|| env.store.clone()),
-        state_quota: crate::runtime::StateQuota::from_limits(limits),
+        state_quota: inlet_runtime::StateQuota::from_limits(limits),
         cancel,
         network: Some(granted.network),
         databases: Some(granted.databases),
-        budget: crate::policy::budget::HostBudget::new(
-            crate::policy::budget::BudgetLimits::from_limits(limits),
+        budget: inlet_policy::budget::HostBudget::new(
+            inlet_policy::budget::BudgetLimits::from_limits(limits),
         ),
     };
     Ok(env.runtime.instantiate(&plugin.component, opts).await?)
 }
 
-/// Records a finished sync in the exporter (names: [`crate::metrics`]).
+/// Records a finished sync in the exporter (the names are described in the host's `inlet::metrics`).
 fn record_metrics(report: &SyncReport, service_type: &str) {
     let connector = report.connector_id.clone();
     let outcome = JobStatus::from(report.status).as_str();
@@ -708,6 +716,21 @@ fn record_metrics(report: &SyncReport, service_type: &str) {
         .record(report.elapsed_ms as f64 / 1000.0);
     ::metrics::gauge!("inlet_plugin_memory_peak_bytes", "connector" => connector)
         .set(report.peak_memory_bytes as f64);
+}
+
+/// Peak resident memory of this process (`VmHWM` from /proc/self/status), in bytes; 0 where
+/// the platform does not say. Reported with each sync so an operator (and the containment
+/// tests) can see what a plugin made the host hold.
+pub(crate) fn process_peak_rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().strip_suffix("kB"))
+                .and_then(|kb| kb.trim().parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
 }
 
 #[cfg(test)]

@@ -7,8 +7,8 @@ mod json_policy;
 use base64::Engine as _;
 use md5::Digest as _;
 
-use crate::runtime::types;
 use crate::sink::{Action, Op};
+use inlet_runtime::types;
 use json_policy::{HostField, HostFields, LineMembers, Member, Shape, Violation};
 
 pub use json_policy::{MAX_DEPTH, MAX_NUMBER_DIGITS};
@@ -127,7 +127,7 @@ pub struct DocLimits<'a> {
     /// Elastic's pipeline settings: each document carries them as `_extract_binary_content`,
     /// `_reduce_whitespace` and `_run_ml_inference` for the ingest pipeline, and binary
     /// attachments are sent only when extraction is on.
-    pub pipeline: Option<&'a crate::config::Pipeline>,
+    pub pipeline: Option<&'a inlet_policy::config::Pipeline>,
 }
 
 /// Validates a plugin's document and builds the bulk action for it.
@@ -553,7 +553,7 @@ mod tests {
 
     #[test]
     fn host_fields_the_body_has_are_not_added_twice() {
-        let pipeline = crate::config::Pipeline {
+        let pipeline = inlet_policy::config::Pipeline {
             name: "p".into(),
             extract_binary_content: true,
             reduce_whitespace: true,

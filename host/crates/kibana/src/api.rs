@@ -14,7 +14,7 @@ use super::client::{EsClient, EsError, query, segment};
 use super::cluster::{Cluster, ClusterInfo, Licence, LicenceAnswer};
 use super::document::DEFAULT_DOMAIN;
 use super::model::{ConnectorDoc, SyncJobDoc};
-use crate::job::JobStatus;
+use inlet_policy::job::JobStatus;
 
 pub const CONNECTORS_INDEX: &str = ".elastic-connectors";
 pub const JOBS_INDEX: &str = ".elastic-connectors-sync-jobs";
@@ -288,7 +288,7 @@ impl Api {
         }
     }
 
-    /// `POST /_connector/_sync_job`: a `pending` job of `job_type` (a [`crate::job::JobType`] or its wire
+    /// `POST /_connector/_sync_job`: a `pending` job of `job_type` (a [`inlet_policy::job::JobType`] or its wire
     /// string); returns its id.
     pub async fn create_job(
         &self,
