@@ -20,11 +20,12 @@ use secrecy::{ExposeSecret as _, SecretString};
 use serde::{Deserialize, Serialize};
 use sha1::Digest as _;
 
-pub use inlet_policy::config::credentials::GOOGLE_TOKEN_URL;
+pub(crate) use inlet_policy::config::credentials::GOOGLE_TOKEN_URL;
 /// `grant_type` of RFC 7523 §2.1.
-pub const JWT_BEARER_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+pub(crate) const JWT_BEARER_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 /// `client_assertion_type` of RFC 7523 §2.2.
-pub const JWT_CLIENT_ASSERTION: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+pub(crate) const JWT_CLIENT_ASSERTION: &str =
+    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 /// Google refuses assertions valid for longer than an hour.
 const GOOGLE_LIFETIME_SECS: u64 = 3600;
 /// A client assertion is used once, right away; Entra ID's samples use 10 minutes.
@@ -42,7 +43,7 @@ struct KeyFile {
 }
 
 /// A Google service account, ready to sign grants.
-pub struct ServiceAccount {
+pub(crate) struct ServiceAccount {
     client_email: String,
     key: EncodingKey,
     key_id: Option<String>,
@@ -64,7 +65,10 @@ struct GoogleClaims<'a> {
 
 impl ServiceAccount {
     /// Reads a JSON key as Google issues it (`"type": "service_account"`).
-    pub fn from_key_json(json: &SecretString, subject: Option<&str>) -> Result<Self, String> {
+    pub(crate) fn from_key_json(
+        json: &SecretString,
+        subject: Option<&str>,
+    ) -> Result<Self, String> {
         // serde_json's messages name a position and what was expected, never the text.
         let key: KeyFile = serde_json::from_str(json.expose_secret())
             .map_err(|e| format!("not a JSON service account key ({e})"))?;
@@ -93,12 +97,17 @@ impl ServiceAccount {
         })
     }
 
-    pub fn token_uri(&self) -> Option<&str> {
+    pub(crate) fn token_uri(&self) -> Option<&str> {
         self.token_uri.as_deref()
     }
 
     /// The grant's JWT for `audience` (the token endpoint), valid from `now` for an hour.
-    pub fn assertion(&self, audience: &str, scope: &str, now: u64) -> Result<String, String> {
+    pub(crate) fn assertion(
+        &self,
+        audience: &str,
+        scope: &str,
+        now: u64,
+    ) -> Result<String, String> {
         let mut header = Header::new(Algorithm::RS256);
         header.kid = self.key_id.clone();
         let claims = GoogleClaims {
@@ -115,7 +124,7 @@ impl ServiceAccount {
 }
 
 /// An app's certificate credential, ready to sign client assertions.
-pub struct ClientCertificate {
+pub(crate) struct ClientCertificate {
     client_id: String,
     key: EncodingKey,
     header: Header,
@@ -136,7 +145,7 @@ impl ClientCertificate {
     /// The certificate (PEM; the first one of a chain is the app's) and its RSA private key.
     /// Refuses a key that does not belong to the certificate: the token endpoint would only say
     /// "invalid client".
-    pub fn new(
+    pub(crate) fn new(
         client_id: &str,
         certificate_pem: &SecretString,
         private_key_pem: &SecretString,
@@ -182,7 +191,7 @@ impl ClientCertificate {
     }
 
     /// A client assertion for `audience` (the token endpoint), used once.
-    pub fn assertion(&self, audience: &str, now: u64) -> Result<String, String> {
+    pub(crate) fn assertion(&self, audience: &str, now: u64) -> Result<String, String> {
         let claims = ClientAssertionClaims {
             aud: audience,
             iss: &self.client_id,
@@ -199,7 +208,7 @@ impl ClientCertificate {
 
 /// Seconds since the Unix epoch (a clock before 1970 counts as the epoch: the endpoint then
 /// refuses the assertion as expired and says so).
-pub fn unix_now() -> u64 {
+pub(crate) fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())

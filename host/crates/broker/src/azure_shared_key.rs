@@ -24,14 +24,14 @@ use secrecy::{ExposeSecret as _, SecretSlice, SecretString};
 use sha2::Sha256;
 
 /// The headers this credential writes; a plugin may not set them itself.
-pub const SIGNED_BY_HOST: [HeaderName; 2] = [
+pub(crate) const SIGNED_BY_HOST: [HeaderName; 2] = [
     http::header::AUTHORIZATION,
     HeaderName::from_static("x-ms-date"),
 ];
 
 /// `x-ms-version` sent when the plugin names none: a current service version (the response
 /// formats depend on it, so a plugin should name the one it parses).
-pub const DEFAULT_VERSION: &str = "2025-11-05";
+pub(crate) const DEFAULT_VERSION: &str = "2025-11-05";
 
 /// The standard headers of the string-to-sign, in Microsoft's order.
 const STANDARD: [HeaderName; 11] = [
@@ -54,14 +54,14 @@ const STANDARD: [HeaderName; 11] = [
 pub struct NotBase64;
 
 /// One storage account and its key.
-pub struct AzureSharedKey {
+pub(crate) struct AzureSharedKey {
     account: String,
     key: SecretSlice<u8>,
 }
 
 impl AzureSharedKey {
     /// `key` as Azure shows it: base64 (standard alphabet, padded).
-    pub fn new(account: &str, key: &SecretString) -> Result<AzureSharedKey, NotBase64> {
+    pub(crate) fn new(account: &str, key: &SecretString) -> Result<AzureSharedKey, NotBase64> {
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(key.expose_secret().trim())
             .map_err(|_| NotBase64)?;
@@ -77,7 +77,7 @@ impl AzureSharedKey {
     /// The headers that authorize `method` on `path_and_query` (as the wire carries it) with
     /// `headers` (`Content-Length` as it will be sent): `x-ms-date`, `x-ms-version` if the
     /// plugin set none, and `Authorization` (marked sensitive).
-    pub fn sign(
+    pub(crate) fn sign(
         &self,
         method: &str,
         path_and_query: &str,

@@ -28,36 +28,68 @@ use super::sigv4::SigV4;
 use inlet_policy::config::credentials::{ClientAuth, CredentialKind, CredentialSpec, SecretSource};
 use inlet_policy::http::{OriginPattern, Target};
 
-/// Why a credential could not be loaded. Names the key path and never the secret.
+/// Why a credential could not be loaded (at start for config.yml's, before a sync for a form
+/// credential, whose `name` is `form:<connector_id>/<name>`). Names the key path and never the
+/// secret.
 #[derive(Debug, thiserror::Error)]
 pub enum CredentialError {
+    /// A secret given as `{file: path}` could not be read.
     #[error("`credentials.{name}.{field}`: cannot read the secret file {path}: {source}")]
     File {
+        /// The credential's key under `credentials:`.
         name: String,
+        /// The secret's field (`token`, `password`, `client_secret`, …).
         field: &'static str,
+        /// The file read: relative paths resolved against config.yml's directory.
         path: String,
+        /// Why reading it failed.
         source: std::io::Error,
     },
+    /// The secret (a value, or a file's content without its trailing newline) is empty: an
+    /// empty file, or an `${ENV}` set to (or defaulting to) nothing.
     #[error("`credentials.{name}.{field}`: the secret is empty")]
-    Empty { name: String, field: &'static str },
+    Empty {
+        /// The credential's key under `credentials:`.
+        name: String,
+        /// The secret's field.
+        field: &'static str,
+    },
+    /// A secret injected as a header value has a character a header cannot carry (a newline,
+    /// a control character).
     #[error(
         "`credentials.{name}.{field}`: the secret contains characters not allowed in an HTTP header"
     )]
-    NotHeaderSafe { name: String, field: &'static str },
+    NotHeaderSafe {
+        /// The credential's key under `credentials:`.
+        name: String,
+        /// The secret's field.
+        field: &'static str,
+    },
+    /// An `azure_shared_key` account key that does not decode.
     #[error("`credentials.{name}.{field}`: {source}")]
     NotBase64 {
+        /// The credential's key under `credentials:`.
         name: String,
+        /// The secret's field (`account_key`).
         field: &'static str,
+        /// The decoding failure (names no value).
         source: super::azure_shared_key::NotBase64,
     },
+    /// Anything else about the definition: a field its type requires is missing, a bad
+    /// `hosts` pattern or header name, a key or certificate that does not parse.
     #[error("`credentials.{name}`: {message}")]
-    Invalid { name: String, message: String },
+    Invalid {
+        /// The credential's key under `credentials:`.
+        name: String,
+        /// What is wrong, naming the field.
+        message: String,
+    },
 }
 
 /// A token could not be obtained from an OAuth2 token endpoint.
 #[derive(Debug, thiserror::Error)]
 #[error("credential `{name}`: {reason}")]
-pub struct TokenError {
+pub(crate) struct TokenError {
     pub name: String,
     pub reason: String,
     /// The failure of an earlier fetch, repeated without asking the endpoint again (already
@@ -83,7 +115,7 @@ enum Secret {
     AzureSharedKey(Box<AzureSharedKey>),
 }
 
-pub struct Credential {
+pub(crate) struct Credential {
     name: String,
     kind: CredentialKind,
     hosts: Vec<OriginPattern>,
@@ -104,7 +136,7 @@ impl fmt::Debug for Credential {
 }
 
 /// What to do to one request, decided before it is sent.
-pub enum Injection<'a> {
+pub(crate) enum Injection<'a> {
     Header(HeaderName, HeaderValue),
     Query(&'a str, &'a SecretString),
     /// A bearer token from this client; `generation` identifies the token for a 401 refresh.
@@ -122,7 +154,7 @@ pub enum Injection<'a> {
 impl Credential {
     /// Reads the secret sources (files relative to `base_dir`) and checks the values. Rotated
     /// refresh tokens are stored in `refresh_tokens` (`None`: kept in memory only).
-    pub fn load(
+    pub(crate) fn load(
         name: &str,
         spec: &CredentialSpec,
         base_dir: &Path,
@@ -299,21 +331,21 @@ impl Credential {
         })
     }
 
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         &self.name
     }
 
-    pub fn hosts(&self) -> &[OriginPattern] {
+    pub(crate) fn hosts(&self) -> &[OriginPattern] {
         &self.hosts
     }
 
     /// True when this credential is bound to the request's origin.
-    pub fn applies_to(&self, target: &Target) -> bool {
+    pub(crate) fn applies_to(&self, target: &Target) -> bool {
         self.hosts.iter().any(|h| h.matches(target))
     }
 
     /// The headers this credential sets, which the plugin therefore may not set itself.
-    pub fn header_names(&self) -> Vec<HeaderName> {
+    pub(crate) fn header_names(&self) -> Vec<HeaderName> {
         match &self.secret {
             Secret::Header { name, .. } => vec![name.clone()],
             Secret::OAuth2(_) => vec![http::header::AUTHORIZATION],
@@ -323,18 +355,18 @@ impl Credential {
         }
     }
 
-    pub fn is_oauth2(&self) -> bool {
+    pub(crate) fn is_oauth2(&self) -> bool {
         matches!(self.secret, Secret::OAuth2(_))
     }
 
     /// Whether the signature covers the body (SigV4: its hash; Shared Key: its length), so the
     /// broker keeps a small body whole to sign.
-    pub fn signs_body(&self) -> bool {
+    pub(crate) fn signs_body(&self) -> bool {
         matches!(self.secret, Secret::SigV4(_) | Secret::AzureSharedKey(_))
     }
 
     /// The query parameter this credential sets.
-    pub fn query_param(&self) -> Option<&str> {
+    pub(crate) fn query_param(&self) -> Option<&str> {
         match &self.secret {
             Secret::Query { param, .. } => Some(param),
             _ => None,
@@ -342,7 +374,7 @@ impl Credential {
     }
 
     /// OAuth2 tokens fetched so far (for metrics).
-    pub fn token_fetches(&self) -> u64 {
+    pub(crate) fn token_fetches(&self) -> u64 {
         match &self.secret {
             Secret::OAuth2(o) => o.fetches.load(Ordering::Relaxed),
             _ => 0,
@@ -350,7 +382,7 @@ impl Credential {
     }
 
     /// What to add to a request, fetching an OAuth2 token if none is cached.
-    pub async fn injection(&self, net: &send::Connect) -> Result<Injection<'_>, TokenError> {
+    pub(crate) async fn injection(&self, net: &send::Connect) -> Result<Injection<'_>, TokenError> {
         let named = |e: TokenError| TokenError {
             name: self.name.clone(),
             ..e
@@ -420,7 +452,7 @@ fn client_authentication(
 }
 
 /// An OAuth2 client of a token endpoint, with its token cache.
-pub struct OAuth2 {
+pub(crate) struct OAuth2 {
     credential: String,
     token_url: http::Uri,
     scopes: Vec<String>,
@@ -482,10 +514,10 @@ const MAX_TOKEN_RESPONSE: u64 = 64 * 1024;
 /// A 401 drops the cached token (so the next request fetches another) at most once per this
 /// interval per credential. A revoked token is replaced at the first 401; a source that
 /// refuses every token costs one token request per interval.
-pub const REFUSED_TOKEN_INTERVAL: Duration = Duration::from_secs(30);
+pub(crate) const REFUSED_TOKEN_INTERVAL: Duration = Duration::from_secs(30);
 /// After a failed fetch, requests needing the token fail at once for this long instead of each
 /// asking the endpoint again.
-pub const FAILED_FETCH_BACKOFF: Duration = Duration::from_secs(5);
+pub(crate) const FAILED_FETCH_BACKOFF: Duration = Duration::from_secs(5);
 
 /// When a token fetched at `now` with `expires_in` should be replaced.
 pub(crate) fn refresh_at(now: Instant, expires_in: Option<Duration>) -> Instant {
@@ -546,7 +578,10 @@ impl OAuth2 {
 
     /// A valid token: the cached one, or a new one from the token endpoint. The lock is held
     /// across the fetch, so concurrent requests wait for one fetch instead of each making one.
-    pub async fn token(&self, net: &send::Connect) -> Result<(SecretString, u64), TokenError> {
+    pub(crate) async fn token(
+        &self,
+        net: &send::Connect,
+    ) -> Result<(SecretString, u64), TokenError> {
         let mut state = self.cache.lock().await;
         let now = Instant::now();
         if let Some(t) = state.fresh(now) {
@@ -587,7 +622,7 @@ impl OAuth2 {
     /// expiry. Drops it (rate-limited, see [`REFUSED_TOKEN_INTERVAL`]) unless another request
     /// already replaced it. True when the next request will carry another token, so sending
     /// the refused request once more is worth it.
-    pub async fn refused(&self, generation: u64) -> bool {
+    pub(crate) async fn refused(&self, generation: u64) -> bool {
         let mut state = self.cache.lock().await;
         let renewed = state.refused(generation, Instant::now());
         if !renewed {

@@ -16,7 +16,7 @@ use inlet_policy::manifest::credentials::{
 };
 
 /// What the connector's configuration makes of a declaration.
-pub enum Form {
+pub(crate) enum Form {
     /// A field it names is empty: the credential is not formed.
     Incomplete {
         missing: Vec<String>,
@@ -25,7 +25,7 @@ pub enum Form {
 }
 
 /// A declaration filled with the connector's values.
-pub struct Filled {
+pub(crate) struct Filled {
     pub spec: CredentialSpec,
     /// Of everything the credential was formed from, so a changed form value forms it again.
     pub digest: [u8; 32],
@@ -64,7 +64,7 @@ fn url_escape(field: &str, value: &str) -> Result<String, String> {
 }
 
 /// Fills `declaration` (named `name`) from the connector's configuration `values`.
-pub fn form(
+pub(crate) fn form(
     name: &str,
     declaration: &Declaration,
     values: &serde_json::Map<String, Value>,
@@ -143,7 +143,10 @@ pub fn form(
 impl Filled {
     /// The first granted origin missing for this credential: `Err((origin, why))`. Every `hosts`
     /// origin must be granted; the token endpoint by a grant naming its host exactly.
-    pub fn check_granted(&self, granted: &[OriginPattern]) -> Result<(), (String, &'static str)> {
+    pub(crate) fn check_granted(
+        &self,
+        granted: &[OriginPattern],
+    ) -> Result<(), (String, &'static str)> {
         for h in &self.spec.hosts {
             let target = exact_origin(h).map_err(|_| (h.clone(), "is not an exact origin"))?;
             if !granted.iter().any(|g| g.matches(&target)) {
@@ -167,7 +170,7 @@ impl Filled {
 
     /// The name of a config.yml credential among `operator` that claims the same header (or query
     /// parameter) on one of this credential's hosts: the operator's explicit choice wins.
-    pub fn claimed_by(&self, operator: &[std::sync::Arc<Credential>]) -> Option<String> {
+    pub(crate) fn claimed_by(&self, operator: &[std::sync::Arc<Credential>]) -> Option<String> {
         let targets: Vec<Target> = self
             .spec
             .hosts
@@ -189,7 +192,7 @@ impl Filled {
     }
 
     /// Why [`Credential::load`] refused the filled spec, naming fields, never values.
-    pub fn explain(&self, e: &CredentialError) -> String {
+    pub(crate) fn explain(&self, e: &CredentialError) -> String {
         match e {
             CredentialError::NotHeaderSafe { .. } | CredentialError::Empty { .. } => format!(
                 "configuration field(s) {} cannot make an HTTP credential (empty, or characters not allowed in a header)",

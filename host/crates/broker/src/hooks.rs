@@ -24,6 +24,10 @@ type SendFuture = Box<
         > + Send,
 >;
 
+/// The `wasi:http` hooks of one plugin instance's store: every request the guest sends goes to
+/// its connector's [`ConnectorNetwork`] (or is refused with `HttpRequestDenied` when there is
+/// none), counted against the instance's requests-in-flight budget until its response body is
+/// read or dropped.
 pub struct HttpHooks {
     network: Option<Arc<ConnectorNetwork>>,
     forbidden: Arc<HashSet<HeaderName>>,
@@ -32,6 +36,9 @@ pub struct HttpHooks {
 }
 
 impl HttpHooks {
+    /// Hooks for one instance of `connector_id`'s plugin. `network: None` (plugin inspection,
+    /// tool runs) refuses every request; the forbidden headers are wasi-http's defaults plus
+    /// every header the network's credentials inject, so a plugin can neither set nor read them.
     pub fn new(
         connector_id: &str,
         network: Option<Arc<ConnectorNetwork>>,

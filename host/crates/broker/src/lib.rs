@@ -1,61 +1,81 @@
 //! Brokers: the only way a plugin reaches the network or a database, and the only place
-//! credentials live (crate `inlet-broker`; the host re-exports it as `inlet::broker`, its
-//! [`sql`] and [`capabilities`] as `inlet::sql` and `inlet::capabilities`).
+//! credentials live (crate `inlet-broker`, on `inlet-policy`; `inlet-runtime` links it into each
+//! plugin's store, and the host re-exports it as `inlet::broker`, its [`sql`] and
+//! [`capabilities`] as `inlet::sql` and `inlet::capabilities`).
 //!
-//! Every `wasi:http/outgoing-handler` request of a plugin goes through one path
-//! ([`network::ConnectorNetwork::handle`]): origin allowlist (what the plugin declares ∩ what
-//! the operator grants) → credentials bound to that origin → concurrency and rate limits → DNS →
-//! address check → connect to the checked address → response limits. Modules, one job each:
+//! Every `wasi:http/outgoing-handler` request of a plugin goes through one path (the
+//! [`HttpHooks`] of its store, then its [`ConnectorNetwork`]): origin allowlist (what the plugin
+//! declares ∩ what the operator grants) → credentials bound to that origin → concurrency and
+//! rate limits → DNS → address check → connect to the checked address → response limits. The
+//! public surface is what the host and the runtime need: [`Broker`] (loaded once per process),
+//! [`capabilities::grant`] (one instance's grants), [`HttpHooks`] and the [`sql`] handles the
+//! runtime's WIT host side calls. Private modules, one job each:
 //! - [`inlet_policy::http`]: origin patterns, the two-sided match and the post-DNS address
 //!   classes (the policy crate's, so this crate only enforces it);
-//! - [`credentials`]: secrets, what they inject, the OAuth2 token cache; the request signers
-//!   [`sigv4`] (AWS) and [`azure_shared_key`] (Azure Storage);
-//! - [`form_credentials`]: credentials a plugin's manifest forms from its configuration form
+//! - `credentials`: secrets, what they inject, the OAuth2 token cache (with `assertion` and
+//!   `refresh_token` for the JWT and rotating-refresh-token grants); the request signers
+//!   `sigv4` (AWS) and `azure_shared_key` (Azure Storage);
+//! - `form_credentials`: credentials a plugin's manifest forms from its configuration form
 //!   (e.g. SharePoint's "Secret value"), held and injected by the host like config.yml's;
-//! - [`send`]: DNS, TCP/TLS, HTTP/1.1 and the streaming response limits;
-//! - [`network`]: one connector's request pipeline;
-//! - [`hooks`]: the `WasiHttpHooks` a plugin's store uses;
-//! - [`metrics`]: counters per connector;
+//! - `route` and `trust`: the operator's proxy, `no_proxy` and extra CAs;
+//! - `send`: DNS, TCP/TLS, HTTP/1.1 and the streaming response limits;
+//! - `network`: one connector's request pipeline;
+//! - `hooks`: the `WasiHttpHooks` a plugin's store uses;
+//! - `metrics`: counters per connector, copied into the exporter by
+//!   [`Broker::export_metrics`];
 //! - [`sql`]: the SQL broker (operator-granted PostgreSQL/MySQL connections, streamed rows);
 //! - [`capabilities`]: what a connector's plugin gets from both brokers: its manifest ∩ the
 //!   operator's grants.
 
-pub mod assertion;
-pub mod azure_shared_key;
+#![warn(missing_docs, unreachable_pub)]
+
+mod assertion;
+mod azure_shared_key;
 pub mod capabilities;
-pub mod credentials;
-pub mod form_credentials;
-pub mod hooks;
-pub mod metrics;
-pub mod network;
-pub mod refresh_token;
-pub mod route;
-pub mod send;
-pub mod sigv4;
+mod credentials;
+mod form_credentials;
+mod hooks;
+mod metrics;
+mod network;
+mod refresh_token;
+mod route;
+mod send;
+mod sigv4;
 pub mod sql;
-pub mod trust;
+mod trust;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+pub use azure_shared_key::NotBase64;
+pub use credentials::CredentialError;
 pub use hooks::HttpHooks;
-pub use metrics::{HttpMetrics, MetricsSnapshot};
 pub use network::ConnectorNetwork;
 
-use credentials::{Credential, CredentialError};
+use credentials::Credential;
 use form_credentials::Form;
 use inlet_policy::config::{Config, Connector};
 use inlet_policy::http::{OriginPattern, Policy};
 use inlet_policy::manifest::Manifest;
+use metrics::MetricsSnapshot;
 
-/// Why a connector's network could not be set up.
+/// Why the broker (at start) or a connector's network (before each sync) could not be set up.
+/// The message names the config.yml key to change, never a secret.
 #[derive(Debug, thiserror::Error)]
 pub enum BrokerError {
+    /// A credential of `credentials:` could not be loaded (at start only).
     #[error(transparent)]
     Credential(#[from] CredentialError),
+    /// A bad setting: an origin pattern, an unknown credential, a proxy or CA file, a form
+    /// credential that cannot be formed or whose origin is not granted.
     #[error("{key}: {message}")]
-    Invalid { key: String, message: String },
+    Invalid {
+        /// Where the setting is, e.g. `connectors[0].grants.http[1]` or `inlet.network.proxy`.
+        key: String,
+        /// What is wrong with it.
+        message: String,
+    },
 }
 
 /// The process-wide broker: loaded credentials (with their token caches) and per-connector
@@ -137,14 +157,17 @@ impl Broker {
     }
 
     /// How messages name `connector`'s keys (`connectors[i]`).
-    pub fn connector_key(&self, connector: &Connector) -> inlet_policy::config::ConnectorKey {
+    pub(crate) fn connector_key(
+        &self,
+        connector: &Connector,
+    ) -> inlet_policy::config::ConnectorKey {
         inlet_policy::config::ConnectorKey::of(&self.connector_ids, connector)
     }
 
     /// The network of one connector: its plugin's declared origins, the operator's grants,
     /// credentials (config.yml's granted ones first, then those its plugin forms from the
     /// connector's configuration values) and limits.
-    pub fn network_for(
+    pub(crate) fn network_for(
         &self,
         connector: &Connector,
         manifest: Option<&Manifest>,
@@ -347,7 +370,7 @@ impl Broker {
     }
 
     /// Counters of every connector that has had a network, by connector id.
-    pub fn metrics(&self) -> Vec<(String, MetricsSnapshot)> {
+    pub(crate) fn metrics(&self) -> Vec<(String, MetricsSnapshot)> {
         let map = self
             .shared
             .lock()
@@ -360,9 +383,10 @@ impl Broker {
         out
     }
 
-    /// OAuth2 tokens fetched per credential (form credentials as `form:<connector_id>/<name>`).
-    /// Copies the HTTP broker's per-connector counters into the exporter. Called just before each
-    /// scrape renders, so `/metrics` is always current without the broker knowing about Prometheus.
+    /// Copies the HTTP broker's per-connector counters and the OAuth2 token fetches into the
+    /// `metrics` facade's recorder (`inlet_http_*_total`, `inlet_oauth2_token_fetches_total`).
+    /// Called just before each scrape renders, so `/metrics` is always current without the
+    /// broker knowing about Prometheus.
     pub fn export_metrics(&self) {
         for (connector, m) in self.metrics() {
             let c = || connector.clone();
@@ -389,7 +413,8 @@ impl Broker {
         }
     }
 
-    pub fn token_fetches(&self) -> Vec<(String, u64)> {
+    /// OAuth2 tokens fetched per credential (form credentials as `form:<connector_id>/<name>`).
+    pub(crate) fn token_fetches(&self) -> Vec<(String, u64)> {
         let mut out: Vec<(String, u64)> = self
             .credentials
             .iter()

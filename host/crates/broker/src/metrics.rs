@@ -9,7 +9,7 @@ use serde::Serialize;
 use inlet_policy::http::DenyRule;
 
 #[derive(Debug, Default)]
-pub struct HttpMetrics {
+pub(crate) struct HttpMetrics {
     allowed: AtomicU64,
     denied: [AtomicU64; DenyRule::ALL.len()],
     /// Allowed requests that failed on the wire (DNS, connect, TLS, timeouts).
@@ -29,7 +29,7 @@ pub struct HttpMetrics {
 
 /// A copy of the counters at one moment.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
-pub struct MetricsSnapshot {
+pub(crate) struct MetricsSnapshot {
     pub allowed: u64,
     /// By rule name (`not_granted`, `blocked_address`, …); rules never hit are left out.
     pub denied: Vec<(&'static str, u64)>,
@@ -45,38 +45,38 @@ pub struct MetricsSnapshot {
 }
 
 impl HttpMetrics {
-    pub fn add_allowed(&self) {
+    pub(crate) fn add_allowed(&self) {
         self.allowed.fetch_add(1, Ordering::Relaxed);
     }
-    pub fn add_denied(&self, rule: DenyRule) {
+    pub(crate) fn add_denied(&self, rule: DenyRule) {
         self.denied[rule.index()].fetch_add(1, Ordering::Relaxed);
     }
-    pub fn add_failed(&self) {
+    pub(crate) fn add_failed(&self) {
         self.failed.fetch_add(1, Ordering::Relaxed);
     }
-    pub fn add_oversized(&self) {
+    pub(crate) fn add_oversized(&self) {
         self.oversized.fetch_add(1, Ordering::Relaxed);
     }
-    pub fn add_bytes_out(&self, n: u64) {
+    pub(crate) fn add_bytes_out(&self, n: u64) {
         self.bytes_out.fetch_add(n, Ordering::Relaxed);
     }
-    pub fn add_bytes_in(&self, n: u64) {
+    pub(crate) fn add_bytes_in(&self, n: u64) {
         self.bytes_in.fetch_add(n, Ordering::Relaxed);
     }
-    pub fn add_injection(&self) {
+    pub(crate) fn add_injection(&self) {
         self.credential_injections.fetch_add(1, Ordering::Relaxed);
     }
-    pub fn add_auth_retry(&self) {
+    pub(crate) fn add_auth_retry(&self) {
         self.auth_retries.fetch_add(1, Ordering::Relaxed);
     }
-    pub fn add_response(&self, latency: Duration) {
+    pub(crate) fn add_response(&self, latency: Duration) {
         let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
         self.responses.fetch_add(1, Ordering::Relaxed);
         self.latency_us_total.fetch_add(us, Ordering::Relaxed);
         self.latency_us_max.fetch_max(us, Ordering::Relaxed);
     }
 
-    pub fn snapshot(&self) -> MetricsSnapshot {
+    pub(crate) fn snapshot(&self) -> MetricsSnapshot {
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
         MetricsSnapshot {
             allowed: get(&self.allowed),

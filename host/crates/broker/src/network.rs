@@ -35,7 +35,7 @@ const PROXIED_LOOKUP: Duration = Duration::from_secs(2);
 
 /// The limits in force for one connector.
 #[derive(Debug, Clone)]
-pub struct Limits {
+pub(crate) struct Limits {
     pub timeouts: Timeouts,
     pub max_response_bytes: u64,
     pub max_concurrent_requests: u32,
@@ -43,7 +43,7 @@ pub struct Limits {
 }
 
 impl Limits {
-    pub fn from_config(c: &HttpLimits) -> Self {
+    pub(crate) fn from_config(c: &HttpLimits) -> Self {
         Limits {
             timeouts: Timeouts {
                 connect: Duration::from_secs(c.connect_timeout_secs.unwrap_or(10)),
@@ -59,7 +59,7 @@ impl Limits {
 
 /// What a connector's syncs share: counters, the concurrency limit, the rate limiter and the
 /// keep-alive connections.
-pub struct Shared {
+pub(crate) struct Shared {
     pub metrics: Arc<HttpMetrics>,
     concurrency: Arc<tokio::sync::Semaphore>,
     rate: Option<RateLimiter>,
@@ -69,7 +69,7 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn new(limits: &Limits, route: Arc<Route>) -> Self {
+    pub(crate) fn new(limits: &Limits, route: Arc<Route>) -> Self {
         Shared {
             route,
             metrics: Arc::default(),
@@ -110,7 +110,7 @@ impl RateLimiter {
 
 /// Distinct denials logged at WARN per connector network (one sync); a plugin trying 30,000
 /// origins gets this many lines and one saying the rest go to DEBUG.
-pub const WARNED_DENIALS: usize = 64;
+pub(crate) const WARNED_DENIALS: usize = 64;
 /// Longest denial message logged, in characters.
 const MAX_DENIAL_CHARS: usize = 600;
 
@@ -165,6 +165,11 @@ fn loggable(text: &str, max: usize) -> String {
     out
 }
 
+/// One connector's brokered HTTP, built for each plugin instance by
+/// [`capabilities::grant`](crate::capabilities::grant) (its declared ∩ granted origins, the
+/// credentials bound to them, `grants.http_limits`) and used by the instance's
+/// [`HttpHooks`](crate::HttpHooks). The counters, limiters and keep-alive connections behind it
+/// are per connector and outlive the instance.
 pub struct ConnectorNetwork {
     connector_id: String,
     policy: Policy,
@@ -216,13 +221,13 @@ impl ConnectorNetwork {
     }
 
     #[cfg(test)]
-    pub fn metrics(&self) -> &Arc<HttpMetrics> {
+    pub(crate) fn metrics(&self) -> &Arc<HttpMetrics> {
         &self.shared.metrics
     }
 
     /// Headers the plugin may not set (nor see in responses): wasi-http's defaults, plus every
     /// header a granted credential injects.
-    pub fn forbidden_headers(&self) -> HashSet<HeaderName> {
+    pub(crate) fn forbidden_headers(&self) -> HashSet<HeaderName> {
         let mut set: HashSet<HeaderName> = wasmtime_wasi_http::DEFAULT_FORBIDDEN_HEADERS
             .iter()
             .cloned()
@@ -233,7 +238,7 @@ impl ConnectorNetwork {
 
     /// Counts, logs (the first time a distinct denial is seen, at WARN, for the first
     /// [`WARNED_DENIALS`] of them) and turns a denial into the plugin's error.
-    pub fn deny(&self, denial: Denial) -> Error {
+    pub(crate) fn deny(&self, denial: Denial) -> Error {
         self.shared.metrics.add_denied(denial.rule);
         // The message carries the plugin's URL or host: escaped and cut, so it can neither
         // forge a log line nor make one huge.
@@ -276,7 +281,7 @@ impl ConnectorNetwork {
     }
 
     /// Sends one plugin request through the policy.
-    pub async fn handle(
+    pub(crate) async fn handle(
         self: Arc<Self>,
         req: http::Request<WasiBody>,
         options: Option<RequestOptions>,

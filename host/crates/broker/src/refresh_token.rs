@@ -26,7 +26,7 @@ struct Stored {
     refresh_token: String,
 }
 
-pub struct RotatingRefreshToken {
+pub(crate) struct RotatingRefreshToken {
     credential: String,
     /// Where rotations are stored; `None` keeps them in memory only (tests, `config check`).
     path: Option<PathBuf>,
@@ -53,7 +53,7 @@ fn file_name(credential: &str) -> String {
 
 impl RotatingRefreshToken {
     /// The configured token, or the one rotated from it that `dir` holds.
-    pub fn load(credential: &str, configured: SecretString, dir: Option<&Path>) -> Self {
+    pub(crate) fn load(credential: &str, configured: SecretString, dir: Option<&Path>) -> Self {
         let initial_sha256 = hex::encode(Sha256::digest(configured.expose_secret().as_bytes()));
         let path = dir.map(|d| d.join(file_name(credential)));
         let mut current = configured;
@@ -91,7 +91,7 @@ impl RotatingRefreshToken {
         }
     }
 
-    pub fn current(&self) -> SecretString {
+    pub(crate) fn current(&self) -> SecretString {
         self.current
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -100,7 +100,7 @@ impl RotatingRefreshToken {
 
     /// The endpoint issued `next` in place of the current token: store it, then use it. A
     /// failure to store is logged, not fatal: the token still works until the next restart.
-    pub fn rotate(&self, next: SecretString) {
+    pub(crate) fn rotate(&self, next: SecretString) {
         if next.expose_secret() == self.current().expose_secret() {
             return;
         }

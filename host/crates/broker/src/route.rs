@@ -23,7 +23,7 @@ use inlet_policy::http::{Host, Scheme, Target};
 /// A setting that cannot be used, with the key to change.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{key}: {message}")]
-pub struct RouteError {
+pub(crate) struct RouteError {
     pub key: String,
     pub message: String,
 }
@@ -36,7 +36,7 @@ fn invalid(key: &str, message: impl Into<String>) -> RouteError {
 }
 
 /// An HTTP proxy (plain HTTP to the proxy; `CONNECT` tunnels for HTTPS targets).
-pub struct Proxy {
+pub(crate) struct Proxy {
     hop: Target,
     /// `Proxy-Authorization: Basic …`, sent to the proxy only.
     authorization: Option<HeaderValue>,
@@ -56,7 +56,7 @@ impl std::fmt::Debug for Proxy {
 impl Proxy {
     /// Parses `http://[user:password@]host[:port]` (a bare `host:port` means `http://`).
     /// `credentials` (from config.yml) win over userinfo in the URL (from the environment).
-    pub fn parse(
+    pub(crate) fn parse(
         url: &str,
         key: &str,
         credentials: Option<(&str, &SecretString)>,
@@ -122,16 +122,16 @@ impl Proxy {
     }
 
     /// Where connections go: the proxy's host and port.
-    pub fn hop(&self) -> &Target {
+    pub(crate) fn hop(&self) -> &Target {
         &self.hop
     }
 
-    pub fn authorization(&self) -> Option<&HeaderValue> {
+    pub(crate) fn authorization(&self) -> Option<&HeaderValue> {
         self.authorization.as_ref()
     }
 
     /// `http://host:port`, without credentials.
-    pub fn shown(&self) -> &str {
+    pub(crate) fn shown(&self) -> &str {
         &self.shown
     }
 }
@@ -140,7 +140,7 @@ impl Proxy {
 /// subdomains (a leading `.` or `*.` is the same), an IP address or CIDR range for IP-literal
 /// targets; `:port` limits an entry to that port. Names are not resolved to match IP entries.
 #[derive(Debug, Default, Clone)]
-pub struct NoProxy {
+pub(crate) struct NoProxy {
     all: bool,
     names: Vec<(String, Option<u16>)>,
     nets: Vec<IpNet>,
@@ -148,7 +148,7 @@ pub struct NoProxy {
 
 impl NoProxy {
     /// Parses entries; `Err` names the first entry that is neither a name nor an address.
-    pub fn parse<'a>(entries: impl IntoIterator<Item = &'a str>) -> Result<NoProxy, String> {
+    pub(crate) fn parse<'a>(entries: impl IntoIterator<Item = &'a str>) -> Result<NoProxy, String> {
         let mut out = NoProxy::default();
         for raw in entries {
             out.add(raw)?;
@@ -211,7 +211,7 @@ impl NoProxy {
         Ok(())
     }
 
-    pub fn matches(&self, target: &Target) -> bool {
+    pub(crate) fn matches(&self, target: &Target) -> bool {
         if self.all {
             return true;
         }
@@ -230,7 +230,7 @@ impl NoProxy {
 
 /// The process-wide part of the route: proxies and the operator's extra CAs.
 #[derive(Debug, Default)]
-pub struct Network {
+pub(crate) struct Network {
     http_proxy: Option<Arc<Proxy>>,
     https_proxy: Option<Arc<Proxy>>,
     no_proxy: NoProxy,
@@ -240,7 +240,7 @@ pub struct Network {
 }
 
 /// Where the settings come from: config.yml's `inlet.network`, and the environment.
-pub struct NetworkSource<'a> {
+pub(crate) struct NetworkSource<'a> {
     pub settings: &'a inlet_policy::config::NetworkSettings,
     pub base_dir: &'a Path,
     /// Reads an environment variable (a parameter so tests need not touch the process's).
@@ -257,7 +257,7 @@ fn env_first(env: &dyn Fn(&str) -> Option<String>, names: &[&str]) -> Option<(St
 }
 
 impl Network {
-    pub fn load(source: &NetworkSource<'_>) -> Result<Network, RouteError> {
+    pub(crate) fn load(source: &NetworkSource<'_>) -> Result<Network, RouteError> {
         let s = source.settings;
         let password = match &s.proxy_password {
             None => None,
@@ -323,7 +323,7 @@ impl Network {
     }
 
     /// The proxy a request to `target` goes through, if any.
-    pub fn proxy_for(&self, target: &Target) -> Option<&Arc<Proxy>> {
+    pub(crate) fn proxy_for(&self, target: &Target) -> Option<&Arc<Proxy>> {
         let proxy = match target.scheme {
             Scheme::Http => self.http_proxy.as_ref(),
             Scheme::Https => self.https_proxy.as_ref(),
@@ -332,7 +332,7 @@ impl Network {
     }
 
     /// One line for the start-up log: which proxies are used, without credentials.
-    pub fn describe(&self) -> Option<String> {
+    pub(crate) fn describe(&self) -> Option<String> {
         let shown = |p: &Option<Arc<Proxy>>| p.as_ref().map(|p| p.shown().to_owned());
         match (shown(&self.http_proxy), shown(&self.https_proxy)) {
             (None, None) => None,
@@ -345,7 +345,7 @@ impl Network {
     }
 
     /// A connector's route: this network, with the connector's own extra CAs.
-    pub fn route(
+    pub(crate) fn route(
         self: &Arc<Self>,
         ca_file: Option<&Path>,
         key: &str,
@@ -370,7 +370,7 @@ impl Network {
 }
 
 /// How one connector's requests leave the host.
-pub struct Route {
+pub(crate) struct Route {
     network: Arc<Network>,
     tls: Arc<rustls::ClientConfig>,
 }
@@ -378,17 +378,17 @@ pub struct Route {
 impl Route {
     /// Straight out, with the platform's roots and no proxy.
     #[cfg(test)]
-    pub fn direct() -> Arc<Route> {
+    pub(crate) fn direct() -> Arc<Route> {
         let network = Arc::new(Network::default());
         let tls = tls_config(&[]).expect("TLS with the platform's roots");
         Arc::new(Route { network, tls })
     }
 
-    pub fn proxy_for(&self, target: &Target) -> Option<&Arc<Proxy>> {
+    pub(crate) fn proxy_for(&self, target: &Target) -> Option<&Arc<Proxy>> {
         self.network.proxy_for(target)
     }
 
-    pub fn tls(&self) -> Arc<rustls::ClientConfig> {
+    pub(crate) fn tls(&self) -> Arc<rustls::ClientConfig> {
         self.tls.clone()
     }
 }

@@ -38,7 +38,7 @@ use super::route::{Proxy, Route};
 use inlet_policy::http::{Host, Scheme, Target};
 
 #[derive(Debug, Clone, Copy)]
-pub struct Timeouts {
+pub(crate) struct Timeouts {
     /// DNS + TCP + TLS + HTTP handshake.
     pub connect: Duration,
     /// Request sent → response head.
@@ -53,7 +53,7 @@ impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Io for T {}
 /// Connection settings shared by the plugin requests of one connector and by the host's own
 /// token requests.
 #[derive(Clone)]
-pub struct Connect {
+pub(crate) struct Connect {
     pub timeouts: Timeouts,
     /// Direct or through the proxy, and the CAs TLS trusts.
     pub route: Arc<Route>,
@@ -63,7 +63,7 @@ pub struct Connect {
 const MAX_CONNECT_RESPONSE: usize = 16 * 1024;
 
 /// Resolves the target's host (an IP literal resolves to itself).
-pub async fn resolve(target: &Target, timeout: Duration) -> Result<Vec<IpAddr>, Error> {
+pub(crate) async fn resolve(target: &Target, timeout: Duration) -> Result<Vec<IpAddr>, Error> {
     let name = match &target.host {
         Host::Ip(ip) => return Ok(vec![*ip]),
         Host::Name(n) => n.clone(),
@@ -95,7 +95,7 @@ pub async fn resolve(target: &Target, timeout: Duration) -> Result<Vec<IpAddr>, 
 impl Connect {
     /// Opens a connection to one of `addrs` (in order) and sends `req` on it. `req` keeps its
     /// absolute URI; it is rewritten to origin form, and its `Host` set, here.
-    pub async fn send<B>(
+    pub(crate) async fn send<B>(
         &self,
         target: &Target,
         addrs: &[IpAddr],
@@ -120,7 +120,7 @@ impl Connect {
     /// A request that fails on a reused connection before any response comes back is
     /// reported with `reused: true`: the server may have closed the idle connection just as
     /// it was sent, so the caller may send it again on a fresh one if that is safe.
-    pub async fn send_pooled(
+    pub(crate) async fn send_pooled(
         &self,
         pool: &Pool,
         target: &Target,
@@ -196,7 +196,7 @@ impl Connect {
 
     /// A small request the host makes for itself (OAuth2 token endpoint): resolved without
     /// the plugin policy (the operator configured the URL), body read up to `max` bytes.
-    pub async fn fetch_small(
+    pub(crate) async fn fetch_small(
         &self,
         req: http::Request<Bytes>,
         max: u64,
@@ -216,7 +216,7 @@ impl Connect {
 /// Why a pooled send failed, and whether it was on a reused connection (see
 /// [`Connect::send_pooled`]).
 #[derive(Debug)]
-pub struct SendFailure {
+pub(crate) struct SendFailure {
     pub error: Error,
     pub reused: bool,
 }
@@ -287,7 +287,7 @@ const POOL_PER_ORIGIN: usize = 32;
 
 /// Keep-alive connections of one connector's plugin requests, by origin.
 #[derive(Default)]
-pub struct Pool {
+pub(crate) struct Pool {
     idle: Mutex<HashMap<String, Vec<Pooled>>>,
 }
 

@@ -20,7 +20,7 @@ use http::{HeaderName, HeaderValue};
 use secrecy::{ExposeSecret as _, SecretString};
 
 /// The headers this credential writes; a plugin may not set them itself.
-pub const SIGNED_BY_HOST: [HeaderName; 4] = [
+pub(crate) const SIGNED_BY_HOST: [HeaderName; 4] = [
     http::header::AUTHORIZATION,
     HeaderName::from_static("x-amz-date"),
     HeaderName::from_static("x-amz-content-sha256"),
@@ -28,14 +28,14 @@ pub const SIGNED_BY_HOST: [HeaderName; 4] = [
 ];
 
 /// One AWS identity with the region and service it signs for.
-pub struct SigV4 {
+pub(crate) struct SigV4 {
     identity: Identity,
     region: String,
     service: String,
 }
 
 impl SigV4 {
-    pub fn new(
+    pub(crate) fn new(
         access_key_id: &str,
         secret_access_key: &SecretString,
         session_token: Option<&SecretString>,
@@ -63,7 +63,7 @@ impl SigV4 {
     /// The headers that sign a request for `url` (absolute, its authority the `Host` the
     /// request will carry) with `headers` and `body` (`None`: streamed, not hashed). Header
     /// values come back marked sensitive.
-    pub fn sign(
+    pub(crate) fn sign(
         &self,
         method: &str,
         url: &str,

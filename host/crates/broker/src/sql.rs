@@ -13,24 +13,24 @@
 //!   changes. Sessions are reset before they go back to the pool (PostgreSQL `DISCARD ALL`;
 //!   MySQL `ROLLBACK`, named locks released, read-only, `sql_mode` and client character set
 //!   re-asserted), and a stream dropped half read closes its connection instead. The lexical
-//!   check ([`classify`]) comes first, for a clear error; the lexical mode it assumes is pinned
+//!   check (`classify`) comes first, for a clear error; the lexical mode it assumes is pinned
 //!   at connect (PostgreSQL `standard_conforming_strings=on`; MySQL `sql_mode` without
 //!   `ANSI_QUOTES` and `NO_BACKSLASH_ESCAPES`).
 //! - Results stream: a task per query pulls rows from the database into a buffer bounded by
 //!   bytes and charged to the plugin instance's host budget, and the plugin drains it batch by
-//!   batch ([`stream`]), so a large table never sits in memory, and a slow plugin slows the
+//!   batch ([`RowStream`]), so a large table never sits in memory, and a slow plugin slows the
 //!   database cursor rather than filling RAM.
 //! - TLS (rustls): config.yml's `databases.<name>.tls`, else the url's `sslmode`, else the
-//!   connector form's `ssl_enabled`/`ssl_ca`, else plain as before ([`tls`]).
+//!   connector form's `ssl_enabled`/`ssl_ca`, else plain as before (`tls`).
 
-pub mod classify;
-pub mod pg_binary;
+mod classify;
+mod pg_binary;
 #[cfg(test)]
 mod server_tests;
-pub mod stream;
-pub mod tls;
-pub mod values;
-pub mod wkb;
+mod stream;
+mod tls;
+mod values;
+mod wkb;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -48,20 +48,35 @@ use inlet_policy::config::{Config, Connector};
 use inlet_policy::manifest::Manifest;
 
 pub use stream::RowStream;
+pub use tls::CaFileError;
 pub use values::{Column, Value};
 
-/// Why the SQL broker could not be set up. Names the key; never the secret.
+/// Why the SQL broker could not be set up at start ([`Databases::new`]). Names the key; never
+/// the secret.
 #[derive(Debug, thiserror::Error)]
 pub enum DatabaseError {
+    /// A password given as `{file: path}` could not be read.
     #[error("`databases.{name}.{field}`: cannot read the secret file {path}: {source}")]
     File {
+        /// The database's key under `databases:`.
         name: String,
+        /// The secret's field (`password`).
         field: &'static str,
+        /// The file read: relative paths resolved against config.yml's directory.
         path: String,
+        /// Why reading it failed.
         source: std::io::Error,
     },
+    /// A bad definition: a `url` scheme that is neither PostgreSQL nor MySQL/MariaDB, or a
+    /// `credential` not in `credentials:`.
     #[error("`databases.{name}`: {message}")]
-    Invalid { name: String, message: String },
+    Invalid {
+        /// The database's key under `databases:`.
+        name: String,
+        /// What is wrong, naming the field.
+        message: String,
+    },
+    /// `databases.<name>.tls.ca_file` cannot be used.
     #[error(transparent)]
     CaFile(#[from] tls::CaFileError),
 }
@@ -79,16 +94,20 @@ pub enum FailureKind {
     Source,
 }
 
+/// A failed SQL call of a plugin: what the runtime hands back as a `connector-error`. The
+/// message names the database and what to change; database text in it is bounded and escaped.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{message}")]
 pub struct SqlFailure {
+    /// Becomes the `connector-error`'s kind (who can fix it).
     pub kind: FailureKind,
+    /// The whole sentence, as the plugin and the log see it.
     pub message: String,
 }
 
 impl SqlFailure {
-    /// Public: the host's WIT bindings (`inlet::runtime::sql_host`) refuse an open with one when
-    /// the context has no databases.
+    /// Public: the runtime's WIT host side (`inlet_runtime`'s `sql_host`) refuses an open with
+    /// one when the instance has no databases.
     pub fn new(kind: FailureKind, message: impl Into<String>) -> Self {
         SqlFailure {
             kind,
@@ -169,7 +188,7 @@ pub(crate) enum Pool {
 
 /// The limits a query runs under, from the database's definition.
 #[derive(Debug, Clone, Copy)]
-pub struct QueryLimits {
+pub(crate) struct QueryLimits {
     pub timeout: Duration,
     pub max_rows: u64,
     pub max_row_bytes: u64,
@@ -241,18 +260,9 @@ impl Databases {
         })
     }
 
-    /// No databases (tools that load plugins without a config).
-    pub fn empty() -> Self {
-        Databases {
-            definitions: BTreeMap::new(),
-            connector_ids: Vec::new(),
-            pools: Mutex::new(HashMap::new()),
-        }
-    }
-
     /// What one connector's plugin may open: its manifest's `sql` ∩ the connector's
     /// `grants.databases`.
-    pub fn for_connector(
+    pub(crate) fn for_connector(
         self: &Arc<Self>,
         connector: &Connector,
         manifest: Option<&Manifest>,

@@ -8,7 +8,7 @@ use rustls::pki_types::pem::PemObject as _;
 /// The certificates of a PEM bundle, each checked to be usable as a trust anchor, so a wrong
 /// file fails when it is read rather than at every connection. The error completes a sentence
 /// that starts with the file's name.
-pub fn ca_bundle(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, String> {
+pub(crate) fn ca_bundle(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, String> {
     let mut roots = rustls::RootCertStore::empty();
     let mut certs = Vec::new();
     for cert in CertificateDer::pem_slice_iter(pem) {

@@ -4,7 +4,10 @@
 //! with its own `bindgen!`, keep this one, and dispatch on the version a component exports.
 
 /// Bindings for `inlet:connector@0.1.x`.
-pub mod since_v0_1 {
+// Generated from wit/connector.wit: items carry the WIT's doc comments. A WIT item without one
+// (a plain record field, `connector-error`) can only be documented in the WIT, not here.
+#[allow(missing_docs)]
+pub(crate) mod since_v0_1 {
     wasmtime::component::bindgen!({
         world: "connector",
         path: "../../../wit",
@@ -18,11 +21,11 @@ pub mod since_v0_1 {
     });
 
     /// The contract version these bindings were generated from.
-    pub const VERSION: &str = "0.1.0";
+    pub(crate) const VERSION: &str = "0.1.0";
 
     /// The optional `json-lines` export (world `connector-json-lines`): only its export side is
     /// used, looked up per plugin, so plugins without it keep loading through [`Connector`].
-    pub mod json_lines {
+    pub(crate) mod json_lines {
         wasmtime::component::bindgen!({
             world: "connector-json-lines",
             path: "../../../wit",
@@ -35,8 +38,10 @@ pub mod since_v0_1 {
             },
         });
 
-        pub use exports::inlet::connector::json_lines::{Batch, Guest, GuestIndices};
+        pub(crate) use exports::inlet::connector::json_lines::{Batch, Guest, GuestIndices};
     }
 }
 
+/// The contract's `inlet:connector/types`: the records and enums plugins and the host exchange
+/// (documents, configuration fields, errors), generated from wit/connector.wit.
 pub use since_v0_1::inlet::connector::types;

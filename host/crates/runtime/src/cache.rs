@@ -28,14 +28,14 @@ pub enum CacheOutcome {
 }
 
 #[derive(Debug)]
-pub struct CompileCache {
+pub(crate) struct CompileCache {
     dir: PathBuf,
     engine_key: String,
 }
 
 /// Why a component could not be produced.
 #[derive(Debug, thiserror::Error)]
-pub enum CacheError {
+pub(crate) enum CacheError {
     /// The bytes are not a valid component (or use features this engine lacks).
     #[error("{0:#}")]
     Compile(wasmtime::Error),
@@ -47,7 +47,7 @@ pub enum CacheError {
 /// Why a directory cannot hold compiled plugins. Each message names the directory and what to
 /// do about it.
 #[derive(Debug, thiserror::Error)]
-pub enum CacheDirError {
+pub(crate) enum CacheDirError {
     #[error("{path}: {source}")]
     Io {
         path: String,
@@ -66,7 +66,7 @@ pub enum CacheDirError {
 }
 
 /// A component ready to instantiate, with how long it took to get it.
-pub struct Loaded {
+pub(crate) struct Loaded {
     pub component: Component,
     pub outcome: CacheOutcome,
     pub elapsed: Duration,
@@ -75,7 +75,7 @@ pub struct Loaded {
 impl CompileCache {
     /// Opens the cache in `dir`, creating it (mode 0700) if missing, and refuses a directory
     /// this user does not own or others may write to.
-    pub fn new(dir: &Path, engine: &Engine) -> Result<Self, CacheDirError> {
+    pub(crate) fn new(dir: &Path, engine: &Engine) -> Result<Self, CacheDirError> {
         private_dir(dir)?;
         let mut hasher = Sha256Hasher(Sha256::new());
         engine.precompile_compatibility_hash().hash(&mut hasher);
@@ -92,7 +92,7 @@ impl CompileCache {
     }
 
     /// Loads the precompiled artifact for these bytes, or compiles and stores it.
-    pub fn load_or_compile(
+    pub(crate) fn load_or_compile(
         &self,
         engine: &Engine,
         bytes: &[u8],
@@ -175,7 +175,7 @@ enum Trust {
 
 /// The effective uid of this process.
 #[cfg(unix)]
-pub fn current_uid() -> u32 {
+pub(crate) fn current_uid() -> u32 {
     rustix::process::geteuid().as_raw()
 }
 
@@ -183,7 +183,7 @@ pub fn current_uid() -> u32 {
 /// one (and a symlink leading to it) must be owned by this user and not writable by group or
 /// others.
 #[cfg(unix)]
-pub fn private_dir(dir: &Path) -> Result<(), CacheDirError> {
+pub(crate) fn private_dir(dir: &Path) -> Result<(), CacheDirError> {
     use std::os::unix::fs::{DirBuilderExt, MetadataExt};
     let path = dir.display().to_string();
     let io = |source| CacheDirError::Io {

@@ -10,13 +10,14 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 
 /// How often the epoch advances. A guest notices its deadline at most one tick late, and yields
 /// to the async executor once per tick, so other syncs on the same thread keep moving.
-pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// Settings that shape the engine. Every one of them is part of the compiled-code cache key
 /// through [`Engine::precompile_compatibility_hash`].
 #[derive(Debug, Clone)]
 pub struct EngineSettings {
-    /// Upper bound of any plugin's linear memory (the operator's cap).
+    /// Upper bound of any plugin's linear memory, in bytes (the operator's cap,
+    /// `inlet.limits.memory_mib`): the size of each memory slot in the pool.
     pub max_memory_bytes: u64,
     /// Instances the pool can hold at once (concurrent syncs, plus inspections).
     pub pooled_instances: u32,
@@ -25,7 +26,7 @@ pub struct EngineSettings {
 /// Builds the engine. Tries the pooling allocator first (fast instantiation, bounded memory) and
 /// falls back to on-demand allocation when the machine cannot reserve the address space for the
 /// pool (small VMs, 39-bit address spaces), as Spin does.
-pub fn build(settings: &EngineSettings) -> wasmtime::Result<(Engine, AllocatorKind)> {
+pub(crate) fn build(settings: &EngineSettings) -> wasmtime::Result<(Engine, AllocatorKind)> {
     let mut pooling = PoolingAllocationConfig::default();
     pooling
         .total_component_instances(settings.pooled_instances)
@@ -79,18 +80,21 @@ fn base_config() -> Config {
 /// Which instance allocator the engine ended up with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AllocatorKind {
+    /// Instances come from a pool reserved up front: fast instantiation, bounded memory.
     Pooling,
+    /// The fallback when the pool's address space could not be reserved: slower
+    /// instantiation, same limits (the store's limiter enforces them).
     OnDemand,
 }
 
 /// A thread that advances the engine's epoch every [`EPOCH_TICK`]; stops when dropped.
-pub struct EpochTicker {
+pub(crate) struct EpochTicker {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl EpochTicker {
-    pub fn start(engine: &Engine) -> std::io::Result<Self> {
+    pub(crate) fn start(engine: &Engine) -> std::io::Result<Self> {
         let stop = Arc::new(AtomicBool::new(false));
         let weak = engine.weak();
         let flag = stop.clone();

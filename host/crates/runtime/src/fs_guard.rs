@@ -40,7 +40,7 @@ const PER_ENTRY: u64 = 48;
 
 /// What one instance holds open, by resource handle.
 #[derive(Default)]
-pub struct FilesHeld {
+pub(crate) struct FilesHeld {
     descriptors: HashMap<u32, Slot>,
     listings: HashMap<u32, Charge>,
 }

@@ -16,24 +16,30 @@ use inlet_policy::guest_output::GuestLog;
 /// The call ran past its wall-clock budget.
 #[derive(Debug, thiserror::Error)]
 #[error("the plugin ran past its deadline of {0:?} for one call")]
-pub struct DeadlineExceeded(pub Duration);
+pub struct DeadlineExceeded(
+    /// The budget: the instance's `call_timeout` (`limits.call_timeout_secs`).
+    pub Duration,
+);
 
 /// The host asked the plugin to stop.
 #[derive(Debug, thiserror::Error)]
 #[error("the sync was cancelled")]
-pub struct Cancelled;
+pub(crate) struct Cancelled;
 
 /// A linear memory or table tried to grow past the plugin's limit.
 #[derive(Debug, thiserror::Error)]
 #[error("the plugin tried to grow {what} to {desired} (limit {limit})")]
 pub struct LimitExceeded {
+    /// `linear memory` or `a table`.
     pub what: &'static str,
+    /// The size it asked for: bytes for a memory, elements for a table.
     pub desired: usize,
+    /// The limit, in the same unit.
     pub limit: usize,
 }
 
 /// Memory and table limits, with the high-water mark kept for reports.
-pub struct Limiter {
+pub(crate) struct Limiter {
     pub max_memory_bytes: usize,
     pub max_table_elements: usize,
     pub peak_memory_bytes: usize,
@@ -88,7 +94,7 @@ impl ResourceLimiter for Limiter {
     }
 }
 
-pub struct HostState {
+pub(crate) struct HostState {
     pub(super) wasi: WasiCtx,
     pub(super) table: ResourceTable,
     pub(super) limiter: Limiter,

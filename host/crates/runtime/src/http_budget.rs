@@ -59,7 +59,7 @@ struct Entry {
 
 /// The charges of one instance's `wasi:http` objects, by resource handle.
 #[derive(Default)]
-pub struct HttpHeld {
+pub(crate) struct HttpHeld {
     entries: HashMap<u32, Entry>,
     /// outgoing-body handle → the request or response it belongs to.
     body_owner: HashMap<u32, u32>,

@@ -27,38 +27,63 @@ const HOST_GRACE: Duration = Duration::from_secs(5);
 /// database), so SIGTERM or a cancel from Kibana ends the call within this much.
 const CANCEL_POLL: Duration = Duration::from_millis(50);
 
-/// Why a call into a plugin failed.
+/// Why a call into a plugin failed. After any failure but [`CallError::Plugin`] the instance is
+/// poisoned (its state may be half-updated) and every later call returns
+/// [`CallError::Poisoned`].
 #[derive(Debug, thiserror::Error)]
 pub enum CallError {
-    /// The plugin itself reported an error.
+    /// The plugin itself reported an error; its kind says who can fix it.
     #[error("{}: {}", kind_name(.0.kind), .0.message)]
     Plugin(types::ConnectorError),
+    /// The call ran past `limits.call_timeout_secs`.
     #[error("{call}: {source}")]
     Deadline {
+        /// The call (`next-batch`, `ping`, `instantiate`, …).
         call: &'static str,
+        /// The budget it ran past.
         source: DeadlineExceeded,
     },
+    /// A linear memory or table tried to grow past the instance's limit (`limits.memory_mib`).
     #[error("{call}: the plugin exceeded its memory limit: {source}")]
     Memory {
+        /// The call (`next-batch`, `ping`, `instantiate`, …).
         call: &'static str,
+        /// What grew, and by how much.
         source: LimitExceeded,
     },
+    /// The host asked the instance to stop
+    /// ([`InstanceOptions::cancel`](crate::InstanceOptions::cancel)).
     #[error("{call}: cancelled")]
-    Cancelled { call: &'static str },
+    Cancelled {
+        /// The call (`next-batch`, `ping`, `instantiate`, …).
+        call: &'static str,
+    },
+    /// The plugin made the host hold or open more than its host budget allows (memory, handles,
+    /// requests in flight), even if it carried on after the refusal.
     #[error("{call}: {source}")]
     Budget {
+        /// The call (`next-batch`, `ping`, `instantiate`, …).
         call: &'static str,
+        /// The limit, naming its key (`limits.host_memory_mib`, …).
         source: BudgetExceeded,
     },
+    /// The guest trapped: a panic, a stack overflow, a bad host call.
     #[error("{call}: the plugin trapped: {reason}")]
-    Trap { call: &'static str, reason: String },
+    Trap {
+        /// The call (`next-batch`, `ping`, `instantiate`, …).
+        call: &'static str,
+        /// The trap in words, with the plugin's last stderr lines when it wrote any.
+        reason: String,
+    },
+    /// The instance could not be built (a granted directory that cannot be opened).
     #[error("cannot set up the plugin's sandbox: {0}")]
     Setup(String),
+    /// An earlier call failed and left the instance unusable.
     #[error("the instance is unusable after an earlier failure")]
     Poisoned,
 }
 
-pub fn kind_name(kind: types::ErrorKind) -> &'static str {
+pub(crate) fn kind_name(kind: types::ErrorKind) -> &'static str {
     match kind {
         types::ErrorKind::Config => "configuration error",
         types::ErrorKind::Auth => "authentication error",
@@ -201,6 +226,7 @@ async fn guard<R>(
 /// One batch as the plugin handed it over.
 #[derive(Debug)]
 pub enum Batch {
+    /// Documents as records (`sync.next-batch`, or the `json-lines` export's `documents`).
     Documents(Vec<types::Document>),
     /// JSON lines, one document per line (`inlet:connector/json-lines`), not yet checked (not
     /// even as UTF-8: the guest may hand them over as bytes).
@@ -238,7 +264,9 @@ impl Batch {
 /// charge back when this is dropped.
 #[derive(Debug)]
 pub struct HeldBatch {
+    /// What the plugin handed over.
     pub batch: Batch,
+    /// Its [`Batch::host_bytes`] against the instance's host budget, given back on drop.
     pub charge: Charge,
 }
 
@@ -263,6 +291,10 @@ pub(super) async fn instantiate(
     Ok((bindings, lines))
 }
 
+/// One live instance of a plugin, in a store of its own (from
+/// [`Runtime::instantiate`](crate::Runtime::instantiate)): the contract's calls, each under the
+/// instance's deadline and cancellation, and what it used. Dropping it discards any plugin
+/// state it has not flushed.
 pub struct PluginInstance {
     store: Store<HostState>,
     bindings: since_v0_1::Connector,
@@ -362,6 +394,8 @@ impl PluginInstance {
         self.call_timeout + HOST_GRACE
     }
 
+    /// The plugin's `metadata`: service type, name, version, features (must not touch the
+    /// network).
     pub async fn metadata(&mut self) -> Result<types::Metadata, CallError> {
         self.arm()?;
         let (budget, cancel) = (self.budget(), self.cancel_flag());
@@ -370,6 +404,7 @@ impl PluginInstance {
         self.settle("metadata", out)
     }
 
+    /// The plugin's configuration form, in Elastic's Rich Configurable Fields shape.
     pub async fn configuration_schema(&mut self) -> Result<Vec<types::ConfigField>, CallError> {
         self.arm()?;
         let (budget, cancel) = (self.budget(), self.cancel_flag());
@@ -383,6 +418,8 @@ impl PluginInstance {
         self.settle("configuration-schema", out)
     }
 
+    /// The plugin's own checks of `configuration`, beyond what the schema says (combinations,
+    /// formats); its refusal is a [`CallError::Plugin`].
     pub async fn validate_config(
         &mut self,
         configuration: &[types::ConfigValue],
@@ -400,6 +437,7 @@ impl PluginInstance {
             .map_err(CallError::Plugin)
     }
 
+    /// Asks the plugin to reach the source with `configuration` (Kibana's connection check).
     pub async fn ping(&mut self, configuration: &[types::ConfigValue]) -> Result<(), CallError> {
         self.arm()?;
         let (budget, cancel) = (self.budget(), self.cancel_flag());
@@ -413,6 +451,8 @@ impl PluginInstance {
         self.settle("ping", out)?.map_err(CallError::Plugin)
     }
 
+    /// The plugin's check of advanced sync rules (`rules`, JSON text) before Kibana activates
+    /// them.
     pub async fn validate_advanced_rules(
         &mut self,
         configuration: &[types::ConfigValue],
@@ -528,6 +568,8 @@ impl PluginInstance {
         }
     }
 
+    /// The cursor to resume from in the next incremental sync, read once [`Self::next_batch`]
+    /// returned `None` (`None`: the plugin keeps none).
     pub async fn cursor(&mut self, sync: ResourceAny) -> Result<Option<String>, CallError> {
         self.arm()?;
         let (budget, cancel) = (self.budget(), self.cancel_flag());

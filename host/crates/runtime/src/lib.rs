@@ -1,6 +1,20 @@
 //! The sandboxed runtime: one engine, one linker, a compiled-plugin cache, and fresh stores per
 //! use with limits always on (crate `inlet-runtime`, on inlet-policy, inlet-store and
 //! inlet-broker; the host re-exports it as `inlet::runtime`).
+//!
+//! The host builds one [`Runtime`] per process, [`Runtime::load`]s each plugin's component once
+//! (checked against the `inlet:connector` contract, compiled or taken from the cache), and
+//! [`Runtime::instantiate`]s a fresh [`PluginInstance`] for every sync, check or inspection with
+//! exactly what the capability granter ([`inlet_broker::capabilities`]) allowed it: the
+//! [`InstanceOptions`]. Every call into an instance has a wall-clock deadline and every failure
+//! becomes a [`CallError`] an operator can act on. The guest reaches the outside only through
+//! deny-by-default WASI (read-only preopened directories, logs), `wasi:http` through the
+//! broker's [`inlet_broker::HttpHooks`], and the contract's own imports (`log`, `state`, `sql`),
+//! whose host side lives here: private modules `guest_services` (log, state), `plugin_state`
+//! (quota and staged writes), `sql_host`, `fs_guard` and `http_budget` (what the guest makes the
+//! host open or hold, charged to its host budget).
+
+#![warn(missing_docs, unreachable_pub)]
 
 mod bindings;
 mod cache;
@@ -25,58 +39,93 @@ use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 pub use bindings::types;
 pub use cache::CacheOutcome;
 pub use engine::{AllocatorKind, EngineSettings};
-/// Plugin text made safe for a log line (escaped, cut); for host lines that quote a plugin.
-pub use inlet_policy::guest_output::clean as log_safe;
-/// A plugin instance's log pipe and rate limit, shared by host lines about that plugin.
-pub use inlet_policy::guest_output::{GuestLog, Level as LogLevel};
+pub use host_state::{DeadlineExceeded, LimitExceeded};
 pub use instance::{Batch, CallError, HeldBatch, PluginInstance};
 pub use plugin_state::StateQuota;
+
+use inlet_policy::guest_output::GuestLog;
 
 use bindings::since_v0_1;
 use host_state::{HostState, Limiter};
 use inlet_store::StateStore;
 
-/// Why a component cannot be used.
+/// Why a component cannot be used ([`Runtime::load`]). Each message says what to do about it.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
+    /// Not a component (a core module, not WebAssembly at all), or wasmtime refused to
+    /// compile it; the text is the reason.
     #[error("not a valid WebAssembly component: {0}")]
     Invalid(String),
+    /// A component, but without the `inlet:connector/source` export every plugin must have.
     #[error(
         "not an Inlet connector: it exports no `inlet:connector/source` interface (it exports: {exports})"
     )]
-    NotAConnector { exports: String },
+    NotAConnector {
+        /// What it exports instead, comma-separated (`nothing` when nothing).
+        exports: String,
+    },
+    /// Built against a contract version this host cannot run (semver: `0.x` within one minor,
+    /// `x.*` within one major).
     #[error(
         "targets contract inlet:connector@{found}, but this host supports {supported}.x; rebuild the plugin against that contract or upgrade inlet"
     )]
-    IncompatibleContract { found: String, supported: String },
+    IncompatibleContract {
+        /// The version the component exports, or `(unversioned)`.
+        found: String,
+        /// The major.minor this host supports (`0.1`).
+        supported: String,
+    },
+    /// It imports something the host does not link (an interface of a newer WASI, or one
+    /// outside the sandbox).
     #[error("imports `{import}`, which this host does not provide ({detail})")]
-    MissingImport { import: String, detail: String },
+    MissingImport {
+        /// The import wasmtime named, or `(unknown)`.
+        import: String,
+        /// wasmtime's whole message.
+        detail: String,
+    },
+    /// Compiled, but the artifact could not be written to the cache directory.
     #[error("cannot store the compiled plugin in the cache: {0}")]
     Cache(String),
 }
 
-/// A component compiled (or loaded from the cache), checked against the contract, and linked.
+/// A component compiled (or loaded from the cache), checked against the contract, and linked:
+/// ready for any number of [`Runtime::instantiate`] calls.
 pub struct LoadedComponent {
     pub(crate) pre: since_v0_1::ConnectorPre<HostState>,
     /// Where the optional `json-lines` export is, when the component has it.
     pub(crate) json_lines: Option<since_v0_1::json_lines::GuestIndices>,
+    /// The `inlet:connector` version the component exports (e.g. `0.1.0`).
     pub contract: String,
+    /// Whether it was compiled now or loaded precompiled.
     pub cache: CacheOutcome,
+    /// How long compiling it (or loading it from the cache) took.
     pub load_time: Duration,
+    /// Every interface the component imports, as WIT names (`wasi:http/outgoing-handler@0.2.x`).
     pub imports: Vec<String>,
-    pub exports: Vec<String>,
 }
 
-/// What a fresh instance is allowed to use.
+/// What a fresh instance is allowed to use: built from the connector's limits and what the
+/// capability granter allowed (`inlet_broker::capabilities::grant`).
 pub struct InstanceOptions {
+    /// The connector the instance runs for: names its log lines, its plugin state and its
+    /// network.
     pub connector_id: String,
+    /// Most linear memory the plugin may grow to, in bytes (`limits.memory_mib`); growing past
+    /// it traps, and the call fails with [`CallError::Memory`].
     pub memory_limit_bytes: usize,
+    /// Wall-clock budget of each call into the plugin (`limits.call_timeout_secs`); past it the
+    /// call fails with [`CallError::Deadline`] and the instance is not called again.
     pub call_timeout: Duration,
     /// Host directories mounted read-only at the same path.
     pub read_only_dirs: Vec<PathBuf>,
+    /// Where the plugin's `state` import reads and commits; with `None` (inspections, checks)
+    /// `get` finds nothing and `set` is refused.
     pub state: Option<Arc<StateStore>>,
     /// The connector's plugin-state quota (`limits.max_state_keys`, `limits.max_state_bytes`).
     pub state_quota: StateQuota,
+    /// Set to stop the instance: a running call ends with [`CallError::Cancelled`] within a
+    /// tick (10 ms) while the guest runs, or about 50 ms while it waits in a host call.
     pub cancel: Arc<AtomicBool>,
     /// Brokered HTTP for this connector; `None` refuses every request.
     pub network: Option<Arc<inlet_broker::ConnectorNetwork>>,
@@ -86,6 +135,8 @@ pub struct InstanceOptions {
     pub budget: inlet_policy::budget::HostBudget,
 }
 
+/// The process's wasmtime engine and linker (WASI, `wasi:http` and the contract's imports) and
+/// the compiled-plugin cache. An epoch ticker thread runs while it lives, driving the deadlines.
 pub struct Runtime {
     engine: Engine,
     linker: Linker<HostState>,
@@ -95,6 +146,10 @@ pub struct Runtime {
 }
 
 impl Runtime {
+    /// Builds the engine (the pooling allocator, or on-demand allocation when the machine cannot
+    /// reserve the pool's address space), the linker and the cache in `cache_dir` (created with
+    /// mode 0700 if missing). Fails on a cache directory this user does not own or others may
+    /// write to (compiled plugins are native code), naming the fix.
     pub fn new(settings: &EngineSettings, cache_dir: &Path) -> anyhow::Result<Self> {
         let (engine, allocator) = engine::build(settings).map_err(anyhow::Error::from)?;
         let mut linker = Linker::new(&engine);
@@ -124,6 +179,7 @@ impl Runtime {
         })
     }
 
+    /// Which instance allocator the engine ended up with, for the start-up log line.
     pub fn allocator(&self) -> AllocatorKind {
         self.allocator
     }
@@ -162,7 +218,6 @@ impl Runtime {
             cache: loaded.outcome,
             load_time: loaded.elapsed,
             imports,
-            exports,
         })
     }
 

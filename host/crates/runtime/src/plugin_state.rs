@@ -26,17 +26,21 @@ use std::sync::Arc;
 use inlet_store::{StateStore, StateUsage, StoreError};
 
 /// Longest key and value a plugin may set, whatever its quota.
-pub const MAX_STATE_KEY: usize = 256;
-pub const MAX_STATE_VALUE: usize = 64 * 1024;
+pub(crate) const MAX_STATE_KEY: usize = 256;
+pub(crate) const MAX_STATE_VALUE: usize = 64 * 1024;
 
-/// A connector's state quota (`limits.max_state_keys`, `limits.max_state_bytes`).
+/// A connector's state quota (`limits.max_state_keys`, `limits.max_state_bytes`); the default
+/// is the defaults of both (1000 keys, 4 MiB).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StateQuota {
+    /// Keys the connector may keep.
     pub max_keys: u64,
+    /// Bytes of keys and values together (UTF-8) it may keep.
     pub max_bytes: u64,
 }
 
 impl StateQuota {
+    /// The quota `l` sets: its `max_state_keys` and `max_state_bytes`.
     pub fn from_limits(l: &inlet_policy::config::Limits) -> Self {
         StateQuota {
             max_keys: l.max_state_keys,
@@ -60,7 +64,7 @@ impl Default for StateQuota {
 
 /// Why a `set` was refused: the message the plugin gets back.
 #[derive(Debug, thiserror::Error)]
-pub enum SetError {
+pub(crate) enum SetError {
     #[error(
         "state key {key:?} is {len} bytes; keys are limited to {MAX_STATE_KEY} bytes",
         key = cut(key)
@@ -102,7 +106,7 @@ struct Staged {
 }
 
 /// One instance's view of its connector's state.
-pub struct PluginState {
+pub(crate) struct PluginState {
     store: Arc<StateStore>,
     connector_id: String,
     quota: StateQuota,
@@ -112,7 +116,7 @@ pub struct PluginState {
 }
 
 impl PluginState {
-    pub fn new(store: Arc<StateStore>, connector_id: &str, quota: StateQuota) -> Self {
+    pub(crate) fn new(store: Arc<StateStore>, connector_id: &str, quota: StateQuota) -> Self {
         PluginState {
             store,
             connector_id: connector_id.to_owned(),
@@ -122,14 +126,14 @@ impl PluginState {
         }
     }
 
-    pub fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
+    pub(crate) fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
         match self.staged.get(key) {
             Some(staged) => Ok(staged.value.clone()),
             None => self.store.plugin_get(&self.connector_id, key),
         }
     }
 
-    pub fn set(&mut self, key: &str, value: &str) -> Result<(), SetError> {
+    pub(crate) fn set(&mut self, key: &str, value: &str) -> Result<(), SetError> {
         if key.len() > MAX_STATE_KEY {
             return Err(SetError::KeyTooLong {
                 key: key.to_owned(),
@@ -178,7 +182,7 @@ impl PluginState {
         Ok(())
     }
 
-    pub fn delete(&mut self, key: &str) -> Result<(), StoreError> {
+    pub(crate) fn delete(&mut self, key: &str) -> Result<(), StoreError> {
         let (current, stored) = self.current(key)?;
         let Some(size) = current else {
             return Ok(());
@@ -203,7 +207,7 @@ impl PluginState {
     }
 
     /// Commits what is staged in one transaction. A no-op when nothing is.
-    pub fn flush(&mut self) -> Result<(), StoreError> {
+    pub(crate) fn flush(&mut self) -> Result<(), StoreError> {
         if self.staged.is_empty() {
             return Ok(());
         }
@@ -225,7 +229,7 @@ impl PluginState {
     }
 
     /// Forgets what is staged (the step that wrote it was not accepted).
-    pub fn discard(&mut self) {
+    pub(crate) fn discard(&mut self) {
         self.staged.clear();
         self.usage = None;
     }

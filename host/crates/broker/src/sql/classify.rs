@@ -21,7 +21,7 @@ use std::fmt;
 
 /// The SQL dialect of a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dialect {
+pub(super) enum Dialect {
     Postgres,
     Mysql,
 }
@@ -103,7 +103,7 @@ const EXCERPT_CHARS: usize = 64;
 
 /// Why a statement was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Refusal {
+pub(super) enum Refusal {
     Empty,
     /// A NUL byte: neither server's protocol carries one inside a statement.
     Nul,
@@ -123,7 +123,7 @@ pub enum Refusal {
 
 impl Refusal {
     /// Whether allowing writes (`read_only: false`) would let the statement through.
-    pub fn is_read_only_refusal(&self) -> bool {
+    pub(super) fn is_read_only_refusal(&self) -> bool {
         matches!(
             self,
             Refusal::NotReading(_)
@@ -173,12 +173,12 @@ impl fmt::Display for Refusal {
 }
 
 /// One statement only, lexically well formed (terminated strings and comments).
-pub fn check_single(dialect: Dialect, statement: &str) -> Result<(), Refusal> {
+pub(super) fn check_single(dialect: Dialect, statement: &str) -> Result<(), Refusal> {
     lex(dialect, statement).map(drop)
 }
 
 /// `Ok` when `statement` is one statement that only reads; else the first reason found.
-pub fn check_read_only(dialect: Dialect, statement: &str) -> Result<(), Refusal> {
+pub(super) fn check_read_only(dialect: Dialect, statement: &str) -> Result<(), Refusal> {
     let tokens = lex(dialect, statement)?;
     let first = tokens
         .iter()

@@ -123,7 +123,7 @@ fn oid_name(oid: u32) -> Option<&'static str> {
 /// Python's `repr(float)` (what Elastic's connector writes for a float, in JSON and in `_id`s):
 /// the shortest round-trip digits, positional from 1e-4 to below 1e16 and always with a
 /// fractional part there, scientific (`1e+16`, `1.5e-05`) outside.
-pub fn python_float(f: f64) -> String {
+pub(super) fn python_float(f: f64) -> String {
     if f.is_nan() {
         return "nan".into();
     }
@@ -465,7 +465,7 @@ impl Value {
 
 /// An exact decimal as a JSON number that is always a float token (`125` → `125.0`) and keeps
 /// every digit; NaN and the infinities, which JSON has no number for, as strings.
-pub fn decimal_json(d: &str) -> String {
+pub(super) fn decimal_json(d: &str) -> String {
     let t = d.trim();
     let is_number = t
         .strip_prefix('-')
@@ -544,7 +544,7 @@ fn unknown(raw: &[u8]) -> Value {
 }
 
 /// One value of the named type from its binary form.
-pub fn scalar(name: &str, raw: &[u8]) -> Result<Value, String> {
+pub(super) fn scalar(name: &str, raw: &[u8]) -> Result<Value, String> {
     let mut b = Bytes(raw);
     let b = &mut b;
     // sqlx names the types it knows in capitals and the others (tsvector, extension types) as

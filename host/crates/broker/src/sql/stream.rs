@@ -25,14 +25,14 @@ use inlet_policy::budget::{Charge, HostBudget};
 
 /// Bytes of rows one stream keeps for the plugin before the database cursor waits. A row larger
 /// than this still passes, alone.
-pub const STREAM_BUFFER_BYTES: usize = 4 * 1024 * 1024;
+pub(super) const STREAM_BUFFER_BYTES: usize = 4 * 1024 * 1024;
 /// Rows, and bytes, per message from the database task: small enough that the plugin gets rows
 /// soon, large enough to keep the channel cheap.
 const CHUNK_ROWS: usize = 256;
 const CHUNK_BYTES: usize = 256 * 1024;
 /// Bytes (roughly) one `next-batch` hands the plugin at most, so a batch of wide rows cannot
 /// blow the guest's memory; at least one row is always returned.
-pub const MAX_BATCH_BYTES: usize = 8 * 1024 * 1024;
+pub(super) const MAX_BATCH_BYTES: usize = 8 * 1024 * 1024;
 /// What the budget calls the bytes a stream holds.
 const BUFFERED_ROWS: &str = "SQL rows waiting to be read";
 
@@ -97,7 +97,8 @@ impl RowBuffer {
     }
 }
 
-/// A running query's rows.
+/// A running query's rows, drained by the plugin batch by batch. Holds its connection until
+/// the result ends; dropped half read, it stops the query and closes that connection.
 pub struct RowStream {
     columns: Vec<Column>,
     rx: mpsc::UnboundedReceiver<Msg>,
@@ -118,16 +119,21 @@ impl Drop for RowStream {
 }
 
 impl RowStream {
+    /// The result's columns in order, taken from its first row: empty when the result has no
+    /// rows (or the statement returns none).
     pub fn columns(&self) -> Vec<Column> {
         self.columns.clone()
     }
 
     /// Bytes of rows the stream holds for the plugin now (buffered, not yet handed over).
-    pub fn held_bytes(&self) -> u64 {
+    #[cfg(test)]
+    pub(crate) fn held_bytes(&self) -> u64 {
         self.buffer.charge().bytes()
     }
 
-    /// Up to `max_rows` rows (and about [`MAX_BATCH_BYTES`]), `None` at the end.
+    /// Up to `max_rows` rows (at least 1, and about 8 MiB at most so wide rows cannot blow the
+    /// guest's memory), `None` at the end. Waits on the database only when no row is buffered;
+    /// a failure of the query (a timeout, a limit, the server) ends the stream.
     pub async fn next_batch(
         &mut self,
         max_rows: u32,

@@ -54,16 +54,24 @@ pub(crate) struct Configured {
 pub enum CaFileError {
     // `cause` is in the message and deliberately not a `source`: error chains would print it
     // twice.
+    /// The file could not be read.
     #[error("`databases.{name}.tls.ca_file`: cannot read {path}: {cause}")]
     Read {
+        /// The database's key under `databases:`.
         name: String,
+        /// The file, resolved against config.yml's directory.
         path: String,
+        /// Why reading it failed.
         cause: std::io::Error,
     },
+    /// The file was read but holds no usable certificate.
     #[error("`databases.{name}.tls.ca_file`: {path} {reason}")]
     Invalid {
+        /// The database's key under `databases:`.
         name: String,
+        /// The file, resolved against config.yml's directory.
         path: String,
+        /// What is wrong with it, as the rest of a sentence starting with the path.
         reason: String,
     },
 }

@@ -7,22 +7,37 @@ use sqlx::{Column as _, Row as _, TypeInfo as _, ValueRef as _};
 /// A value in a row or a parameter; mirrors the contract's `sql-value`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
+    /// SQL `NULL`.
     Null,
+    /// PostgreSQL `BOOLEAN`. MySQL's `BOOLEAN` is `TINYINT(1)` and arrives as [`Value::Int`],
+    /// as Elastic's connector keeps it.
     Bool(bool),
+    /// Integer types (and MySQL `BIT`); an unsigned value above `i64::MAX` arrives as
+    /// [`Value::Decimal`] instead.
     Int(i64),
+    /// `REAL`/`DOUBLE`/`FLOAT`.
     Float(f64),
+    /// `NUMERIC`/`DECIMAL` as its canonical text, so no precision is lost.
     Decimal(String),
+    /// Character types, UUIDs, and types without a closer variant as text (MySQL spatial
+    /// values as WKT).
     Text(String),
+    /// Binary types (`BYTEA`, `BLOB`, `VARBINARY`, …).
     Bytes(Vec<u8>),
+    /// RFC 3339 with offset for time-zone-aware columns, else ISO 8601 without one
+    /// (`2024-05-01T10:00:00`).
     Timestamp(String),
+    /// A calendar date, `YYYY-MM-DD`.
     Date(String),
+    /// `HH:MM:SS[.ffffff]`; a MySQL `TIME` is a duration, `[-]H:MM:SS[.ffffff]`.
     Time(String),
+    /// `JSON`/`JSONB` as JSON text.
     Json(String),
 }
 
 impl Value {
     /// Bytes the value occupies, roughly, for the per-row and per-batch budgets.
-    pub fn weight(&self) -> usize {
+    pub(crate) fn weight(&self) -> usize {
         8 + match self {
             Value::Decimal(s)
             | Value::Text(s)
@@ -39,7 +54,9 @@ impl Value {
 /// A column of a result.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Column {
+    /// As the database labels it (an alias when the statement gives one).
     pub name: String,
+    /// The database's own type name (`INT8`, `VARCHAR`, `TIMESTAMPTZ`, …).
     pub db_type: String,
 }
 
@@ -55,7 +72,7 @@ fn bad(column: &str, ty: &str, e: impl std::fmt::Display) -> String {
     format!("cannot read column `{column}` of type {ty}: {e}; cast it in the query (e.g. to text)")
 }
 
-pub fn pg_columns(row: &sqlx::postgres::PgRow) -> Vec<Column> {
+pub(super) fn pg_columns(row: &sqlx::postgres::PgRow) -> Vec<Column> {
     row.columns()
         .iter()
         .map(|c| Column {
@@ -66,7 +83,7 @@ pub fn pg_columns(row: &sqlx::postgres::PgRow) -> Vec<Column> {
 }
 
 /// One PostgreSQL row as values.
-pub fn pg_row(row: &sqlx::postgres::PgRow) -> Result<Vec<Value>, String> {
+pub(super) fn pg_row(row: &sqlx::postgres::PgRow) -> Result<Vec<Value>, String> {
     let mut out = Vec::with_capacity(row.len());
     for (i, col) in row.columns().iter().enumerate() {
         let ty = col.type_info().name();
@@ -133,7 +150,7 @@ pub fn pg_row(row: &sqlx::postgres::PgRow) -> Result<Vec<Value>, String> {
     Ok(out)
 }
 
-pub fn my_columns(row: &sqlx::mysql::MySqlRow) -> Vec<Column> {
+pub(super) fn my_columns(row: &sqlx::mysql::MySqlRow) -> Vec<Column> {
     row.columns()
         .iter()
         .map(|c| Column {
@@ -144,7 +161,7 @@ pub fn my_columns(row: &sqlx::mysql::MySqlRow) -> Vec<Column> {
 }
 
 /// One MySQL/MariaDB row as values.
-pub fn my_row(row: &sqlx::mysql::MySqlRow) -> Result<Vec<Value>, String> {
+pub(super) fn my_row(row: &sqlx::mysql::MySqlRow) -> Result<Vec<Value>, String> {
     let mut out = Vec::with_capacity(row.len());
     for (i, col) in row.columns().iter().enumerate() {
         let ty = col.type_info().name();
@@ -296,14 +313,14 @@ macro_rules! bind_all {
     }};
 }
 
-pub fn pg_query<'q>(
+pub(super) fn pg_query<'q>(
     statement: &'q str,
     params: &[Value],
 ) -> Result<sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>, String> {
     bind_all!(sqlx::query::<sqlx::Postgres>(statement), params)
 }
 
-pub fn my_query<'q>(
+pub(super) fn my_query<'q>(
     statement: &'q str,
     params: &[Value],
 ) -> Result<sqlx::query::Query<'q, sqlx::MySql, sqlx::mysql::MySqlArguments>, String> {

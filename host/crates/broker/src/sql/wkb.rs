@@ -5,7 +5,7 @@
 //! loses them.
 
 /// The WKT of a MySQL geometry value, or `None` when it is not a shape this reader knows.
-pub fn mysql_wkt(value: &[u8]) -> Option<String> {
+pub(super) fn mysql_wkt(value: &[u8]) -> Option<String> {
     let mut r = Reader {
         data: value.get(4..)?,
         little: true,
