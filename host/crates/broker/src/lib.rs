@@ -1,15 +1,17 @@
 //! Brokers: the only way a plugin reaches the network or a database, and the only place
-//! credentials live (crate `inlet-broker`, on `inlet-policy`; `inlet-runtime` links it into each
-//! plugin's store, and the host re-exports it as `inlet::broker`, its [`sql`] and
-//! [`capabilities`] as `inlet::sql` and `inlet::capabilities`).
+//! credentials live (crate `inlet-broker`, on `inlet-policy` and `inlet-runtime`, whose traits
+//! it implements — [`ConnectorNetwork`] is a `runtime::brokers::HttpBroker`,
+//! [`sql::ConnectorSql`] a `SqlBroker` — as Spin's factors implement its runtime's; the host
+//! re-exports it as `inlet::broker`, its [`sql`] and [`capabilities`] as `inlet::sql` and
+//! `inlet::capabilities`).
 //!
-//! Every `wasi:http/outgoing-handler` request of a plugin goes through one path (the
-//! [`HttpHooks`] of its store, then its [`ConnectorNetwork`]): origin allowlist (what the plugin
-//! declares ∩ what the operator grants) → credentials bound to that origin → concurrency and
-//! rate limits → DNS → address check → connect to the checked address → response limits. The
-//! public surface is what the host and the runtime need: [`Broker`] (loaded once per process),
-//! [`capabilities::grant`] (one instance's grants), [`HttpHooks`] and the [`sql`] handles the
-//! runtime's WIT host side calls. Private modules, one job each:
+//! Every `wasi:http/outgoing-handler` request of a plugin goes through one path (its store's
+//! hooks in the runtime, which hold the instance's in-flight budget, then its
+//! [`ConnectorNetwork`]): origin allowlist (what the plugin declares ∩ what the operator
+//! grants) → credentials bound to that origin → concurrency and rate limits → DNS → address
+//! check → connect to the checked address → response limits. The public surface is what the
+//! host needs: [`Broker`] (loaded once per process), [`capabilities::grant`] (one instance's
+//! grants, handed to the runtime as its brokers). Private modules, one job each:
 //! - [`inlet_policy::http`]: origin patterns, the two-sided match and the post-DNS address
 //!   classes (the policy crate's, so this crate only enforces it);
 //! - `credentials`: secrets, what they inject, the OAuth2 token cache (with `assertion` and
@@ -20,7 +22,6 @@
 //! - `route` and `trust`: the operator's proxy, `no_proxy` and extra CAs;
 //! - `send`: DNS, TCP/TLS, HTTP/1.1 and the streaming response limits;
 //! - `network`: one connector's request pipeline;
-//! - `hooks`: the `WasiHttpHooks` a plugin's store uses;
 //! - `metrics`: counters per connector, copied into the exporter by
 //!   [`Broker::export_metrics`];
 //! - [`sql`]: the SQL broker (operator-granted PostgreSQL/MySQL connections, streamed rows);
@@ -34,7 +35,6 @@ mod azure_shared_key;
 pub mod capabilities;
 mod credentials;
 mod form_credentials;
-mod hooks;
 mod metrics;
 mod network;
 mod refresh_token;
@@ -50,7 +50,6 @@ use std::sync::{Arc, Mutex};
 
 pub use azure_shared_key::NotBase64;
 pub use credentials::CredentialError;
-pub use hooks::HttpHooks;
 pub use network::ConnectorNetwork;
 
 use credentials::Credential;
@@ -439,6 +438,7 @@ mod policy_props;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use inlet_runtime::brokers::HttpBroker as _;
 
     /// SharePoint's declaration (plugins/sharepoint_online/plugin.toml).
     const MANIFEST: &str = r#"

@@ -167,8 +167,9 @@ fn loggable(text: &str, max: usize) -> String {
 
 /// One connector's brokered HTTP, built for each plugin instance by
 /// [`capabilities::grant`](crate::capabilities::grant) (its declared ∩ granted origins, the
-/// credentials bound to them, `grants.http_limits`) and used by the instance's
-/// [`HttpHooks`](crate::HttpHooks). The counters, limiters and keep-alive connections behind it
+/// credentials bound to them, `grants.http_limits`) and used, as its
+/// [`HttpBroker`](inlet_runtime::brokers::HttpBroker), by the instance's `wasi:http` hooks in
+/// the runtime. The counters, limiters and keep-alive connections behind it
 /// are per connector and outlive the instance.
 pub struct ConnectorNetwork {
     connector_id: String,
@@ -183,6 +184,33 @@ pub struct ConnectorNetwork {
     /// The plugin instance's log pipe: denial lines go through its rate limit, like the
     /// plugin's own lines, so provoking refusals cannot flood the log either.
     log: OnceLock<GuestLog>,
+}
+
+impl inlet_runtime::brokers::HttpBroker for ConnectorNetwork {
+    /// Routes this network's denial lines through the instance's log budget (set once, when
+    /// the instance is built).
+    fn attach_log(&self, log: GuestLog) {
+        let _ = self.log.set(log);
+    }
+
+    /// Headers the plugin may not set (nor see in responses): wasi-http's defaults, plus every
+    /// header a granted credential injects.
+    fn forbidden_headers(&self) -> HashSet<HeaderName> {
+        let mut set: HashSet<HeaderName> = wasmtime_wasi_http::DEFAULT_FORBIDDEN_HEADERS
+            .iter()
+            .cloned()
+            .collect();
+        set.extend(self.credentials.iter().flat_map(|c| c.header_names()));
+        set
+    }
+
+    fn handle(
+        self: Arc<Self>,
+        request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+    ) -> inlet_runtime::brokers::BoxFuture<'static, Result<http::Response<WasiBody>, Error>> {
+        Box::pin(self.serve(request, options))
+    }
 }
 
 impl ConnectorNetwork {
@@ -206,12 +234,6 @@ impl ConnectorNetwork {
         }
     }
 
-    /// Routes this network's denial lines through the instance's log budget (set once, when
-    /// the instance is built).
-    pub fn attach_log(&self, log: GuestLog) {
-        let _ = self.log.set(log);
-    }
-
     fn warn(&self, rule: &str, message: &str) {
         match self.log.get() {
             // Every denial message names its rule already.
@@ -223,17 +245,6 @@ impl ConnectorNetwork {
     #[cfg(test)]
     pub(crate) fn metrics(&self) -> &Arc<HttpMetrics> {
         &self.shared.metrics
-    }
-
-    /// Headers the plugin may not set (nor see in responses): wasi-http's defaults, plus every
-    /// header a granted credential injects.
-    pub(crate) fn forbidden_headers(&self) -> HashSet<HeaderName> {
-        let mut set: HashSet<HeaderName> = wasmtime_wasi_http::DEFAULT_FORBIDDEN_HEADERS
-            .iter()
-            .cloned()
-            .collect();
-        set.extend(self.credentials.iter().flat_map(|c| c.header_names()));
-        set
     }
 
     /// Counts, logs (the first time a distinct denial is seen, at WARN, for the first
@@ -281,7 +292,7 @@ impl ConnectorNetwork {
     }
 
     /// Sends one plugin request through the policy.
-    pub(crate) async fn handle(
+    pub(crate) async fn serve(
         self: Arc<Self>,
         req: http::Request<WasiBody>,
         options: Option<RequestOptions>,
@@ -774,6 +785,7 @@ impl Body for Counted {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use inlet_runtime::brokers::HttpBroker as _;
 
     #[test]
     fn query_param_injection_appends_and_detects() {
@@ -1002,7 +1014,7 @@ mod refusing_source {
         for _ in 0..200 {
             let res = net
                 .clone()
-                .handle(get(&format!("{origin}/protected")), None)
+                .serve(get(&format!("{origin}/protected")), None)
                 .await
                 .expect("a response");
             assert_eq!(res.status(), 401);
@@ -1022,14 +1034,14 @@ mod refusing_source {
         // The authority as the guest wrote it: upper case, a trailing dot.
         let res = net
             .clone()
-            .handle(get(&format!("http://LocalHost.:{port}/open")), None)
+            .serve(get(&format!("http://LocalHost.:{port}/open")), None)
             .await
             .expect("allowed");
         assert_eq!(res.status(), 200);
         // User information never passes, whatever the host after it.
         let err = net
             .clone()
-            .handle(
+            .serve(
                 get(&format!("http://evil.example@localhost:{port}/open")),
                 None,
             )
@@ -1139,7 +1151,7 @@ mod keep_alive {
             .header(http::header::HOST, format!("127.0.0.1:{port}"))
             .body(body)
             .expect("request");
-        let res = net.clone().handle(req, None).await.expect("response");
+        let res = net.clone().serve(req, None).await.expect("response");
         assert_eq!(res.status(), 200);
         let bytes = res.into_body().collect().await.expect("body").to_bytes();
         String::from_utf8_lossy(&bytes).into_owned()

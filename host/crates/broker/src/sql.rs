@@ -47,9 +47,9 @@ use inlet_policy::config::databases::{DatabaseSpec, Engine};
 use inlet_policy::config::{Config, Connector};
 use inlet_policy::manifest::Manifest;
 
+pub use inlet_runtime::brokers::{Column, FailureKind, SqlFailure, Value};
 pub use stream::RowStream;
 pub use tls::CaFileError;
-pub use values::{Column, Value};
 
 /// Why the SQL broker could not be set up at start ([`Databases::new`]). Names the key; never
 /// the secret.
@@ -81,65 +81,30 @@ pub enum DatabaseError {
     CaFile(#[from] tls::CaFileError),
 }
 
-/// What a plugin's SQL call failed with; becomes a `connector-error` of this kind.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FailureKind {
-    /// Not declared or not granted, a refused statement, bad parameters.
-    Config,
-    /// The database refused the credentials.
-    Auth,
-    /// Could not connect, the connection broke, or the database did not answer in time.
-    Network,
-    /// The database refused the statement, or a limit was hit.
-    Source,
-}
-
-/// A failed SQL call of a plugin: what the runtime hands back as a `connector-error`. The
-/// message names the database and what to change; database text in it is bounded and escaped.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{message}")]
-pub struct SqlFailure {
-    /// Becomes the `connector-error`'s kind (who can fix it).
-    pub kind: FailureKind,
-    /// The whole sentence, as the plugin and the log see it.
-    pub message: String,
-}
-
-impl SqlFailure {
-    /// Public: the runtime's WIT host side (`inlet_runtime`'s `sql_host`) refuses an open with
-    /// one when the instance has no databases.
-    pub fn new(kind: FailureKind, message: impl Into<String>) -> Self {
-        SqlFailure {
-            kind,
-            message: message.into(),
-        }
+/// Classifies a driver error. Its text names the server's reason, never our password.
+pub(crate) fn failure_from_sqlx(database: &str, e: &sqlx::Error) -> SqlFailure {
+    // A certificate that does not verify is fixed in the configuration, not by a retry.
+    if let Some(message) = tls::failure_message(database, e) {
+        return SqlFailure::new(FailureKind::Config, message);
     }
-
-    /// Classifies a driver error. Its text names the server's reason, never our password.
-    pub(crate) fn from_sqlx(database: &str, e: &sqlx::Error) -> Self {
-        // A certificate that does not verify is fixed in the configuration, not by a retry.
-        if let Some(message) = tls::failure_message(database, e) {
-            return SqlFailure::new(FailureKind::Config, message);
+    let kind = match e {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => {
+            FailureKind::Network
         }
-        let kind = match e {
-            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => {
-                FailureKind::Network
-            }
-            sqlx::Error::Database(d) => match d.code().as_deref() {
-                // PostgreSQL invalid_authorization_specification / invalid_password; MySQL
-                // ER_ACCESS_DENIED_ERROR, ER_DBACCESS_DENIED_ERROR.
-                Some("28000" | "28P01" | "1045" | "1044") => FailureKind::Auth,
-                _ => FailureKind::Source,
-            },
+        sqlx::Error::Database(d) => match d.code().as_deref() {
+            // PostgreSQL invalid_authorization_specification / invalid_password; MySQL
+            // ER_ACCESS_DENIED_ERROR, ER_DBACCESS_DENIED_ERROR.
+            Some("28000" | "28P01" | "1045" | "1044") => FailureKind::Auth,
             _ => FailureKind::Source,
-        };
-        // Server messages can quote the statement (an unterminated string "at or near" its
-        // whole text): bounded and escaped like any other plugin-controlled text.
-        SqlFailure::new(
-            kind,
-            format!("database `{database}`: {}", excerpt(&e.to_string(), 1000)),
-        )
-    }
+        },
+        _ => FailureKind::Source,
+    };
+    // Server messages can quote the statement (an unterminated string "at or near" its
+    // whole text): bounded and escaped like any other plugin-controlled text.
+    SqlFailure::new(
+        kind,
+        format!("database `{database}`: {}", excerpt(&e.to_string(), 1000)),
+    )
 }
 
 /// Plugin-controlled text made safe to repeat in a message or log line: at most `max_chars`
@@ -561,6 +526,13 @@ impl ConnectorSql {
     }
 }
 
+impl inlet_runtime::brokers::SqlBroker for ConnectorSql {
+    fn open(&self, name: &str) -> Result<Box<dyn inlet_runtime::brokers::Database>, SqlFailure> {
+        ConnectorSql::open(self, name)
+            .map(|c| Box::new(c) as Box<dyn inlet_runtime::brokers::Database>)
+    }
+}
+
 /// An opened (granted) database: a handle on the connector's pool.
 pub struct SqlConnection {
     name: String,
@@ -622,6 +594,28 @@ impl SqlConnection {
             budget.clone(),
         )
         .await
+    }
+}
+
+impl inlet_runtime::brokers::Database for SqlConnection {
+    fn dialect(&self) -> &'static str {
+        SqlConnection::dialect(self)
+    }
+
+    fn query<'a>(
+        &'a self,
+        statement: String,
+        params: Vec<Value>,
+        budget: &'a HostBudget,
+    ) -> inlet_runtime::brokers::BoxFuture<
+        'a,
+        Result<Box<dyn inlet_runtime::brokers::RowStream>, SqlFailure>,
+    > {
+        Box::pin(async move {
+            SqlConnection::query(self, statement, params, budget)
+                .await
+                .map(|s| Box::new(s) as Box<dyn inlet_runtime::brokers::RowStream>)
+        })
     }
 }
 

@@ -15,8 +15,8 @@ pub(crate) mod since_v0_1 {
         // SQL calls wait on the database: async, so a query never blocks the executor's thread.
         imports: { "inlet:connector/sql": async },
         with: {
-            "inlet:connector/sql.connection": inlet_broker::sql::SqlConnection,
-            "inlet:connector/sql.row-stream": inlet_broker::sql::RowStream,
+            "inlet:connector/sql.connection": crate::sql_resources::Connection,
+            "inlet:connector/sql.row-stream": crate::sql_resources::Rows,
         },
     });
 

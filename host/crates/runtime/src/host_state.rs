@@ -1,6 +1,15 @@
 //! What a plugin's store holds: its WASI context (deny-by-default), its `wasi:http` context with
 //! the broker's hooks, resource limits and host budget, deadline, log pipe and state handle. The
 //! host side of the `log` and `state` imports is in `guest_services`.
+//!
+//! Two parts of it shadow WASI functions to budget what the guest makes the host hold, and keep
+//! their books in this state: [`fs_guard`] (files and listings a guest opens) and
+//! [`http_budget`] (the `wasi:http` objects it builds). They are submodules because the state
+//! and its guards are one unit: the state holds their books, they are defined on the state.
+
+pub(crate) mod fs_guard;
+pub(crate) mod http_budget;
+pub(crate) mod http_hooks;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -105,15 +114,15 @@ pub(crate) struct HostState {
     /// The connector's plugin state, staged until the sync engine flushes it.
     pub(super) state: Option<super::plugin_state::PluginState>,
     pub(super) http: wasmtime_wasi_http::WasiHttpCtx,
-    pub(super) http_hooks: inlet_broker::HttpHooks,
+    pub(super) http_hooks: http_hooks::HttpHooks,
     /// The connector's SQL grants (see `sql_host`).
-    pub(super) sql: Option<Arc<inlet_broker::sql::ConnectorSql>>,
+    pub(super) sql: Option<Arc<dyn crate::brokers::SqlBroker>>,
     /// What the host holds on this instance's behalf (see `budget`).
     pub(super) budget: HostBudget,
     /// Charges of the `wasi:http` objects the guest built (see `http_budget`).
-    pub(super) http_held: super::http_budget::HttpHeld,
+    pub(super) http_held: http_budget::HttpHeld,
     /// Files and listings the guest holds open (see `fs_guard`).
-    pub(super) files: super::fs_guard::FilesHeld,
+    pub(super) files: fs_guard::FilesHeld,
 }
 
 impl HostState {

@@ -1,31 +1,33 @@
 //! The sandboxed runtime: one engine, one linker, a compiled-plugin cache, and fresh stores per
-//! use with limits always on (crate `inlet-runtime`, on inlet-policy, inlet-store and
-//! inlet-broker; the host re-exports it as `inlet::runtime`).
+//! use with limits always on (crate `inlet-runtime`, on inlet-policy and inlet-store; the host
+//! re-exports it as `inlet::runtime`).
 //!
 //! The host builds one [`Runtime`] per process, [`Runtime::load`]s each plugin's component once
 //! (checked against the `inlet:connector` contract, compiled or taken from the cache), and
 //! [`Runtime::instantiate`]s a fresh [`PluginInstance`] for every sync, check or inspection with
-//! exactly what the capability granter ([`inlet_broker::capabilities`]) allowed it: the
+//! exactly what the capability granter (`inlet_broker::capabilities`) allowed it: the
 //! [`InstanceOptions`]. Every call into an instance has a wall-clock deadline and every failure
 //! becomes a [`CallError`] an operator can act on. The guest reaches the outside only through
 //! deny-by-default WASI (read-only preopened directories, logs), `wasi:http` through the
-//! broker's [`inlet_broker::HttpHooks`], and the contract's own imports (`log`, `state`, `sql`),
-//! whose host side lives here: private modules `guest_services` (log, state), `plugin_state`
-//! (quota and staged writes), `sql_host`, `fs_guard` and `http_budget` (what the guest makes the
-//! host open or hold, charged to its host budget).
+//! connector's [`brokers::HttpBroker`], and the contract's own imports (`log`, `state`, `sql`;
+//! `sql` through its [`brokers::SqlBroker`]), whose host side lives here: private modules
+//! `guest_services` (log, state), `plugin_state` (quota and staged writes), `sql_host`, and
+//! `host_state`'s `fs_guard`, `http_budget` and `http_hooks` (what the guest makes the host
+//! open or hold, charged to its host budget, whichever broker serves it). The brokers are
+//! reached only through the traits of [`brokers`]; `inlet-broker` implements them.
 
 #![warn(missing_docs, unreachable_pub)]
 
 mod bindings;
+pub mod brokers;
 mod cache;
 mod engine;
-mod fs_guard;
 mod guest_services;
 mod host_state;
-mod http_budget;
 mod instance;
 mod plugin_state;
 mod sql_host;
+mod sql_resources;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -128,9 +130,9 @@ pub struct InstanceOptions {
     /// tick (10 ms) while the guest runs, or about 50 ms while it waits in a host call.
     pub cancel: Arc<AtomicBool>,
     /// Brokered HTTP for this connector; `None` refuses every request.
-    pub network: Option<Arc<inlet_broker::ConnectorNetwork>>,
+    pub network: Option<Arc<dyn brokers::HttpBroker>>,
     /// Databases this connector may open; `None` refuses every `sql` open.
-    pub databases: Option<Arc<inlet_broker::sql::ConnectorSql>>,
+    pub databases: Option<Arc<dyn brokers::SqlBroker>>,
     /// What the host may hold or open on the instance's behalf.
     pub budget: inlet_policy::budget::HostBudget,
 }
@@ -157,13 +159,13 @@ impl Runtime {
         // decided per store by the deny-by-default `WasiCtx` below.
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(anyhow::Error::from)?;
         // `wasi:http` too, so ordinary HTTP clients work; every request goes through the
-        // broker's policy (`broker::HttpHooks`), never straight out.
+        // connector's broker (`host_state::http_hooks`), never straight out.
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
             .map_err(anyhow::Error::from)?;
         // What a guest makes the host open or hold is budgeted: these shadow the WASI and
         // `wasi:http` functions that open files or keep guest bytes in host memory.
-        fs_guard::add_to_linker(&mut linker).map_err(anyhow::Error::from)?;
-        http_budget::add_to_linker(&mut linker).map_err(anyhow::Error::from)?;
+        host_state::fs_guard::add_to_linker(&mut linker).map_err(anyhow::Error::from)?;
+        host_state::http_budget::add_to_linker(&mut linker).map_err(anyhow::Error::from)?;
         since_v0_1::Connector::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
             .map_err(anyhow::Error::from)?;
         // The error names the path and the fix (create it, chmod it, or choose another).
@@ -277,7 +279,7 @@ impl Runtime {
                 .state
                 .map(|s| plugin_state::PluginState::new(s, &opts.connector_id, opts.state_quota)),
             http: wasmtime_wasi_http::WasiHttpCtx::new(),
-            http_hooks: inlet_broker::HttpHooks::new(
+            http_hooks: host_state::http_hooks::HttpHooks::new(
                 &opts.connector_id,
                 opts.network,
                 opts.budget.clone(),

@@ -1,11 +1,13 @@
 //! The host side of the `sql` import: resources in the store's table, calls forwarded to the
-//! SQL broker ([`inlet_broker::sql`]), and conversions between its values and the contract's.
+//! connector's [`SqlBroker`](crate::brokers::SqlBroker), and conversions between its values
+//! and the contract's.
 
 use wasmtime::component::Resource;
 
 use super::bindings::since_v0_1::inlet::connector::{sql, types};
 use super::host_state::HostState;
-use inlet_broker::sql::{FailureKind, RowStream, SqlConnection, SqlFailure, Value};
+use crate::brokers::{FailureKind, SqlFailure, Value};
+use crate::sql_resources::{Connection, Rows};
 use inlet_policy::guest_output::Level;
 
 fn to_error(f: SqlFailure) -> types::ConnectorError {
@@ -76,10 +78,7 @@ impl HostState {
 impl sql::Host for HostState {}
 
 impl sql::HostConnection for HostState {
-    async fn open(
-        &mut self,
-        name: String,
-    ) -> Result<Resource<SqlConnection>, types::ConnectorError> {
+    async fn open(&mut self, name: String) -> Result<Resource<Connection>, types::ConnectorError> {
         let Some(access) = &self.sql else {
             return Err(to_error(SqlFailure::new(
                 FailureKind::Config,
@@ -87,44 +86,45 @@ impl sql::HostConnection for HostState {
             )));
         };
         let conn = access.open(&name).map_err(|f| self.refused(f))?;
-        self.table.push(conn).map_err(internal)
+        self.table.push(Connection(conn)).map_err(internal)
     }
 
     async fn query(
         &mut self,
-        this: Resource<SqlConnection>,
+        this: Resource<Connection>,
         statement: String,
         params: Vec<sql::SqlValue>,
-    ) -> Result<Resource<RowStream>, types::ConnectorError> {
+    ) -> Result<Resource<Rows>, types::ConnectorError> {
         let conn = self.table.get(&this).map_err(internal)?;
         let params = params.into_iter().map(from_wit).collect();
         // Rows the host buffers for this stream are charged to the instance's host budget.
         let stream = conn
+            .0
             .query(statement, params, &self.budget)
             .await
             .map_err(|f| self.refused(f))?;
-        self.table.push(stream).map_err(internal)
+        self.table.push(Rows(stream)).map_err(internal)
     }
 
-    async fn dialect(&mut self, this: Resource<SqlConnection>) -> String {
+    async fn dialect(&mut self, this: Resource<Connection>) -> String {
         self.table
             .get(&this)
-            .map(|c| c.dialect().to_owned())
+            .map(|c| c.0.dialect().to_owned())
             .unwrap_or_default()
     }
 
-    async fn drop(&mut self, rep: Resource<SqlConnection>) -> wasmtime::Result<()> {
+    async fn drop(&mut self, rep: Resource<Connection>) -> wasmtime::Result<()> {
         self.table.delete(rep)?;
         Ok(())
     }
 }
 
 impl sql::HostRowStream for HostState {
-    async fn columns(&mut self, this: Resource<RowStream>) -> Vec<sql::Column> {
+    async fn columns(&mut self, this: Resource<Rows>) -> Vec<sql::Column> {
         self.table
             .get(&this)
             .map(|s| {
-                s.columns()
+                s.0.columns()
                     .into_iter()
                     .map(|c| sql::Column {
                         name: c.name,
@@ -137,11 +137,11 @@ impl sql::HostRowStream for HostState {
 
     async fn next_batch(
         &mut self,
-        this: Resource<RowStream>,
+        this: Resource<Rows>,
         max_rows: u32,
     ) -> Result<Option<Vec<Vec<sql::SqlValue>>>, types::ConnectorError> {
         let stream = self.table.get_mut(&this).map_err(internal)?;
-        let batch = stream.next_batch(max_rows).await.map_err(to_error)?;
+        let batch = stream.0.next_batch(max_rows).await.map_err(to_error)?;
         Ok(batch.map(|rows| {
             rows.into_iter()
                 .map(|r| r.into_iter().map(to_wit).collect())
@@ -149,7 +149,7 @@ impl sql::HostRowStream for HostState {
         }))
     }
 
-    async fn drop(&mut self, rep: Resource<RowStream>) -> wasmtime::Result<()> {
+    async fn drop(&mut self, rep: Resource<Rows>) -> wasmtime::Result<()> {
         self.table.delete(rep)?;
         Ok(())
     }

@@ -410,7 +410,7 @@ fn range(b: &mut Bytes<'_>, subtype: &str) -> Result<String, String> {
         let Some(raw) = b.field()? else {
             return Ok(String::new());
         };
-        let text = scalar(subtype, raw)?.text_form();
+        let text = text_form(&scalar(subtype, raw)?);
         Ok(if text.contains([' ', ',']) {
             format!("\"{text}\"")
         } else {
@@ -426,40 +426,36 @@ fn range(b: &mut Bytes<'_>, subtype: &str) -> Result<String, String> {
     ))
 }
 
-impl Value {
-    /// The value as text, for composing the text of ranges.
-    fn text_form(&self) -> String {
-        match self {
-            Value::Null => String::new(),
-            Value::Bool(b) => b.to_string(),
-            Value::Int(i) => i.to_string(),
-            Value::Float(f) => python_float(*f),
-            Value::Timestamp(s) => s.replacen('T', " ", 1),
-            Value::Decimal(s)
-            | Value::Text(s)
-            | Value::Date(s)
-            | Value::Time(s)
-            | Value::Json(s) => s.clone(),
-            Value::Bytes(b) => format!("\\x{}", hex::encode(b)),
+/// The value as text, for composing the text of ranges.
+fn text_form(value: &Value) -> String {
+    match value {
+        Value::Null => String::new(),
+        Value::Bool(b) => b.to_string(),
+        Value::Int(i) => i.to_string(),
+        Value::Float(f) => python_float(*f),
+        Value::Timestamp(s) => s.replacen('T', " ", 1),
+        Value::Decimal(s) | Value::Text(s) | Value::Date(s) | Value::Time(s) | Value::Json(s) => {
+            s.clone()
         }
+        Value::Bytes(b) => format!("\\x{}", hex::encode(b)),
     }
+}
 
-    /// The value as a JSON array element: numbers as numbers (an exact decimal keeps its digits
-    /// and is always written as a float, like the column's other values), the rest as in a
-    /// document.
-    fn json_element(&self) -> String {
-        let string = |s: &str| serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into());
-        match self {
-            Value::Null => "null".into(),
-            Value::Bool(b) => b.to_string(),
-            Value::Int(i) => i.to_string(),
-            Value::Float(f) if f.is_finite() => python_float(*f),
-            Value::Float(f) => string(&python_float(*f)),
-            Value::Decimal(d) => decimal_json(d),
-            Value::Json(j) => j.clone(),
-            Value::Bytes(b) => string(&base64_encode(b)),
-            Value::Text(s) | Value::Date(s) | Value::Time(s) | Value::Timestamp(s) => string(s),
-        }
+/// The value as a JSON array element: numbers as numbers (an exact decimal keeps its digits
+/// and is always written as a float, like the column's other values), the rest as in a
+/// document.
+fn json_element(value: &Value) -> String {
+    let string = |s: &str| serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into());
+    match value {
+        Value::Null => "null".into(),
+        Value::Bool(b) => b.to_string(),
+        Value::Int(i) => i.to_string(),
+        Value::Float(f) if f.is_finite() => python_float(*f),
+        Value::Float(f) => string(&python_float(*f)),
+        Value::Decimal(d) => decimal_json(d),
+        Value::Json(j) => j.clone(),
+        Value::Bytes(b) => string(&base64_encode(b)),
+        Value::Text(s) | Value::Date(s) | Value::Time(s) | Value::Timestamp(s) => string(s),
     }
 }
 
@@ -511,7 +507,7 @@ fn array(b: &mut Bytes<'_>) -> Result<String, String> {
     for _ in 0..total {
         elems.push(match b.field()? {
             None => "null".to_owned(),
-            Some(raw) => scalar(name, raw)?.json_element(),
+            Some(raw) => json_element(&scalar(name, raw)?),
         });
     }
     // Nest the flat elements by dimension, innermost first.

@@ -189,6 +189,19 @@ trait Backend: sqlx::Database {
     fn convert(row: &Self::Row) -> Result<Vec<Value>, String>;
 }
 
+impl inlet_runtime::brokers::RowStream for RowStream {
+    fn columns(&self) -> Vec<Column> {
+        RowStream::columns(self)
+    }
+
+    fn next_batch(
+        &mut self,
+        max_rows: u32,
+    ) -> inlet_runtime::brokers::BoxFuture<'_, Result<Option<Vec<Vec<Value>>>, SqlFailure>> {
+        Box::pin(RowStream::next_batch(self, max_rows))
+    }
+}
+
 /// Binding was checked before the task started; should it fail anyway, the query fails.
 fn unbindable<'c, R: Send + 'c>(m: String) -> BoxStream<'c, Result<R, sqlx::Error>> {
     Box::pin(futures_util::stream::once(async move {
@@ -306,7 +319,7 @@ impl Out<'_> {
     fn fail_sqlx(&self, e: &sqlx::Error) {
         let _ = self
             .tx
-            .send(Msg::Failed(SqlFailure::from_sqlx(self.database, e)));
+            .send(Msg::Failed(super::failure_from_sqlx(self.database, e)));
     }
 
     fn timed_out(&self) {

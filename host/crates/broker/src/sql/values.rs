@@ -4,61 +4,7 @@
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, SecondsFormat, Utc};
 use sqlx::{Column as _, Row as _, TypeInfo as _, ValueRef as _};
 
-/// A value in a row or a parameter; mirrors the contract's `sql-value`.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Value {
-    /// SQL `NULL`.
-    Null,
-    /// PostgreSQL `BOOLEAN`. MySQL's `BOOLEAN` is `TINYINT(1)` and arrives as [`Value::Int`],
-    /// as Elastic's connector keeps it.
-    Bool(bool),
-    /// Integer types (and MySQL `BIT`); an unsigned value above `i64::MAX` arrives as
-    /// [`Value::Decimal`] instead.
-    Int(i64),
-    /// `REAL`/`DOUBLE`/`FLOAT`.
-    Float(f64),
-    /// `NUMERIC`/`DECIMAL` as its canonical text, so no precision is lost.
-    Decimal(String),
-    /// Character types, UUIDs, and types without a closer variant as text (MySQL spatial
-    /// values as WKT).
-    Text(String),
-    /// Binary types (`BYTEA`, `BLOB`, `VARBINARY`, …).
-    Bytes(Vec<u8>),
-    /// RFC 3339 with offset for time-zone-aware columns, else ISO 8601 without one
-    /// (`2024-05-01T10:00:00`).
-    Timestamp(String),
-    /// A calendar date, `YYYY-MM-DD`.
-    Date(String),
-    /// `HH:MM:SS[.ffffff]`; a MySQL `TIME` is a duration, `[-]H:MM:SS[.ffffff]`.
-    Time(String),
-    /// `JSON`/`JSONB` as JSON text.
-    Json(String),
-}
-
-impl Value {
-    /// Bytes the value occupies, roughly, for the per-row and per-batch budgets.
-    pub(crate) fn weight(&self) -> usize {
-        8 + match self {
-            Value::Decimal(s)
-            | Value::Text(s)
-            | Value::Timestamp(s)
-            | Value::Date(s)
-            | Value::Time(s)
-            | Value::Json(s) => s.len(),
-            Value::Bytes(b) => b.len(),
-            _ => 8,
-        }
-    }
-}
-
-/// A column of a result.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Column {
-    /// As the database labels it (an alias when the statement gives one).
-    pub name: String,
-    /// The database's own type name (`INT8`, `VARCHAR`, `TIMESTAMPTZ`, …).
-    pub db_type: String,
-}
+pub(crate) use inlet_runtime::brokers::{Column, Value};
 
 fn naive_ts(t: NaiveDateTime) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.f").to_string()

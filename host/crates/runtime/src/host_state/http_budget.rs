@@ -25,7 +25,7 @@ use wasmtime_wasi_http::p2::bindings::http::types as wit;
 use wasmtime_wasi_http::p2::body::HostOutgoingBody;
 use wasmtime_wasi_http::p2::types::{HostOutgoingRequest, HostOutgoingResponse};
 
-use super::host_state::HostState;
+use super::HostState;
 use inlet_policy::budget::{BODY_BUFFER_CHUNKS, BODY_CHUNK_BYTES, Charge, HostBudget};
 
 /// The `wasi:http` instances wasmtime-wasi-http 48 defines (guests importing any 0.2.x version
@@ -189,7 +189,7 @@ fn header_error(
 
 /// Shadows the `wasi:http/types` functions that put guest bytes into host memory with charged
 /// versions. Must run after `wasmtime_wasi_http::p2::add_only_http_to_linker_async`.
-pub(super) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     linker.allow_shadowing(true);
     let defined = define(linker);
     linker.allow_shadowing(false);
@@ -458,7 +458,7 @@ mod tests {
             "x-big",
             http::HeaderValue::from_str(&"a".repeat(bytes)).expect("value"),
         );
-        let mut hooks = inlet_broker::HttpHooks::new("t", None, budget(1));
+        let mut hooks = crate::host_state::http_hooks::HttpHooks::new("t", None, budget(1));
         FieldMap::new_immutable(&mut hooks, m)
     }
 

@@ -27,7 +27,7 @@ use wasmtime_wasi::p2::bindings::filesystem::types::{
     self as wit, DescriptorFlags, ErrorCode, OpenFlags, PathFlags,
 };
 
-use super::host_state::HostState;
+use super::HostState;
 use inlet_policy::budget::{Charge, Slot};
 
 /// The `wasi:filesystem/types` instance wasmtime-wasi 48 defines (guests importing any 0.2.x
@@ -47,7 +47,7 @@ pub(crate) struct FilesHeld {
 
 /// Shadows `open-at`, `read-directory` and the destructors of `descriptor` and
 /// `directory-entry-stream`. Must run after `wasmtime_wasi::p2::add_to_linker_async`.
-pub(super) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     linker.allow_shadowing(true);
     let defined = define(linker);
     linker.allow_shadowing(false);

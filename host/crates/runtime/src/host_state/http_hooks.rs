@@ -1,6 +1,8 @@
 //! The `WasiHttpHooks` of a plugin's store: forbidden headers, the one send path, and the
-//! instance's requests-in-flight budget. An instance without a network (plugin inspection) has
-//! every request refused.
+//! instance's requests-in-flight budget. Where a request may go and with what credentials is
+//! the connector's [`HttpBroker`]'s to decide; what the instance may hold meanwhile is decided
+//! here, the same for every broker. An instance without a network (plugin inspection) has every
+//! request refused.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -9,7 +11,7 @@ use http::HeaderName;
 use http_body_util::BodyExt as _;
 use wasmtime_wasi_http::{Error, ForbiddenHeaderFilter, RequestOptions, WasiBody, WasiHttpHooks};
 
-use super::network::ConnectorNetwork;
+use crate::brokers::HttpBroker;
 use inlet_policy::budget::{BODY_BUFFER_CHUNKS, BODY_CHUNK_BYTES, HostBudget, Slot};
 
 type SendFuture = Box<
@@ -25,11 +27,11 @@ type SendFuture = Box<
 >;
 
 /// The `wasi:http` hooks of one plugin instance's store: every request the guest sends goes to
-/// its connector's [`ConnectorNetwork`] (or is refused with `HttpRequestDenied` when there is
+/// its connector's [`HttpBroker`] (or is refused with `HttpRequestDenied` when there is
 /// none), counted against the instance's requests-in-flight budget until its response body is
 /// read or dropped.
-pub struct HttpHooks {
-    network: Option<Arc<ConnectorNetwork>>,
+pub(crate) struct HttpHooks {
+    network: Option<Arc<dyn HttpBroker>>,
     forbidden: Arc<HashSet<HeaderName>>,
     connector_id: String,
     budget: HostBudget,
@@ -39,9 +41,9 @@ impl HttpHooks {
     /// Hooks for one instance of `connector_id`'s plugin. `network: None` (plugin inspection,
     /// tool runs) refuses every request; the forbidden headers are wasi-http's defaults plus
     /// every header the network's credentials inject, so a plugin can neither set nor read them.
-    pub fn new(
+    pub(crate) fn new(
         connector_id: &str,
-        network: Option<Arc<ConnectorNetwork>>,
+        network: Option<Arc<dyn HttpBroker>>,
         budget: HostBudget,
     ) -> Self {
         let forbidden = match &network {
