@@ -12,10 +12,11 @@ use hyper::body::Bytes;
 use hyper::{Request, Response, StatusCode};
 use metrics_exporter_prometheus::PrometheusHandle;
 
-/// Starts serving; returns once the listener is bound (so a bad address fails at start).
 /// Called before each `/metrics` render, to copy counters kept elsewhere into the exporter.
 pub type BeforeScrape = Arc<std::sync::OnceLock<Box<dyn Fn() + Send + Sync>>>;
 
+/// Starts serving `/metrics`, `/healthz` and `/readyz` on `listen` (`service.metrics.listen`);
+/// returns once the listener is bound (so a bad address fails at start).
 pub async fn serve(
     listen: SocketAddr,
     metrics: PrometheusHandle,

@@ -6,9 +6,13 @@ use std::path::{Path, PathBuf};
 /// Languages with an SDK and a template.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lang {
+    /// The Rust SDK (`sdk/rust`), built with `cargo build --target wasm32-wasip2`.
     Rust,
+    /// The Python SDK (`sdk/python`), built with componentize-py.
     Python,
+    /// The JavaScript SDK (`sdk/js`), built with componentize-js.
     Js,
+    /// The Go SDK (`sdk/go`), built with the standard Go toolchain and `wasm-tools` (no TinyGo).
     Go,
 }
 
@@ -23,17 +27,23 @@ const PYTHON: &[(&str, &str)] = template!("python/connector.py", "python/plugin.
 const JS: &[(&str, &str)] = template!("js/connector.js", "js/plugin.toml");
 const GO: &[(&str, &str)] = template!("go/go.mod", "go/main.go", "go/plugin.toml");
 
+/// Why `inlet new` wrote nothing.
 #[derive(Debug, thiserror::Error)]
 pub enum ScaffoldError {
+    /// The name cannot be a plugin or package name.
     #[error(
         "`{0}` is not a usable connector name: use letters, digits, `-` and `_`, starting with a letter"
     )]
     BadName(String),
+    /// The project folder exists; nothing in it is overwritten.
     #[error("{0} already exists; choose another name or remove it")]
     Exists(PathBuf),
+    /// A file of the project could not be written.
     #[error("cannot write {path}: {source}")]
     Write {
+        /// The file.
         path: PathBuf,
+        /// The I/O error.
         source: std::io::Error,
     },
 }
