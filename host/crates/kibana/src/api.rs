@@ -16,21 +16,28 @@ use super::document::DEFAULT_DOMAIN;
 use super::model::{ConnectorDoc, SyncJobDoc};
 use inlet_policy::job::JobStatus;
 
-pub const CONNECTORS_INDEX: &str = ".elastic-connectors";
-pub const JOBS_INDEX: &str = ".elastic-connectors-sync-jobs";
+/// The connector documents' index (an alias of `.elastic-connectors-v1`).
+const CONNECTORS_INDEX: &str = ".elastic-connectors";
+/// The sync-job documents' index (an alias of `.elastic-connectors-sync-jobs-v1`).
+const JOBS_INDEX: &str = ".elastic-connectors-sync-jobs";
 
 /// A document's version, for optimistic concurrency (`if_seq_no` / `if_primary_term`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Version {
-    pub seq_no: u64,
-    pub primary_term: u64,
+pub(crate) struct Version {
+    /// `_seq_no`.
+    pub(crate) seq_no: u64,
+    /// `_primary_term`.
+    pub(crate) primary_term: u64,
 }
 
 /// A document with the version Elasticsearch gave it.
 #[derive(Debug, Clone)]
 pub struct Versioned<T = ConnectorDoc> {
-    pub id: String,
-    pub version: Version,
+    /// `_id`.
+    pub(crate) id: String,
+    /// `_seq_no` and `_primary_term`, to guard a write of this document.
+    pub(crate) version: Version,
+    /// `_source` (an empty document when Elasticsearch returned none).
     pub source: T,
 }
 
@@ -87,6 +94,8 @@ struct CountAnswer {
 /// Attempts of a read-modify-write of the connector document that loses a version race.
 const CAS_ATTEMPTS: usize = 3;
 
+/// Inlet's calls to one cluster, each made the way the cluster's release takes it. Cheap to
+/// clone.
 #[derive(Clone)]
 pub struct Api {
     es: EsClient,
@@ -102,15 +111,14 @@ impl Api {
         }
     }
 
+    /// The same API for `cluster` (from [`Cluster::from_info`]): calls its release lacks are
+    /// made as Elastic's service made them there.
     pub fn with_cluster(mut self, cluster: Cluster) -> Self {
         self.cluster = cluster;
         self
     }
 
-    pub fn cluster(&self) -> &Cluster {
-        &self.cluster
-    }
-
+    /// The cluster's base URL, for messages.
     pub fn url(&self) -> &str {
         self.es.base_url()
     }
@@ -121,7 +129,7 @@ impl Api {
     }
 
     /// `GET /_license`.
-    pub async fn licence(&self) -> Result<Licence, EsError> {
+    pub(crate) async fn licence(&self) -> Result<Licence, EsError> {
         let answer: LicenceAnswer = self.es.send_as(Method::GET, "/_license", None).await?;
         Ok(Licence::from_answer(&answer))
     }
@@ -150,7 +158,7 @@ impl Api {
 
     /// `POST /.elastic-connectors/_update/{id}` with `{"doc": doc}` (a deep merge). With `cas`,
     /// only if the document is still at that version: a 409 means someone else changed it.
-    pub async fn update_connector(
+    pub(crate) async fn update_connector(
         &self,
         id: &str,
         doc: &Value,
@@ -237,7 +245,7 @@ impl Api {
 
     /// `GET /_connector/_sync_job?connector_id=…&status=…`: one status at a time (what every
     /// 8.x and 9.x accepts; a [`JobStatus`] or its wire string), of one connector or (`None`) of
-    /// all, oldest first; a job Inlet cannot read is left out ([`read_jobs`]).
+    /// all, oldest first; a job Inlet cannot read is logged and left out.
     pub async fn jobs(
         &self,
         connector_id: Option<&str>,
@@ -279,7 +287,7 @@ impl Api {
     }
 
     /// `GET /_connector/_sync_job/{id}`; `None` when it is gone.
-    pub async fn job(&self, id: &str) -> Result<Option<SyncJobDoc>, EsError> {
+    pub(crate) async fn job(&self, id: &str) -> Result<Option<SyncJobDoc>, EsError> {
         let path = format!("/_connector/_sync_job/{}", segment(id));
         match self.es.send_as(Method::GET, &path, None).await {
             Ok(job) => Ok(Some(job)),
@@ -288,8 +296,9 @@ impl Api {
         }
     }
 
-    /// `POST /_connector/_sync_job`: a `pending` job of `job_type` (a [`inlet_policy::job::JobType`] or its wire
-    /// string); returns its id.
+    /// `POST /_connector/_sync_job`: a `pending` job of `job_type` (a
+    /// [`JobType`](inlet_policy::job::JobType) or its wire string), `trigger_method` `on_demand`
+    /// or `scheduled`; returns its id.
     pub async fn create_job(
         &self,
         connector_id: &str,

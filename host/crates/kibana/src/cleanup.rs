@@ -21,7 +21,7 @@ use super::{Ctx, EsError, jobs, now_iso};
 use inlet_policy::job::{JobStatus, JobType};
 
 /// Elastic's message, which Kibana users know.
-pub const IDLE_JOB_ERROR: &str = "The job has not seen any update for some time.";
+const IDLE_JOB_ERROR: &str = "The job has not seen any update for some time.";
 
 /// The statuses of jobs a worker holds.
 const HELD: [JobStatus; 2] = [JobStatus::InProgress, JobStatus::Canceling];

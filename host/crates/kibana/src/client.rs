@@ -13,35 +13,55 @@ use serde_json::Value;
 
 use inlet_policy::config;
 
-/// Why a request to Elasticsearch failed.
+/// Why a request to Elasticsearch failed. Every variant but `Config` names the request
+/// (`method`, the full `url`) so a log line says which call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum EsError {
+    /// `elasticsearch.*` cannot make a client (no host, a bad URL, credentials not allowed in a
+    /// header, an unreadable `ca_certs`): nothing was sent.
     #[error("elasticsearch: {0}")]
     Config(String),
+    /// No HTTP answer (refused connection, TLS failure, timeout). `inlet config check` takes it
+    /// for a cluster that is down, not for a configuration error.
     #[error("{method} {url}: no answer from Elasticsearch ({reason})")]
     Transport {
+        /// The HTTP method.
         method: String,
+        /// The request's URL.
         url: String,
+        /// The transport error and its causes.
         reason: String,
     },
+    /// An answer outside 2xx.
     #[error("{method} {url}: HTTP {status}: {reason}")]
     Status {
+        /// The HTTP method.
         method: String,
+        /// The request's URL.
         url: String,
+        /// The HTTP status (409: a version conflict; 404: no such document or index).
         status: u16,
+        /// `type: reason` of Elasticsearch's error body, else the body's first 300 characters.
         reason: String,
     },
+    /// A 2xx answer whose body is not JSON.
     #[error("{method} {url}: the answer is not JSON ({reason})")]
     Decode {
+        /// The HTTP method.
         method: String,
+        /// The request's URL.
         url: String,
+        /// The JSON parser's error.
         reason: String,
     },
     /// JSON, but not in the shape Elasticsearch answers with (a field of another type).
     #[error("{method} {url}: the answer is not what Elasticsearch sends ({reason})")]
     Shape {
+        /// The HTTP method.
         method: String,
+        /// The request's URL.
         url: String,
+        /// The offending field's path and what was expected there.
         reason: String,
     },
 }
@@ -56,11 +76,12 @@ impl EsError {
     }
 
     /// A version conflict: someone else changed the document since we read it.
-    pub fn is_conflict(&self) -> bool {
+    pub(crate) fn is_conflict(&self) -> bool {
         self.status() == Some(409)
     }
 
-    pub fn is_not_found(&self) -> bool {
+    /// A 404: no such document or index.
+    pub(crate) fn is_not_found(&self) -> bool {
         self.status() == Some(404)
     }
 }
@@ -68,12 +89,17 @@ impl EsError {
 /// Where the cluster is and how to authenticate, from `elasticsearch.*`.
 #[derive(Clone)]
 pub struct EsSettings {
-    /// Base URL without a trailing slash.
-    pub url: String,
+    /// `elasticsearch.host` (or the endpoint of `cloud_id`), without a trailing slash.
+    pub(crate) url: String,
     /// The `Authorization` header value, if any.
-    pub auth: Option<secrecy::SecretString>,
-    pub verify_certs: bool,
-    pub ca_certs: Option<std::path::PathBuf>,
+    pub(crate) auth: Option<secrecy::SecretString>,
+    /// `elasticsearch.verify_certs`: whether the server's certificate is checked.
+    pub(crate) verify_certs: bool,
+    /// `elasticsearch.ca_certs`: a PEM file of extra trusted roots, resolved against the folder
+    /// of config.yml.
+    pub(crate) ca_certs: Option<std::path::PathBuf>,
+    /// `elasticsearch.request_timeout` (at least 1 s; 30 s in [`EsSettings::plain`]): the
+    /// budget of one whole request (`inlet config check` shortens it).
     pub request_timeout: Duration,
 }
 
@@ -134,7 +160,7 @@ impl EsSettings {
 }
 
 /// Percent-encodes one path segment (connector and job ids are user-chosen).
-pub fn segment(s: &str) -> String {
+pub(crate) fn segment(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
@@ -147,7 +173,7 @@ pub fn segment(s: &str) -> String {
 }
 
 /// A query string from pairs.
-pub fn query(pairs: &[(&str, &str)]) -> String {
+pub(crate) fn query(pairs: &[(&str, &str)]) -> String {
     let mut q = form_urlencoded::Serializer::new(String::new());
     for (k, v) in pairs {
         q.append_pair(k, v);
@@ -155,7 +181,8 @@ pub fn query(pairs: &[(&str, &str)]) -> String {
     q.finish()
 }
 
-/// The client. Cheap to clone.
+/// A JSON client for one cluster: one connection pool, the credentials sent with every request
+/// (as a header marked sensitive, which reqwest never prints). Cheap to clone.
 #[derive(Clone)]
 pub struct EsClient {
     http: reqwest::Client,
@@ -164,6 +191,8 @@ pub struct EsClient {
 }
 
 impl EsClient {
+    /// A client for the cluster `settings` name; fails only on settings that cannot make one
+    /// (see [`EsError::Config`]), without sending anything.
     pub fn new(settings: &EsSettings) -> Result<Self, EsError> {
         let auth = settings
             .auth
@@ -194,7 +223,8 @@ impl EsClient {
         })
     }
 
-    pub fn base_url(&self) -> &str {
+    /// The cluster's base URL, for messages.
+    pub(crate) fn base_url(&self) -> &str {
         &self.base
     }
 
@@ -248,7 +278,7 @@ impl EsClient {
 
     /// [`EsClient::send`], the answer read as `T`; a field of the wrong type is named in the
     /// error by its path.
-    pub async fn send_as<T: DeserializeOwned>(
+    pub(crate) async fn send_as<T: DeserializeOwned>(
         &self,
         method: reqwest::Method,
         path: &str,

@@ -17,37 +17,41 @@
 use serde::Deserialize;
 
 /// The oldest release Inlet serves Kibana on.
-pub const MINIMUM: (u32, u32) = (8, 13);
+const MINIMUM: (u32, u32) = (8, 13);
 
-/// `GET /`'s answer, the parts Inlet reads.
+/// `GET /`'s answer, the parts Inlet reads; [`Cluster::from_info`] says what they mean.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct ClusterInfo {
-    pub version: Option<VersionInfo>,
+    /// `version`.
+    pub(crate) version: Option<VersionInfo>,
 }
 
+/// `GET /`'s `version` object.
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct VersionInfo {
-    pub number: Option<String>,
-    /// `opensearch` on OpenSearch.
-    pub distribution: Option<String>,
-    /// `serverless` on Elasticsearch serverless.
-    pub build_flavor: Option<String>,
+pub(crate) struct VersionInfo {
+    /// `version.number`: `8.15.3`, `9.1.0-SNAPSHOT`.
+    pub(crate) number: Option<String>,
+    /// `version.distribution`: `opensearch` on OpenSearch (absent on Elasticsearch).
+    pub(crate) distribution: Option<String>,
+    /// `version.build_flavor`: `serverless` on Elasticsearch serverless, else `default`.
+    pub(crate) build_flavor: Option<String>,
 }
 
 /// The cluster Inlet talks to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cluster {
-    /// `version.number` as the cluster reported it.
+    /// `version.number` as the cluster reported it (`unknown` when it reported none); on
+    /// serverless a fixed number that says nothing about the API.
     pub version: String,
-    /// Major and minor of `version`.
-    pub release: (u32, u32),
-    /// `version.build_flavor: serverless`.
+    /// Major and minor of `version` (a part that is not a number reads as 0).
+    pub(crate) release: (u32, u32),
+    /// `version.build_flavor: serverless`: every call of the current API, and no `_refresh`.
     pub serverless: bool,
 }
 
 impl Cluster {
     /// A current stateful cluster (what tests and the defaults assume).
-    pub fn current() -> Cluster {
+    pub(crate) fn current() -> Cluster {
         Cluster {
             version: "8.15.0".into(),
             release: (8, 15),
@@ -84,26 +88,27 @@ impl Cluster {
     }
 
     /// `PUT _connector/_sync_job/{id}/_claim` exists (8.15).
-    pub fn has_claim_api(&self) -> bool {
+    pub(crate) fn has_claim_api(&self) -> bool {
         self.at_least((8, 15))
     }
 
     /// `PUT _connector/{id}/_filtering/_validation` and `…/_activate` exist (8.14).
-    pub fn has_filtering_validation_api(&self) -> bool {
+    pub(crate) fn has_filtering_validation_api(&self) -> bool {
         self.at_least((8, 14))
     }
 
     /// `_stats` accepts `metadata` (8.15; before, the strict parser refuses the unknown field).
-    pub fn takes_stats_metadata(&self) -> bool {
+    pub(crate) fn takes_stats_metadata(&self) -> bool {
         self.at_least((8, 15))
     }
 
     /// `_refresh` may be called (not on serverless).
-    pub fn refreshes(&self) -> bool {
+    pub(crate) fn refreshes(&self) -> bool {
         !self.serverless
     }
 
-    /// How Inlet writes the steps older releases lack, for the log line at start.
+    /// How Inlet writes the steps older releases lack, one sentence each, for the log line at
+    /// start (empty on 8.15 and later, and on serverless).
     pub fn fallbacks(&self) -> Vec<&'static str> {
         let mut out = Vec::new();
         if !self.has_claim_api() {
@@ -125,28 +130,35 @@ fn parse_release(v: &str) -> (u32, u32) {
 
 /// `GET /_license`'s answer, the parts Inlet reads.
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct LicenceAnswer {
-    pub license: Option<LicenceInfo>,
+pub(crate) struct LicenceAnswer {
+    /// `license`.
+    pub(crate) license: Option<LicenceInfo>,
 }
 
+/// `GET /_license`'s `license` object.
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct LicenceInfo {
+pub(crate) struct LicenceInfo {
+    /// `license.type`: `basic`, `gold`, `platinum`, `enterprise`, `trial`, …
     #[serde(rename = "type")]
-    pub kind: Option<String>,
-    pub status: Option<String>,
+    pub(crate) kind: Option<String>,
+    /// `license.status`: `active`, `expired` or `invalid`.
+    pub(crate) status: Option<String>,
 }
 
 /// The cluster's licence (`GET /_license`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Licence {
-    /// `license.type`, lower case (`basic`, `gold`, `platinum`, `enterprise`, `trial`, …).
-    pub kind: String,
+pub(crate) struct Licence {
+    /// `license.type`, lower case (`basic`, `gold`, `platinum`, `enterprise`, `trial`, …);
+    /// `none` when the answer has none.
+    pub(crate) kind: String,
     /// `license.status` is not `expired` (or `invalid`).
-    pub active: bool,
+    pub(crate) active: bool,
 }
 
 impl Licence {
-    pub fn from_answer(answer: &LicenceAnswer) -> Licence {
+    /// Reads `GET /_license`'s answer; a missing licence is an active one of kind `none`, which
+    /// allows nothing that needs a licence.
+    pub(crate) fn from_answer(answer: &LicenceAnswer) -> Licence {
         let l = answer.license.clone().unwrap_or_default();
         let status = l.status.unwrap_or_default().to_ascii_lowercase();
         Licence {
@@ -158,12 +170,12 @@ impl Licence {
     /// Document-level security (access-control syncs) needs Platinum or better, as Elastic's
     /// service checks before scheduling and before running them (`es/license.py`: the order is
     /// basic < gold < platinum < enterprise < trial).
-    pub fn allows_document_level_security(&self) -> bool {
+    pub(crate) fn allows_document_level_security(&self) -> bool {
         self.active && matches!(self.kind.as_str(), "platinum" | "enterprise" | "trial")
     }
 
     /// What Kibana shows when an access-control sync cannot run.
-    pub fn refusal(&self) -> String {
+    pub(crate) fn refusal(&self) -> String {
         let actual = if self.active {
             format!("`{}`", self.kind)
         } else {

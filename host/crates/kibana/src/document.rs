@@ -13,7 +13,7 @@ use inlet_runtime::types::{ConfigField, DisplayType, Features, FieldType};
 /// Kibana's default filtering has one rule that includes everything; it is not a user rule.
 const DEFAULT_RULE_ID: &str = "DEFAULT";
 /// The filtering domain Kibana edits.
-pub const DEFAULT_DOMAIN: &str = "DEFAULT";
+pub(crate) const DEFAULT_DOMAIN: &str = "DEFAULT";
 /// Cursors that are not JSON objects are stored under this key (`sync_cursor` is an object).
 const CURSOR_KEY: &str = "inlet_cursor";
 /// Access-control jobs write to `.search-acl-filter-<content index>`.
@@ -98,7 +98,7 @@ fn constraint_value(text: &str) -> Value {
 }
 
 /// One field as Kibana renders it. `value` starts as the default so the form shows it.
-pub fn rcf_field(f: &ConfigField) -> Value {
+fn rcf_field(f: &ConfigField) -> Value {
     let default = f.default_value.as_deref().map(|d| form_value(f.type_, d));
     json!({
         "label": f.label,
@@ -118,7 +118,7 @@ pub fn rcf_field(f: &ConfigField) -> Value {
 }
 
 /// The whole form, by field key.
-pub fn rcf_schema(fields: &[ConfigField]) -> Map<String, Value> {
+pub(crate) fn rcf_schema(fields: &[ConfigField]) -> Map<String, Value> {
     fields
         .iter()
         .map(|f| (f.key.clone(), rcf_field(f)))
@@ -126,7 +126,7 @@ pub fn rcf_schema(fields: &[ConfigField]) -> Map<String, Value> {
 }
 
 /// `features` in the connector document's shape.
-pub fn features_doc(f: &Features) -> Value {
+pub(crate) fn features_doc(f: &Features) -> Value {
     json!({
         "document_level_security": {"enabled": f.document_level_security},
         "incremental_sync": {"enabled": f.incremental_sync},
@@ -142,7 +142,7 @@ pub fn features_doc(f: &Features) -> Value {
 /// contact (empty configuration) the whole form and `needs_configuration`; later only fields and
 /// field properties the document lacks (a plugin upgrade), never a value the user set. `None`
 /// when the document is up to date.
-pub fn prepare_update(
+pub(crate) fn prepare_update(
     source: &ConnectorDoc,
     service_type: &str,
     schema: &Map<String, Value>,
@@ -195,7 +195,7 @@ pub fn prepare_update(
 }
 
 /// The user's values: `configuration.<key>.value`.
-pub fn values(configuration: Option<&Map<String, Value>>) -> Map<String, Value> {
+fn values(configuration: Option<&Map<String, Value>>) -> Map<String, Value> {
     configuration
         .into_iter()
         .flatten()
@@ -250,7 +250,7 @@ pub fn unfilled<'a>(schema: &'a [ConfigField], values: &Map<String, Value>) -> U
 
 /// The active rules of the default domain, from a connector's `filtering` (a list of domains)
 /// or a job's snapshot (the active rules themselves).
-pub fn active_rules(filtering: Option<&Filtering>) -> Option<&FilteringRules> {
+fn active_rules(filtering: Option<&Filtering>) -> Option<&FilteringRules> {
     match filtering? {
         Filtering::Domains(domains) => domains
             .iter()
@@ -264,7 +264,7 @@ pub fn active_rules(filtering: Option<&Filtering>) -> Option<&FilteringRules> {
 
 /// The user's basic rules (Kibana's catch-all default rule left out) and the advanced snippet
 /// (`None` when empty).
-pub fn rules_of(rules: &FilteringRules) -> Result<(Vec<BasicRule>, Option<Value>), String> {
+pub(crate) fn rules_of(rules: &FilteringRules) -> Result<(Vec<BasicRule>, Option<Value>), String> {
     let basic = basic_rules(rules.rules.as_deref().unwrap_or_default())?;
     let advanced = rules
         .advanced_snippet
@@ -282,7 +282,7 @@ pub fn rules_of(rules: &FilteringRules) -> Result<(Vec<BasicRule>, Option<Value>
 }
 
 /// Basic rules in Kibana's shape, without the default rule.
-pub fn basic_rules(rules: &[Value]) -> Result<Vec<BasicRule>, String> {
+pub(crate) fn basic_rules(rules: &[Value]) -> Result<Vec<BasicRule>, String> {
     rules
         .iter()
         .filter(|r| r.get("id").and_then(Value::as_str) != Some(DEFAULT_RULE_ID))
@@ -360,7 +360,7 @@ pub fn merge(
 
 /// A cursor as the `sync_cursor` object: JSON objects as they are, anything else wrapped;
 /// `None` without a cursor (the claim then leaves the key out: its parser refuses `null`).
-pub fn cursor_to_doc(cursor: Option<&str>) -> Option<Value> {
+pub(crate) fn cursor_to_doc(cursor: Option<&str>) -> Option<Value> {
     cursor.map(|text| match serde_json::from_str::<Value>(text) {
         Ok(v @ Value::Object(_)) => v,
         _ => json!({ CURSOR_KEY: text }),
@@ -368,7 +368,7 @@ pub fn cursor_to_doc(cursor: Option<&str>) -> Option<Value> {
 }
 
 /// The cursor the plugin gave, from `sync_cursor`.
-pub fn cursor_from_doc(v: Option<&Value>) -> Option<String> {
+pub(crate) fn cursor_from_doc(v: Option<&Value>) -> Option<String> {
     match v? {
         Value::Null => None,
         Value::Object(o) if o.is_empty() => None,

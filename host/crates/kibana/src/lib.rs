@@ -1,15 +1,17 @@
-//! Kibana's connector protocol (crate `inlet-kibana`, `inlet::protocol` in the host): Inlet serves the connectors of `config.yml` the way Elastic's
-//! connector service does, through Elasticsearch's `_connector` API. Kibana (or anyone using the
-//! API) writes configuration values, schedules, sync rules and sync jobs; Inlet polls, writes the
-//! configuration form and statuses, claims and runs jobs, and reports on them.
+//! Kibana's connector protocol (crate `inlet-kibana`, `inlet::protocol` in the host): Inlet
+//! serves the connectors of `config.yml` the way Elastic's connector service does, through
+//! Elasticsearch's `_connector` API. Kibana (or anyone using the API) writes configuration
+//! values, schedules, sync rules and sync jobs; Inlet polls, writes the configuration form and
+//! statuses, claims and runs jobs, and reports on them.
 //!
-//! Three loops share one [`Ctx`]:
-//! - [`scheduler`]: per connector, every `service.idling` seconds: describe the plugin into the
+//! [`run`] (or [`serve`]) runs three loops over one shared context (the engine's service, the
+//! API client, the intervals of `service.*` and `inlet.kibana.*`, the sync slots):
+//! - `scheduler`: per connector, every `service.idling` seconds: describe the plugin into the
 //!   connector document, check in, check the configuration (→ `connected` / `error`), validate
 //!   sync-rule drafts, create `scheduled` jobs from cron schedules;
-//! - [`jobs`]: pick up `pending` and `suspended` jobs, claim them safely across processes, run
+//! - `jobs`: pick up `pending` and `suspended` jobs, claim them safely across processes, run
 //!   them (many at once), report `_stats`, honour cancellation, end them;
-//! - [`cleanup`]: jobs whose worker vanished (`last_seen` too old) or whose connector was
+//! - `cleanup`: jobs whose worker vanished (`last_seen` too old) or whose connector was
 //!   deleted end in `error`.
 //!
 //! Every write that two processes could race on is guarded by optimistic concurrency on the
@@ -21,17 +23,19 @@
 //! It sits on the engine (`inlet-engine`: the service that loads plugins and runs syncs) and
 //! the crates below it; only the `inlet` binary sits on it (docs/ARCHITECTURE.md).
 
+#![warn(missing_docs, unreachable_pub)]
+
 pub mod api;
 mod cleanup;
-pub mod client;
+mod client;
 pub mod cluster;
 pub mod document;
 mod jobs;
 pub mod model;
-pub mod rules;
-pub mod schedule;
+mod rules;
+mod schedule;
 mod scheduler;
-pub mod status;
+mod status;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -50,11 +54,13 @@ pub use client::{EsClient, EsError, EsSettings};
 
 /// What a plugin tells Kibana about itself, computed once per service type.
 pub(crate) struct PluginInfo {
-    pub features: types::Features,
+    /// What the plugin supports (incremental sync, document-level security, sync rules): which
+    /// schedules may fire and which draft rules are validated.
+    pub(crate) features: types::Features,
     /// `features` in the connector document's shape.
-    pub features_doc: Value,
+    pub(crate) features_doc: Value,
     /// The configuration form in Kibana's shape, by field key.
-    pub schema: serde_json::Map<String, Value>,
+    pub(crate) schema: serde_json::Map<String, Value>,
 }
 
 /// A cached [`PluginInfo`] and the plugin version (sha256) it describes.
@@ -62,43 +68,59 @@ type PluginInfoEntry = (Option<String>, Result<Arc<PluginInfo>, String>);
 
 /// What the loops share.
 pub(crate) struct Ctx {
-    pub service: Arc<Service>,
-    pub api: api::Api,
+    /// The engine: config.yml, the plugins, syncs.
+    pub(crate) service: Arc<Service>,
+    /// The cluster's `_connector` API.
+    pub(crate) api: api::Api,
     /// `worker_hostname` of the jobs this process claims.
-    pub hostname: String,
-    pub idling: Duration,
-    pub heartbeat: Duration,
-    pub report_interval: Duration,
-    pub idle_job_timeout: Duration,
-    pub cleanup_interval: Duration,
+    pub(crate) hostname: String,
+    /// `service.idling`: the pause between two passes of the scheduler and of the job poll.
+    pub(crate) idling: Duration,
+    /// `service.heartbeat`: the interval of a connector's `_check_in`.
+    pub(crate) heartbeat: Duration,
+    /// `inlet.kibana.report_interval_secs`: the interval of a running job's `_stats`.
+    pub(crate) report_interval: Duration,
+    /// `inlet.kibana.idle_job_timeout_secs`: how old a held job's `last_seen` may get before the
+    /// cleanup ends it.
+    pub(crate) idle_job_timeout: Duration,
+    /// `service.job_cleanup_interval`: the pause between two cleanup passes.
+    pub(crate) cleanup_interval: Duration,
     /// Set when the process is stopping.
-    pub shutdown: Arc<AtomicBool>,
+    pub(crate) shutdown: Arc<AtomicBool>,
     /// Jobs running in this process.
-    pub running: Mutex<HashSet<String>>,
-    pub content_slots: Arc<Semaphore>,
-    pub access_control_slots: Arc<Semaphore>,
+    pub(crate) running: Mutex<HashSet<String>>,
+    /// `service.max_concurrent_content_syncs` permits (full and incremental syncs).
+    pub(crate) content_slots: Arc<Semaphore>,
+    /// `service.max_concurrent_access_control_syncs` permits.
+    pub(crate) access_control_slots: Arc<Semaphore>,
     /// By service type, with the sha256 of the plugin version described (`None`: no plugin).
     plugins: tokio::sync::Mutex<HashMap<String, PluginInfoEntry>>,
+    /// By connector id, when this process last checked it in.
     check_ins: Mutex<HashMap<String, Instant>>,
 }
 
 impl Ctx {
-    pub fn connectors(&self) -> &[config::Connector] {
+    /// config.yml's connectors: the ones this process serves.
+    pub(crate) fn connectors(&self) -> &[config::Connector] {
         &self.service.config.config.connectors
     }
 
-    pub fn stopping(&self) -> bool {
+    /// Whether the process is stopping.
+    pub(crate) fn stopping(&self) -> bool {
         self.shutdown.load(Ordering::Relaxed)
     }
 
-    pub fn is_running(&self, job_id: &str) -> bool {
+    /// Whether the job runs in this process (the job lists cannot tell it from another
+    /// worker's).
+    pub(crate) fn is_running(&self, job_id: &str) -> bool {
         self.running
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .contains(job_id)
     }
 
-    pub fn set_running(&self, job_id: &str, running: bool) {
+    /// Records that the job starts (`true`) or stops (`false`) running in this process.
+    pub(crate) fn set_running(&self, job_id: &str, running: bool) {
         let mut set = self.running.lock().unwrap_or_else(PoisonError::into_inner);
         if running {
             set.insert(job_id.to_owned());
@@ -108,7 +130,7 @@ impl Ctx {
     }
 
     /// Whether the connector is due a check-in (always on the first pass); records it if so.
-    pub fn check_in_due(&self, connector_id: &str) -> bool {
+    pub(crate) fn check_in_due(&self, connector_id: &str) -> bool {
         let mut map = self
             .check_ins
             .lock()
@@ -124,7 +146,10 @@ impl Ctx {
 
     /// The plugin's metadata and form, asked once per plugin version: hot reload may swap the
     /// plugin of a service type, and the new version's form is what Kibana must show.
-    pub async fn plugin_info(&self, entry: &config::Connector) -> Result<Arc<PluginInfo>, String> {
+    pub(crate) async fn plugin_info(
+        &self,
+        entry: &config::Connector,
+    ) -> Result<Arc<PluginInfo>, String> {
         let mut cache = self.plugins.lock().await;
         let version = self
             .service
@@ -148,7 +173,7 @@ impl Ctx {
     }
 
     /// Sleeps `d`, waking early when the process stops.
-    pub async fn pause(&self, d: Duration) {
+    pub(crate) async fn pause(&self, d: Duration) {
         let until = Instant::now() + d;
         while !self.stopping() {
             let left = until.saturating_duration_since(Instant::now());

@@ -2,7 +2,7 @@
 //! (`_connector/_sync_job`) as Inlet reads them. Only the fields Inlet reads are declared:
 //! Elasticsearch adds fields from release to release, and the others are ignored. Fields it may
 //! omit or write as `null` are `Option`s. Values of a closed set that a later release may extend
-//! (statuses, job types) are [`Open`], so one new value does not make a whole document
+//! (statuses, job types) are `Open`, so one new value does not make a whole document
 //! unreadable. The types are otherwise Elasticsearch's own (its parsers refuse a document of
 //! other types, so no sync could be created for it anyway).
 //!
@@ -22,13 +22,16 @@ use inlet_policy::job::{JobStatus, JobType};
 /// as written, to name it in a message or write it back unchanged).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
-pub enum Open<T> {
+pub(crate) enum Open<T> {
+    /// A value Inlet knows.
     Known(T),
+    /// Any other value, as written.
     Unknown(Value),
 }
 
 impl<T: Copy> Open<T> {
-    pub fn known(&self) -> Option<T> {
+    /// The value, if Inlet knows it.
+    pub(crate) fn known(&self) -> Option<T> {
         match self {
             Open::Known(t) => Some(*t),
             Open::Unknown(_) => None,
@@ -43,33 +46,71 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
     Value::deserialize(d).map(Some)
 }
 
-/// The parts of a connector document Inlet reads.
+/// The parts of a connector document Inlet reads (its `_source` in `.elastic-connectors`; the
+/// fields Inlet writes at the end of a sync, such as `last_synced`, are written, never read).
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct ConnectorDoc {
-    pub service_type: Option<String>,
-    pub status: Option<Open<ConnectorStatus>>,
-    pub error: Option<String>,
-    pub index_name: Option<String>,
-    /// The form, by field key: Kibana's field properties, the user's `value` among them.
+    /// `service_type`: the data source Kibana recorded (`mysql`, `dir`…). Elastic's service
+    /// serves a connector only with a source of that type; Inlet writes config.yml's when it is
+    /// empty and sets the connector in `error` when it differs.
+    pub(crate) service_type: Option<String>,
+    /// `status`: `created → needs_configuration → configured → connected / error`, shown in
+    /// Kibana. The configuration is checked only from `configured` on.
+    pub(crate) status: Option<Open<ConnectorStatus>>,
+    /// `error`: the message Kibana shows with status `error`; compared so that `_error` is only
+    /// written when it changes.
+    pub(crate) error: Option<String>,
+    /// `index_name`: the content index (`search-*`) syncs write to; access-control syncs write
+    /// to `.search-acl-filter-<index_name>`.
+    pub(crate) index_name: Option<String>,
+    /// `configuration`: the form, by field key, in Kibana's Rich Configurable Fields shape: the
+    /// field properties (`label`, `type`, `display`, `required`, `sensitive`…) and the user's
+    /// `value`. Elastic's service writes its source's form here on first contact and adds the
+    /// fields an upgrade brings; syncs read the `value`s.
     pub configuration: Option<Map<String, Value>>,
-    pub pipeline: Option<Value>,
-    pub filtering: Option<Filtering>,
-    pub features: Option<Value>,
-    pub scheduling: Option<Scheduling>,
-    pub sync_cursor: Option<Value>,
-    pub last_sync_status: Option<Open<JobStatus>>,
-    pub last_access_control_sync_status: Option<Open<JobStatus>>,
-    pub last_sync_scheduled_at: Option<String>,
-    pub last_incremental_sync_scheduled_at: Option<String>,
-    pub last_access_control_sync_scheduled_at: Option<String>,
-    /// Soft deletion (`DELETE _connector/{id}` from 8.16).
-    pub deleted: Option<bool>,
+    /// `pipeline`: the ingest pipeline settings, `{name, extract_binary_content,
+    /// reduce_whitespace, run_ml_inference}`. Elastic's service indexes every document of a
+    /// sync through pipeline `name`, with the three flags as `_`-prefixed fields of the
+    /// document.
+    pub(crate) pipeline: Option<Value>,
+    /// `filtering`: the sync rules by domain, `[{domain, active, draft}]`; syncs apply the
+    /// `DEFAULT` domain's `active` rules.
+    pub(crate) filtering: Option<Filtering>,
+    /// `features`: what the connector supports (`incremental_sync`, `document_level_security`,
+    /// `sync_rules.basic`/`advanced`, each `{enabled}`), which decides the options Kibana
+    /// shows. Elastic's service writes its source's; Inlet writes the plugin's when they
+    /// differ.
+    pub(crate) features: Option<Value>,
+    /// `scheduling`: Kibana's sync schedules.
+    pub(crate) scheduling: Option<Scheduling>,
+    /// `sync_cursor`: where the source stood after the last completed content sync; the next
+    /// incremental sync starts from it. Inlet keeps the plugin's cursor here, wrapped in an
+    /// object when it is not one.
+    pub(crate) sync_cursor: Option<Value>,
+    /// `last_sync_status`: the job status of the last full or incremental sync. `in_progress`
+    /// while a worker holds the connector: the cross-process mutex of content syncs, taken
+    /// under the document's version.
+    pub(crate) last_sync_status: Option<Open<JobStatus>>,
+    /// `last_access_control_sync_status`: the same for access-control syncs, which have a mutex
+    /// of their own.
+    pub(crate) last_access_control_sync_status: Option<Open<JobStatus>>,
+    /// `last_sync_scheduled_at` (RFC 3339): the last fire time of the full-sync schedule a
+    /// process acted on. Written under the document's version before the job is created, so
+    /// one fire time makes one job however many processes serve the connector.
+    pub(crate) last_sync_scheduled_at: Option<String>,
+    /// `last_incremental_sync_scheduled_at`: the same for the incremental schedule.
+    pub(crate) last_incremental_sync_scheduled_at: Option<String>,
+    /// `last_access_control_sync_scheduled_at`: the same for the access-control schedule.
+    pub(crate) last_access_control_sync_scheduled_at: Option<String>,
+    /// `deleted`: soft deletion (`DELETE _connector/{id}` from 8.16). A deleted connector counts
+    /// as gone: the jobs its workers held are ended as orphans.
+    pub(crate) deleted: Option<bool>,
 }
 
 impl ConnectorDoc {
     /// The connector's status; one Inlet does not know counts as `created`, like a missing one:
     /// the configuration is not checked until the user fills in the form.
-    pub fn status(&self) -> ConnectorStatus {
+    pub(crate) fn status(&self) -> ConnectorStatus {
         self.status
             .as_ref()
             .and_then(Open::known)
@@ -83,7 +124,7 @@ impl ConnectorDoc {
 
     /// `last_sync_status` (content syncs) or `last_access_control_sync_status`, as written: the
     /// cross-process mutex of syncs of that kind.
-    pub fn last_sync_status(&self, kind: JobType) -> Option<&Open<JobStatus>> {
+    pub(crate) fn last_sync_status(&self, kind: JobType) -> Option<&Open<JobStatus>> {
         match kind {
             JobType::AccessControl => self.last_access_control_sync_status.as_ref(),
             JobType::Full | JobType::Incremental => self.last_sync_status.as_ref(),
@@ -91,12 +132,12 @@ impl ConnectorDoc {
     }
 
     /// Whether a worker holds the connector for syncs of `kind`.
-    pub fn sync_running(&self, kind: JobType) -> bool {
+    pub(crate) fn sync_running(&self, kind: JobType) -> bool {
         self.last_sync_status(kind).and_then(Open::known) == Some(JobStatus::InProgress)
     }
 
     /// The schedule of `kind` in `scheduling`.
-    pub fn schedule(&self, kind: JobType) -> Option<&Schedule> {
+    pub(crate) fn schedule(&self, kind: JobType) -> Option<&Schedule> {
         let s = self.scheduling.as_ref()?;
         match kind {
             JobType::Full => s.full.as_ref(),
@@ -106,7 +147,7 @@ impl ConnectorDoc {
     }
 
     /// `last_*_scheduled_at` of `kind`: the last fire time a process recorded.
-    pub fn scheduled_at(&self, kind: JobType) -> Option<&str> {
+    pub(crate) fn scheduled_at(&self, kind: JobType) -> Option<&str> {
         match kind {
             JobType::Full => self.last_sync_scheduled_at.as_deref(),
             JobType::Incremental => self.last_incremental_sync_scheduled_at.as_deref(),
@@ -114,53 +155,76 @@ impl ConnectorDoc {
         }
     }
 
-    pub fn is_deleted(&self) -> bool {
+    /// Whether the connector is soft-deleted (`deleted: true`).
+    pub(crate) fn is_deleted(&self) -> bool {
         self.deleted == Some(true)
     }
 }
 
-/// `scheduling`: a Quartz cron expression per job type.
+/// `scheduling`: a Quartz cron expression per job type. Elastic's service evaluates them in
+/// UTC at every pass and creates a `scheduled` job when one is due. `custom_scheduling`, beside
+/// it, is read by neither service.
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct Scheduling {
-    pub full: Option<Schedule>,
-    pub incremental: Option<Schedule>,
-    pub access_control: Option<Schedule>,
+pub(crate) struct Scheduling {
+    /// `scheduling.full`.
+    pub(crate) full: Option<Schedule>,
+    /// `scheduling.incremental`: fires only for a connector whose plugin has incremental sync.
+    pub(crate) incremental: Option<Schedule>,
+    /// `scheduling.access_control`: fires only for a connector whose plugin has document-level
+    /// security.
+    pub(crate) access_control: Option<Schedule>,
 }
 
+/// One job type's schedule in `scheduling`.
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct Schedule {
-    pub enabled: Option<bool>,
-    pub interval: Option<String>,
+pub(crate) struct Schedule {
+    /// `enabled`: whether the schedule fires (missing: it does not).
+    pub(crate) enabled: Option<bool>,
+    /// `interval`: a Quartz cron expression, `sec min hour day-of-month month day-of-week
+    /// [year]` (`0 0 * * * ?`: hourly).
+    pub(crate) interval: Option<String>,
 }
 
 /// `filtering`: in the connector document a list of domains; in a job's snapshot, the active
 /// rules themselves.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
-pub enum Filtering {
+pub(crate) enum Filtering {
+    /// The connector document's `filtering`: `[{domain, active, draft}]`.
     Domains(Vec<FilteringDomain>),
+    /// A job snapshot's `connector.filtering`: the rules that were active when the job was
+    /// created.
     Rules(FilteringRules),
 }
 
+/// One domain of the connector's `filtering`.
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct FilteringDomain {
-    pub domain: Option<String>,
-    pub active: Option<FilteringRules>,
-    pub draft: Option<FilteringRules>,
+pub(crate) struct FilteringDomain {
+    /// `domain`: `DEFAULT` is the one Kibana edits and syncs apply (Inlet takes the first
+    /// domain when there is no `DEFAULT`).
+    pub(crate) domain: Option<String>,
+    /// `active`: the rules syncs apply.
+    pub(crate) active: Option<FilteringRules>,
+    /// `draft`: the rules as edited in Kibana; they become `active` once validated.
+    pub(crate) draft: Option<FilteringRules>,
 }
 
 /// One set of sync rules (a domain's `active` or `draft`).
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct FilteringRules {
-    /// Basic rules, each read on its own so that a bad one is named.
-    pub rules: Option<Vec<Value>>,
-    pub advanced_snippet: Option<AdvancedSnippet>,
-    pub validation: Option<FilteringValidation>,
+pub(crate) struct FilteringRules {
+    /// `rules`: the basic rules, `{id, order, policy, field, rule, value}`, which the host
+    /// applies to each document (first match wins; Kibana's rule `DEFAULT` includes
+    /// everything). Kept as JSON and read one by one, so that a bad one is named.
+    pub(crate) rules: Option<Vec<Value>>,
+    /// `advanced_snippet`: the advanced rules, which only the plugin reads.
+    pub(crate) advanced_snippet: Option<AdvancedSnippet>,
+    /// `validation`: the outcome of the last validation of these rules.
+    pub(crate) validation: Option<FilteringValidation>,
 }
 
 impl FilteringRules {
     /// No rules at all: what a domain without `active` rules has.
-    pub const NONE: FilteringRules = FilteringRules {
+    pub(crate) const NONE: FilteringRules = FilteringRules {
         rules: None,
         advanced_snippet: None,
         validation: None,
@@ -168,34 +232,42 @@ impl FilteringRules {
 
     /// Whether the object holds rules (a job snapshot of `{}` holds none, and the connector's
     /// rules apply).
-    pub fn is_given(&self) -> bool {
+    pub(crate) fn is_given(&self) -> bool {
         self.rules.is_some() || self.advanced_snippet.is_some()
     }
 }
 
+/// A rule set's `advanced_snippet`.
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct AdvancedSnippet {
-    /// The plugin's query language: any JSON.
+pub(crate) struct AdvancedSnippet {
+    /// `advanced_snippet.value`: the source's own query language, any JSON (MySQL's
+    /// `[{tables, query}]`, …); `{}` when there are no advanced rules.
     #[serde(default)]
-    pub value: Value,
+    pub(crate) value: Value,
 }
 
+/// A rule set's `validation`, `{state, errors}`; Inlet reads only the state.
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct FilteringValidation {
-    pub state: Option<Open<ValidationState>>,
+pub(crate) struct FilteringValidation {
+    /// `validation.state`.
+    pub(crate) state: Option<Open<ValidationState>>,
 }
 
 /// A draft's `validation.state`: Kibana marks an edited draft `edited`; Inlet writes the others.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum ValidationState {
+pub(crate) enum ValidationState {
+    /// Kibana saved a changed draft, which waits for validation.
     Edited,
+    /// The rules passed validation (a draft is then activated).
     Valid,
+    /// The rules failed validation (`errors` say why); the active rules stay as they were.
     Invalid,
 }
 
 impl ValidationState {
-    pub fn as_str(self) -> &'static str {
+    /// The wire string.
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             ValidationState::Edited => "edited",
             ValidationState::Valid => "valid",
@@ -204,28 +276,44 @@ impl ValidationState {
     }
 }
 
-/// The parts of a sync-job document Inlet reads.
+/// The parts of a sync-job document Inlet reads, as `GET _connector/_sync_job` returns it.
 #[derive(Debug, Clone, Deserialize)]
 pub struct SyncJobDoc {
-    pub id: String,
-    pub status: Option<Open<JobStatus>>,
-    pub job_type: Option<Open<JobType>>,
-    pub created_at: Option<String>,
-    pub last_seen: Option<String>,
-    pub worker_hostname: Option<String>,
-    pub indexed_document_count: Option<u64>,
-    pub deleted_document_count: Option<u64>,
-    /// What Elasticsearch copied from the connector when it created the job.
-    pub connector: Option<JobConnector>,
+    /// `id`: the job's id (the API puts it in the document; a job without one is not read).
+    pub(crate) id: String,
+    /// `status`: `pending` and `suspended` jobs wait for a worker; a claim makes them
+    /// `in_progress`; Kibana's *Cancel* makes them `canceling`, which the worker ends in
+    /// `canceled`.
+    pub(crate) status: Option<Open<JobStatus>>,
+    /// `job_type`: `full`, `incremental` or `access_control`.
+    pub(crate) job_type: Option<Open<JobType>>,
+    /// `created_at` (RFC 3339): jobs are taken oldest first, as Elastic's service takes them.
+    pub(crate) created_at: Option<String>,
+    /// `last_seen` (RFC 3339): set by the claim and by every `_stats` report. A held job whose
+    /// `last_seen` grows older than the idle timeout has lost its worker, and the cleanup ends
+    /// it.
+    pub(crate) last_seen: Option<String>,
+    /// `worker_hostname`: the process that claimed the job (named in the cleanup's log).
+    pub(crate) worker_hostname: Option<String>,
+    /// `indexed_document_count`: documents indexed so far, as the worker last reported; the
+    /// cleanup copies it to the connector's `last_indexed_document_count`.
+    pub(crate) indexed_document_count: Option<u64>,
+    /// `deleted_document_count`: documents deleted so far; likewise copied to
+    /// `last_deleted_document_count`.
+    pub(crate) deleted_document_count: Option<u64>,
+    /// `connector`: what Elasticsearch copied from the connector when it created the job.
+    pub(crate) connector: Option<JobConnector>,
 }
 
 /// A job's type that Inlet cannot run: the job is ended in `error` with this message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum BadJobType {
+pub(crate) enum BadJobType {
+    /// No `job_type`, or `null`.
     #[error(
         "the sync job has no job_type; Inlet runs full, incremental and access_control jobs, as Elastic's connector service does"
     )]
     Missing,
+    /// A `job_type` Inlet does not know, as written.
     #[error(
         "the sync job's job_type {0} is unknown; Inlet runs full, incremental and access_control jobs, as Elastic's connector service does"
     )]
@@ -234,12 +322,12 @@ pub enum BadJobType {
 
 impl SyncJobDoc {
     /// The status, if Inlet knows it.
-    pub fn status(&self) -> Option<JobStatus> {
+    pub(crate) fn status(&self) -> Option<JobStatus> {
         self.status.as_ref().and_then(Open::known)
     }
 
     /// The type to run; a missing or unknown one is an error for this job, never a guess.
-    pub fn job_type(&self) -> Result<JobType, BadJobType> {
+    pub(crate) fn job_type(&self) -> Result<JobType, BadJobType> {
         match &self.job_type {
             Some(Open::Known(t)) => Ok(*t),
             Some(Open::Unknown(v)) => Err(BadJobType::Unknown(v.clone())),
@@ -248,35 +336,45 @@ impl SyncJobDoc {
     }
 
     /// `last_seen` as a time; `None` when missing or not RFC 3339.
-    pub fn last_seen_at(&self) -> Option<DateTime<Utc>> {
+    pub(crate) fn last_seen_at(&self) -> Option<DateTime<Utc>> {
         parse_time(self.last_seen.as_deref()?)
     }
 
     /// The connector the job belongs to.
-    pub fn connector_id(&self) -> Option<&str> {
+    pub(crate) fn connector_id(&self) -> Option<&str> {
         self.connector.as_ref()?.id.as_deref()
     }
 
     /// The job's snapshot, with which the job runs.
-    pub fn snapshot(&self) -> Option<&JobConnector> {
+    pub(crate) fn snapshot(&self) -> Option<&JobConnector> {
         self.connector.as_ref()
     }
 }
 
-/// A job's `connector`: the connector's settings when the job was created.
+/// A job's `connector`: the connector's settings when the job was created. As in Elastic's
+/// service, they win over the connector's current ones, so a job created before the index or
+/// pipeline changed writes where it was created to write ([`crate::document::merge`]).
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct JobConnector {
-    pub id: Option<String>,
-    pub configuration: Option<Map<String, Value>>,
-    pub index_name: Option<String>,
-    /// `Some(Value::Null)` when the snapshot says "no pipeline" (it still wins).
+    /// `connector.id`: the connector the job belongs to.
+    pub(crate) id: Option<String>,
+    /// `connector.configuration`: the form with its values at creation (an empty one: the
+    /// connector's current values apply).
+    pub(crate) configuration: Option<Map<String, Value>>,
+    /// `connector.index_name`: the index the job writes to (an access-control job's is
+    /// `.search-acl-filter-<content index>`, from which Inlet takes the content index).
+    pub(crate) index_name: Option<String>,
+    /// `connector.pipeline`: `Some(Value::Null)` when the snapshot says "no pipeline" (it still
+    /// wins).
     #[serde(default, deserialize_with = "present")]
-    pub pipeline: Option<Value>,
-    pub filtering: Option<Filtering>,
+    pub(crate) pipeline: Option<Value>,
+    /// `connector.filtering`: the rules that were active at creation (none given: the
+    /// connector's current rules apply).
+    pub(crate) filtering: Option<Filtering>,
 }
 
 /// An RFC 3339 time as the protocol writes them.
-pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+pub(crate) fn parse_time(s: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s)
         .ok()
         .map(|t| t.with_timezone(&Utc))

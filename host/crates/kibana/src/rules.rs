@@ -14,14 +14,17 @@ const ADVANCED_SNIPPET_ID: &str = "advanced_snippet";
 
 /// One validation error in Elastic's shape: the rules it concerns and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ValidationError {
-    pub ids: Vec<String>,
-    pub messages: Vec<String>,
+pub(crate) struct ValidationError {
+    /// `ids`: the ids of the rules concerned (`advanced_snippet` for the advanced rules; empty
+    /// when the rules cannot be read at all).
+    pub(crate) ids: Vec<String>,
+    /// `messages`: why, one sentence each; Kibana shows them with the draft.
+    pub(crate) messages: Vec<String>,
 }
 
 impl ValidationError {
     /// An error of the advanced snippet.
-    pub fn advanced(messages: Vec<String>) -> Self {
+    pub(crate) fn advanced(messages: Vec<String>) -> Self {
         ValidationError {
             ids: vec![ADVANCED_SNIPPET_ID.into()],
             messages,
@@ -31,19 +34,22 @@ impl ValidationError {
 
 /// The validation written into a draft: `{state: valid|invalid, errors}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct DraftValidation {
-    pub state: ValidationState,
-    pub errors: Vec<ValidationError>,
+pub(crate) struct DraftValidation {
+    /// `state`: `valid` or `invalid` (Inlet never writes `edited`).
+    pub(crate) state: ValidationState,
+    /// `errors`: empty when valid.
+    pub(crate) errors: Vec<ValidationError>,
 }
 
 impl DraftValidation {
-    pub fn is_valid(&self) -> bool {
+    /// Whether the draft may become the active rules.
+    pub(crate) fn is_valid(&self) -> bool {
         self.state == ValidationState::Valid
     }
 }
 
 /// The default domain's draft, if Kibana marked it edited.
-pub fn edited_draft(filtering: Option<&Filtering>) -> Option<&FilteringRules> {
+pub(crate) fn edited_draft(filtering: Option<&Filtering>) -> Option<&FilteringRules> {
     let Some(Filtering::Domains(domains)) = filtering else {
         return None;
     };
@@ -62,7 +68,7 @@ pub fn edited_draft(filtering: Option<&Filtering>) -> Option<&FilteringRules> {
 }
 
 /// The basic rules' errors.
-pub fn basic_errors(draft: &FilteringRules) -> Vec<ValidationError> {
+pub(crate) fn basic_errors(draft: &FilteringRules) -> Vec<ValidationError> {
     let rules = match basic_rules(draft.rules.as_deref().unwrap_or_default()) {
         Ok(r) => r,
         Err(message) => {
@@ -82,12 +88,12 @@ pub fn basic_errors(draft: &FilteringRules) -> Vec<ValidationError> {
 }
 
 /// The advanced snippet to hand to the plugin, if the draft has one.
-pub fn advanced(draft: &FilteringRules) -> Option<Value> {
+pub(crate) fn advanced(draft: &FilteringRules) -> Option<Value> {
     rules_of(draft).ok().and_then(|(_, a)| a)
 }
 
 /// The validation result to write.
-pub fn validation(errors: Vec<ValidationError>) -> DraftValidation {
+pub(crate) fn validation(errors: Vec<ValidationError>) -> DraftValidation {
     DraftValidation {
         state: if errors.is_empty() {
             ValidationState::Valid

@@ -10,7 +10,7 @@ use inlet_policy::job::JobType;
 
 /// The connector field where the last fire time of `kind` is recorded (the cross-process guard;
 /// read back by [`ConnectorDoc::scheduled_at`]).
-pub fn scheduled_at_field(kind: JobType) -> &'static str {
+pub(crate) fn scheduled_at_field(kind: JobType) -> &'static str {
     match kind {
         JobType::Full => "last_sync_scheduled_at",
         JobType::Incremental => "last_incremental_sync_scheduled_at",
@@ -19,7 +19,7 @@ pub fn scheduled_at_field(kind: JobType) -> &'static str {
 }
 
 /// The enabled schedule of `kind`, if any.
-pub fn interval(connector: &ConnectorDoc, kind: JobType) -> Option<&str> {
+pub(crate) fn interval(connector: &ConnectorDoc, kind: JobType) -> Option<&str> {
     let s = connector.schedule(kind)?;
     (s.enabled == Some(true))
         .then_some(s.interval.as_deref())
@@ -29,7 +29,7 @@ pub fn interval(connector: &ConnectorDoc, kind: JobType) -> Option<&str> {
 
 /// Parses Elastic's Quartz format: `sec min hour day-of-month month day-of-week [year]`, `?` for
 /// "no specific value", day-of-week 1 = Sunday. The `cron` crate reads that format as is.
-pub fn parse(expression: &str) -> Result<cron::Schedule, String> {
+pub(crate) fn parse(expression: &str) -> Result<cron::Schedule, String> {
     cron::Schedule::from_str(expression.trim()).map_err(|e| {
         format!("{expression:?} is not a Quartz cron expression ({e}); example: \"0 0 * * * ?\" (hourly)")
     })
@@ -37,7 +37,7 @@ pub fn parse(expression: &str) -> Result<cron::Schedule, String> {
 
 /// The fire time in `(since, now]`, if one fell there: the schedule is due. Several missed fire
 /// times still give one sync, like Elastic's service.
-pub fn due(
+pub(crate) fn due(
     schedule: &cron::Schedule,
     since: DateTime<Utc>,
     now: DateTime<Utc>,
@@ -55,7 +55,7 @@ pub fn due(
 }
 
 /// Whether `recorded` (`last_*_scheduled_at`) already covers the fire time `at`.
-pub fn already_scheduled(recorded: Option<&str>, at: DateTime<Utc>) -> bool {
+pub(crate) fn already_scheduled(recorded: Option<&str>, at: DateTime<Utc>) -> bool {
     recorded.and_then(parse_time).is_some_and(|r| r >= at)
 }
 

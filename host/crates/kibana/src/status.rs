@@ -8,18 +8,23 @@ use inlet_policy::job::JobStatus;
 /// A connector's `status`: `created → needs_configuration → configured → connected / error`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum ConnectorStatus {
+pub(crate) enum ConnectorStatus {
+    /// Kibana created the connector; Inlet has not written its form yet.
     Created,
+    /// Inlet wrote the plugin's form; the user has not saved values yet.
     NeedsConfiguration,
+    /// Kibana saved the user's values; the next pass checks them.
     Configured,
+    /// The last configuration check passed.
     Connected,
+    /// The last check failed, or a sync failed; the connector's `error` says why.
     Error,
 }
 
 impl ConnectorStatus {
     /// Whether the user has filled in the form, so the configuration can be checked (Elastic's
     /// service waits in `created` and `needs_configuration` too).
-    pub fn is_configured(self) -> bool {
+    pub(crate) fn is_configured(self) -> bool {
         matches!(
             self,
             ConnectorStatus::Configured | ConnectorStatus::Connected | ConnectorStatus::Error
@@ -29,7 +34,7 @@ impl ConnectorStatus {
 
 /// What a configuration check changes: `Some(error)` to write through `_error` (`None` inside
 /// means "connected"), or nothing when the document already says so.
-pub fn after_check(
+pub(crate) fn after_check(
     status: ConnectorStatus,
     current_error: Option<&str>,
     check: &Result<(), String>,
@@ -44,7 +49,7 @@ pub fn after_check(
 
 /// Why Inlet stopped a running sync before it ended by itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StopReason {
+pub(crate) enum StopReason {
     /// The user asked (`canceling`).
     Canceled,
     /// This process is shutting down: the job is handed back (`suspended`).
@@ -54,7 +59,7 @@ pub enum StopReason {
 }
 
 /// The status a job ends with, and its error text.
-pub fn ending(
+pub(crate) fn ending(
     report: sync::Status,
     error: Option<&str>,
     stop: Option<StopReason>,
