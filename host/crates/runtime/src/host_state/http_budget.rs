@@ -11,7 +11,7 @@
 //! Charges are kept by resource handle and given back when the object goes: the resource
 //! destructors of `fields`, `outgoing-request` and `outgoing-response` are redefined too, and so
 //! is `outgoing-handler.handle`, which takes the request over (from then on it counts against
-//! the requests-in-flight limit instead, see `broker::HttpHooks`). As a safety net, entries whose
+//! the requests-in-flight limit instead, see `http_hooks`). As a safety net, entries whose
 //! handle no longer holds an object of their kind are pruned before a charge is refused. Going
 //! over the budget traps: the sync fails with the reason.
 
@@ -35,7 +35,7 @@ const OUTGOING_HANDLER: &str = "wasi:http/outgoing-handler@0.2.12";
 
 /// Bytes a guest can make the host buffer per outgoing body: wasmtime-wasi-http keeps
 /// `buffer_chunks + 1` chunks of up to `chunk_size` bytes in the body's channel (set by
-/// `broker::HttpHooks`).
+/// `http_hooks`).
 const BODY_BUFFER_BYTES: u64 = ((BODY_BUFFER_CHUNKS + 1) * BODY_CHUNK_BYTES) as u64;
 
 /// Rough in-memory cost of one header beyond its name and value (`HeaderMap` bucket and entry),

@@ -109,7 +109,7 @@ impl WasiHttpHooks for HttpHooks {
     }
 
     /// Outgoing bodies buffer `chunks + 1` chunks of this size in host memory, charged per
-    /// request by the instance's budget (`runtime::http_budget`); 64 KiB chunks keep that small
+    /// request by the instance's budget (`http_budget`); 64 KiB chunks keep that small
     /// while uploads still move in large writes.
     fn p2_outgoing_body_buffer_chunks(&mut self) -> usize {
         BODY_BUFFER_CHUNKS
