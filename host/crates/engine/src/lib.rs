@@ -14,6 +14,8 @@
 //! job history), `inlet-broker` (the capability granter) and `inlet-runtime` (the sandbox);
 //! the Kibana protocol (`inlet-kibana`) and the `inlet` binary sit on it (docs/ARCHITECTURE.md).
 
+#![warn(missing_docs, unreachable_pub)]
+
 pub mod plugin;
 pub mod service;
 pub mod sink;

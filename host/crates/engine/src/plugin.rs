@@ -12,19 +12,23 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
-pub use inlet_policy::manifest::{Manifest, Permissions};
-pub use signature::{Signature, SignatureError, TrustedKeys};
+use inlet_policy::manifest::Manifest;
+use signature::{Signature, SignatureError, TrustedKeys};
 
 use inlet_runtime::{CacheOutcome, LoadError, LoadedComponent, Runtime};
 
-/// A plugin folder found on disk (not yet compiled).
+/// A plugin folder found on disk (not yet compiled), with its manifest parsed and checked.
 #[derive(Debug, Clone)]
 pub struct Discovered {
+    /// The plugin's folder, as found under the plugin directory.
     pub dir: PathBuf,
+    /// Its `plugin.toml`.
     pub manifest: Manifest,
 }
 
 impl Discovered {
+    /// The component file the manifest names (`component`), resolved against the folder; it
+    /// need not exist yet.
     pub fn component_path(&self) -> PathBuf {
         self.dir.join(&self.manifest.component)
     }
@@ -33,43 +37,71 @@ impl Discovered {
 /// Why a plugin could not be used. Each says which file and what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum PluginError {
+    /// The plugin directory cannot be listed (missing, not a directory, or unreadable).
     #[error("plugin directory {0} does not exist (set `inlet.plugins_dir` or pass --plugins)")]
     NoDirectory(PathBuf),
+    /// A `plugin.toml` does not parse or fails the manifest's checks.
     #[error("{path}: {message}")]
-    Manifest { path: PathBuf, message: String },
+    Manifest {
+        /// The `plugin.toml`.
+        path: PathBuf,
+        /// The manifest reader's reason.
+        message: String,
+    },
+    /// The component file cannot be read (usually: the plugin was never built).
     #[error("{path}: cannot read the component: {source} (was the plugin built?)")]
     Read {
+        /// The component file.
         path: PathBuf,
+        /// Why reading it failed.
         source: std::io::Error,
     },
+    /// The component's sha256 is not the connector's `sha256` pin in config.yml.
     #[error(
         "{path}: sha256 is {actual}, but config.yml pins {expected}; refusing to load a component that changed"
     )]
     PinMismatch {
+        /// The component file.
         path: PathBuf,
+        /// The pin as config.yml writes it (compared without regard to case).
         expected: String,
+        /// The file's sha256, lowercase hex.
         actual: String,
     },
     /// Trusted keys are configured and the component's signature does not satisfy them
     /// (boxed: the variant names two files and two keys).
     #[error(transparent)]
     Signature(#[from] Box<SignatureError>),
+    /// The runtime refused the component: not a component, not a connector, another contract
+    /// version, an import the host does not provide, or the cache could not store it.
     #[error("{path}: {source}")]
-    Load { path: PathBuf, source: LoadError },
+    Load {
+        /// The component file.
+        path: PathBuf,
+        /// The runtime's reason.
+        source: LoadError,
+    },
+    /// No plugin folder declares this service type (or its folder is broken, see the
+    /// other errors of the same scan).
     #[error(
         "no plugin provides service type `{0}` (see `inlet plugins list`; is it built and in the plugin directory?)"
     )]
     Unknown(String),
+    /// Two folders declare one service type; the first (in path order) is the one used.
     #[error("service type `{service_type}` is provided twice: {first} and {second}")]
     Duplicate {
+        /// The service type both declare.
         service_type: String,
+        /// The folder that provides it.
         first: PathBuf,
+        /// The folder that is ignored.
         second: PathBuf,
     },
 }
 
-/// Finds every `*/plugin.toml` in `dir`. Broken manifests are returned as errors beside the
-/// good ones, so one bad folder does not hide the rest.
+/// Finds every `*/plugin.toml` in `dir` (one level down), sorted by folder path. Broken
+/// manifests are returned as errors beside the good ones, so one bad folder does not hide the
+/// rest; the outer error is only [`PluginError::NoDirectory`].
 pub fn discover(dir: &Path) -> Result<Vec<Result<Discovered, PluginError>>, PluginError> {
     let entries =
         std::fs::read_dir(dir).map_err(|_| PluginError::NoDirectory(dir.to_path_buf()))?;
@@ -93,8 +125,10 @@ pub fn discover(dir: &Path) -> Result<Vec<Result<Discovered, PluginError>>, Plug
         .collect())
 }
 
-/// Indexes discovered plugins by service type.
-pub fn by_service_type(
+/// Indexes discovered plugins by service type. The second element holds the errors of
+/// `found` and a [`PluginError::Duplicate`] for each folder whose service type an earlier one
+/// already provides.
+pub(crate) fn by_service_type(
     found: Vec<Result<Discovered, PluginError>>,
 ) -> (BTreeMap<String, Discovered>, Vec<PluginError>) {
     let mut map: BTreeMap<String, Discovered> = BTreeMap::new();
@@ -118,21 +152,30 @@ pub fn by_service_type(
     (map, problems)
 }
 
-/// A plugin ready to instantiate.
+/// A plugin ready to instantiate: verified, compiled (or taken from the cache) and linked.
+/// Immutable; hot reload replaces the whole `Arc<Plugin>`.
 pub struct Plugin {
-    pub manifest: Option<Manifest>,
-    pub path: PathBuf,
+    /// Its `plugin.toml`; `None` for a bare component (`inlet plugins inspect` of a file with
+    /// no manifest beside it).
+    pub(crate) manifest: Option<Manifest>,
+    /// The component file it was loaded from.
+    pub(crate) path: PathBuf,
+    /// sha256 of the bytes that were verified and compiled, lowercase hex: identifies the
+    /// version (what the pin and the compiled-plugin cache compare).
     pub sha256: String,
+    /// Size of the component, in bytes.
     pub size: u64,
     /// Its detached signature, as checked at load.
     pub signature: Signature,
+    /// The compiled, linked component instances are made from.
     pub component: LoadedComponent,
 }
 
 /// Reads, verifies and loads one component. Verification runs on the bytes that are then
 /// compiled (never a second read of the file): the optional sha256 pin, then the signature —
 /// required, and by one of `trust`'s keys, when `trust` is not empty. Both apply when both are
-/// configured.
+/// configured. Records the load in the metrics (`inlet_plugin_loads_total`,
+/// `inlet_plugin_load_seconds`).
 pub fn load(
     runtime: &Runtime,
     path: &Path,

@@ -10,6 +10,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use tokio::sync::Semaphore;
 
+use crate::plugin::signature::TrustedKeys;
 use crate::plugin::{self, Discovered, Plugin, PluginError};
 use crate::sink::{Sink, dead_letter::DeadLetters, embedded::EmbeddedSink};
 use crate::sync::{self, Progress, SyncEnv, SyncJob, SyncReport};
@@ -24,16 +25,20 @@ pub use cluster::cluster_auth;
 mod plugin_calls;
 mod reload;
 
-/// Everything a running `inlet` holds.
+/// Everything a running `inlet` holds: opened once by [`Service::open`], then shared (in an
+/// `Arc`) by the run loop, the hot-reload watcher and the Kibana protocol.
 pub struct Service {
+    /// The configuration it was opened with; never reloaded (a changed config.yml takes a
+    /// restart).
     pub config: config::Loaded,
+    /// What every sync shares: the runtime, store, sink, dead letters, caps and brokers.
     pub env: Arc<SyncEnv>,
-    pub plugins_dir: PathBuf,
-    pub data_dir: PathBuf,
+    /// The plugin directory (`--plugins`, else `inlet.plugins_dir`), watched by hot reload.
+    pub(crate) plugins_dir: PathBuf,
     /// The plugins syncs use; hot reload (`reload`) swaps entries while syncs run.
     plugins: RwLock<PluginTable>,
     /// `inlet.plugins.trusted_keys`, checked at start and on every reload.
-    trust: plugin::TrustedKeys,
+    trust: TrustedKeys,
     /// What the plugin directory held when the plugins were loaded at start: hot reload acts
     /// on changes from here.
     seen_at_start: BTreeMap<String, reload::Seen>,
@@ -77,13 +82,13 @@ impl PluginTable {
 }
 
 /// Where the plugin directory is: `--plugins`, else `inlet.plugins_dir` relative to the file.
-pub fn plugins_dir(loaded: &config::Loaded, flag: Option<PathBuf>) -> PathBuf {
+fn plugins_dir(loaded: &config::Loaded, flag: Option<PathBuf>) -> PathBuf {
     flag.unwrap_or_else(|| loaded.resolve(&loaded.config.inlet.plugins_dir))
 }
 
 /// Builds the runtime with the operator's caps; the compiled-plugin cache lives under the data
 /// directory unless `inlet.cache_dir` says otherwise.
-pub fn runtime_for(loaded: &config::Loaded) -> anyhow::Result<Arc<Runtime>> {
+fn runtime_for(loaded: &config::Loaded) -> anyhow::Result<Arc<Runtime>> {
     let inlet = &loaded.config.inlet;
     let data_dir = loaded.resolve(&inlet.data_dir);
     let cache_dir = inlet
@@ -101,6 +106,16 @@ pub fn runtime_for(loaded: &config::Loaded) -> anyhow::Result<Arc<Runtime>> {
 }
 
 impl Service {
+    /// Opens what `config.yml` describes: the data directory (`inlet.data_dir`, created if
+    /// missing) with its state store, the sink (the cluster `elasticsearch.host` or `cloud_id`
+    /// names, which must answer now; with neither, the embedded sink under `<data_dir>/sink`),
+    /// the runtime, the brokers, and the plugin of every configured service type. Syncs the
+    /// last process left unfinished are recorded as errors and, like suspended ones, queued to
+    /// run first under [`Service::run_forever`]. `plugins_flag` is `--plugins`.
+    ///
+    /// Fails on an unusable data directory, store, sink, trusted key, credential or database
+    /// configuration, or plugin directory. A plugin that does not load fails only its
+    /// connectors' syncs ([`Service::plugin_for`] says why).
     pub async fn open(
         loaded: config::Loaded,
         plugins_flag: Option<PathBuf>,
@@ -160,7 +175,7 @@ impl Service {
         let plugins_dir = plugins_dir(&loaded, plugins_flag);
         // A bad trusted key stops the start: running with signatures silently unchecked would
         // be worse than not running.
-        let trust = plugin::TrustedKeys::from_config(&loaded)?;
+        let trust = TrustedKeys::from_config(&loaded)?;
         let env = Arc::new(SyncEnv {
             runtime,
             store,
@@ -180,7 +195,6 @@ impl Service {
             config: loaded,
             env,
             plugins_dir,
-            data_dir,
             plugins: RwLock::default(),
             trust,
             seen_at_start: BTreeMap::new(),
@@ -268,6 +282,7 @@ impl Service {
         tokio::spawn(reload::run(self.clone(), cancel))
     }
 
+    /// The configured connector with this `connector_id`; the error lists the configured ids.
     pub fn connector(&self, id: &str) -> anyhow::Result<&Connector> {
         self.config
             .config
@@ -294,7 +309,10 @@ impl Service {
             })
     }
 
-    /// Runs one sync of one connector; standalone mode keeps the cursor in the embedded store.
+    /// Runs one sync of one connector (`inlet sync`); `progress` is updated as batches are
+    /// written and `cancel` stops the sync (status `canceled`). The cursor is kept in the state
+    /// store: an incremental sync starts from the last completed full or incremental sync's,
+    /// and a completed one saves its own.
     pub async fn sync(
         &self,
         connector: &Connector,
@@ -352,7 +370,7 @@ impl Service {
         report
     }
 
-    /// Runs one sync starting from `cursor`, storing nothing: for callers that keep cursors
+    /// Runs one sync starting from `cursor`, storing no cursor: for callers that keep cursors
     /// elsewhere (Kibana's connector document). The new cursor is in the report.
     pub async fn sync_from(
         &self,
@@ -417,7 +435,8 @@ impl Service {
         sync::run(&self.env, job, plugin, progress).await
     }
 
-    /// The loaded plugin of a connector's service type, or why there is none.
+    /// The loaded plugin of a connector's service type, or why there is none (the load error,
+    /// or that no plugin provides it). Reflects hot reload: the version the next sync uses.
     pub fn plugin_for(&self, connector: &Connector) -> Result<Arc<Plugin>, String> {
         let table = self.plugins.read().unwrap_or_else(PoisonError::into_inner);
         table
@@ -546,7 +565,7 @@ fn load_one(
     found: &BTreeMap<String, Discovered>,
     service_type: &str,
     pin: Option<&str>,
-    trust: &plugin::TrustedKeys,
+    trust: &TrustedKeys,
 ) -> Result<Arc<Plugin>, PluginError> {
     let d = found
         .get(service_type)

@@ -1,62 +1,73 @@
 //! Where documents go: the embedded on-disk sink, or a cluster through the bulk indexer. The
 //! sync engine sees one interface, with the same stale-deletion semantics on both.
 
-pub mod dead_letter;
+pub(crate) mod dead_letter;
 pub mod embedded;
 
 use std::sync::Arc;
 
 /// One bulk action (`source`: a JSON object in text, validated and never re-encoded). The
 /// embedded sink and the cluster indexer take the same type.
-pub use inlet_indexer::{Action, Op};
+pub(crate) use inlet_indexer::{Action, Op};
 
-/// Serialized size of an action, for byte accounting.
-pub fn action_bytes(a: &Action) -> u64 {
+/// Size of an action for byte accounting: its id and body, in bytes.
+pub(crate) fn action_bytes(a: &Action) -> u64 {
     (a.id.len() + a.source.as_ref().map_or(0, String::len)) as u64
 }
 
 /// Which index a sync writes and how.
 #[derive(Debug, Clone)]
-pub struct Target {
-    pub connector_id: String,
-    pub sync_id: String,
-    pub index: String,
-    /// Full syncs: documents not written by this sync are removed when it succeeds.
-    pub stale_deletion: bool,
+pub(crate) struct Target {
+    pub(crate) connector_id: String,
+    /// The job id; the embedded sink's ledger records it per document, so stale deletion
+    /// knows what this sync wrote.
+    pub(crate) sync_id: String,
+    pub(crate) index: String,
+    /// Full and access-control syncs: documents not written by this sync are removed when it
+    /// succeeds.
+    pub(crate) stale_deletion: bool,
     /// Elastic semantics: the connector's own API key, used for writes to its index.
-    pub api_key: Option<secrecy::SecretString>,
+    pub(crate) api_key: Option<secrecy::SecretString>,
     /// Ingest pipeline for the documents (`_bulk?pipeline=`).
-    pub pipeline: Option<String>,
+    pub(crate) pipeline: Option<String>,
 }
 
-/// Counts a sink reports for one sync.
+/// Counts a sink reports for one sync; each means what the field of the same name in the
+/// sync report's `SyncStats` means.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-pub struct SinkStats {
-    pub indexed: u64,
-    pub deleted: u64,
-    pub dead_lettered: u64,
-    pub stale_deleted: u64,
-    pub bytes: u64,
+pub(crate) struct SinkStats {
+    pub(crate) indexed: u64,
+    pub(crate) deleted: u64,
+    pub(crate) dead_lettered: u64,
+    pub(crate) stale_deleted: u64,
+    pub(crate) bytes: u64,
 }
 
+/// A sink that cannot take or finish a sync's documents; it fails the sync.
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {
+    /// The embedded sink's file or ledger: what failed, on which file.
     #[error("embedded sink: {0}")]
     Embedded(String),
+    /// The cluster indexer's error (the cluster unreachable, the credentials refused, an
+    /// answer it does not understand, ...).
     #[error(transparent)]
     Cluster(#[from] inlet_indexer::IndexerError),
 }
 
-/// The sink of this process.
+/// The sink of this process, chosen at start: a cluster when `elasticsearch.host` or
+/// `cloud_id` is set, else the embedded sink. Cloning shares it.
 #[derive(Clone)]
 pub enum Sink {
+    /// NDJSON files under `<data_dir>/sink`, one per index.
     Embedded(Arc<embedded::EmbeddedSink>),
     /// Elasticsearch or OpenSearch, through the shared bulk indexer.
     Cluster(inlet_indexer::Indexer),
 }
 
 impl Sink {
-    pub async fn begin(&self, target: Target) -> Result<Writer, SinkError> {
+    /// Starts writing one sync's documents to `target`'s index.
+    pub(crate) async fn begin(&self, target: Target) -> Result<Writer, SinkError> {
         match self {
             Sink::Embedded(s) => Ok(Writer::Embedded(s.begin(target))),
             Sink::Cluster(indexer) => {
@@ -79,7 +90,7 @@ impl Sink {
     }
 
     /// Human description for logs ("embedded sink at …", "opensearch 2.19.6 at …").
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Sink::Embedded(s) => format!("embedded sink at {}", s.dir().display()),
             Sink::Cluster(ix) => {
@@ -89,7 +100,9 @@ impl Sink {
         }
     }
 
-    /// Flushes what is queued or in flight; call once, at the end of the process.
+    /// Flushes what the cluster indexer holds, queued or in flight (the embedded sink has
+    /// written everything when a sync finishes); call once, at the end of the process, after
+    /// the last sync.
     pub async fn shutdown(&self) -> Result<(), SinkError> {
         match self {
             Sink::Embedded(_) => Ok(()),
@@ -99,7 +112,7 @@ impl Sink {
 }
 
 /// The writing side of one sync.
-pub enum Writer {
+pub(crate) enum Writer {
     Embedded(embedded::Writer),
     Cluster(inlet_indexer::SyncWriter),
 }
@@ -116,14 +129,15 @@ fn from_indexer(s: inlet_indexer::SyncStats) -> SinkStats {
 
 impl Writer {
     /// Sends a batch; waits while the sink is saturated (backpressure).
-    pub async fn send_batch(&mut self, actions: Vec<Action>) -> Result<(), SinkError> {
+    pub(crate) async fn send_batch(&mut self, actions: Vec<Action>) -> Result<(), SinkError> {
         match self {
             Writer::Embedded(w) => w.send_batch(actions).await,
             Writer::Cluster(w) => Ok(w.send_batch(actions).await?),
         }
     }
 
-    pub fn stats(&self) -> SinkStats {
+    /// The counts so far.
+    pub(crate) fn stats(&self) -> SinkStats {
         match self {
             Writer::Embedded(w) => w.stats(),
             Writer::Cluster(w) => from_indexer(w.stats()),
@@ -133,7 +147,7 @@ impl Writer {
     /// Ends the sync once every document is acknowledged (indexed, deleted or dead-lettered).
     /// Stale documents are removed only when `succeeded` (never after an error). The counts
     /// come back whether or not finishing failed: what was indexed is in the index either way.
-    pub async fn finish(self, succeeded: bool) -> (SinkStats, Result<(), SinkError>) {
+    pub(crate) async fn finish(self, succeeded: bool) -> (SinkStats, Result<(), SinkError>) {
         match self {
             Writer::Embedded(w) => w.finish(succeeded).await,
             Writer::Cluster(w) => {

@@ -3,7 +3,7 @@
 //! only after success, the cursor saved only after success.
 
 pub mod configuration;
-pub mod document;
+pub(crate) mod document;
 pub(crate) mod source;
 
 use std::sync::Arc;
@@ -26,48 +26,79 @@ use source::Source;
 /// name operators filter and grep on, kept when the engine became a crate of its own.
 const LOG_TARGET: &str = "inlet::sync";
 
-/// Largest cursor kept between syncs (Elastic's unbounded cursors broke claims with 413s).
-pub const MAX_CURSOR_BYTES: usize = 64 * 1024;
+/// Largest cursor kept between syncs, in bytes; a larger one fails the sync (Elastic's
+/// unbounded cursors broke claims with 413s).
+const MAX_CURSOR_BYTES: usize = 64 * 1024;
 
-/// What every sync in this process shares.
+/// What every sync in this process shares, opened once by the service.
 pub struct SyncEnv {
-    pub runtime: Arc<Runtime>,
-    pub store: Arc<StateStore>,
+    /// The sandbox: instances are made from loaded plugins here.
+    pub(crate) runtime: Arc<Runtime>,
+    /// Cursors, plugin state and the job history.
+    pub(crate) store: Arc<StateStore>,
+    /// Where documents go; flush it with [`Sink::shutdown`] before the process exits.
     pub sink: Sink,
-    pub dead_letters: Arc<DeadLetters>,
-    pub caps: Limits,
+    /// Documents the host's checks refuse (the sink dead-letters what the cluster refuses).
+    pub(crate) dead_letters: Arc<DeadLetters>,
+    /// The operator's caps (`inlet.limits`); a connector's `limits` apply within them.
+    pub(crate) caps: Limits,
     /// Brokered network access and credentials.
     pub broker: Arc<inlet_broker::Broker>,
     /// Operator-granted SQL databases and their pools.
-    pub databases: Arc<inlet_broker::sql::Databases>,
+    pub(crate) databases: Arc<inlet_broker::sql::Databases>,
 }
 
-/// Live counters of a running sync, readable from another task (progress bars, stats).
+/// Live counters of a running sync, readable from another task (progress bars, Kibana's
+/// `_stats`). Updated after each batch the sink has taken, so they lag the plugin by up to a
+/// batch; the exact, final counts are the report's [`SyncStats`]. Each means what the field of
+/// the same name there means; dead letters and stale deletions are known only at the end.
 #[derive(Debug, Default)]
 pub struct Progress {
+    /// Documents the plugin has returned so far.
     pub extracted: AtomicU64,
+    /// Documents refused by the host's checks so far.
     pub invalid: AtomicU64,
+    /// Documents the sink has indexed so far (written to the embedded sink's file, or
+    /// acknowledged by the cluster).
     pub indexed: AtomicU64,
+    /// Deletions the plugin asked for that the sink has carried out so far.
     pub deleted: AtomicU64,
+    /// Bytes the sink has taken so far (see [`SyncStats::bytes`]).
     pub bytes: AtomicU64,
+    /// Batches pulled from the plugin so far.
     pub batches: AtomicU64,
+    /// Documents excluded by basic sync rules so far.
     pub filtered: AtomicU64,
 }
 
 /// Exact counts of a finished sync. `extracted = indexed + deleted + dead_lettered + filtered`;
-/// `stale_deleted` counts documents removed because the full sync did not see them.
+/// `stale_deleted` counts documents removed because the full sync did not see them. The
+/// counts are final once the report is made, also for a failed sync: what they count happened.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct SyncStats {
+    /// Documents (index and delete operations) the plugin returned.
     pub extracted: u64,
+    /// Documents the sink indexed (written to the embedded sink's file, or acknowledged by the
+    /// cluster).
     pub indexed: u64,
+    /// Deletions the plugin asked for that the sink carried out (a cluster's "not found"
+    /// counts: the document is gone either way).
     pub deleted: u64,
+    /// Documents written to the dead-letter file instead: refused by the host's checks or
+    /// by the cluster.
     pub dead_lettered: u64,
     /// Of the dead-lettered: refused by the host's document checks.
     pub invalid: u64,
     /// Excluded by basic sync rules.
     pub filtered: u64,
+    /// Documents of the index this full or access-control sync did not write, deleted at its
+    /// end, and only when everything before succeeded: a sync that failed or was stopped
+    /// earlier deletes none; incremental syncs never delete stale documents.
     pub stale_deleted: u64,
+    /// Bytes taken by the sink: ids and bodies (embedded sink), or the `_bulk` lines of each
+    /// action's first attempt (cluster).
     pub bytes: u64,
+    /// Batches pulled from the plugin.
     pub batches: u64,
 }
 
@@ -76,8 +107,14 @@ pub struct SyncStats {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(into = "JobStatus")]
 pub enum Status {
+    /// The plugin said the sync is complete and the sink took every document (and, for a full
+    /// or access-control sync, deleted the stale ones); the report carries the plugin's new
+    /// cursor, if it gave one.
     Completed,
+    /// The sync failed; the report's `error` and `error_class` say why.
     Error,
+    /// Stopped by its cancel flag when that is not the process's shutdown (a user's or
+    /// Kibana's cancel).
     Canceled,
     /// Stopped by a process shutdown; the next start runs it again.
     Suspended,
@@ -94,18 +131,32 @@ impl From<Status> for JobStatus {
     }
 }
 
+/// What one sync did, as `inlet sync --json` prints it and the job history and metrics record
+/// it. Made once the sync has ended, whatever its status.
 #[derive(Debug, Clone, Serialize)]
 pub struct SyncReport {
+    /// The job's id (sortable by start time), as in the job history and the log lines.
     pub job_id: String,
+    /// The connector synced.
     pub connector_id: String,
+    /// Full, incremental or access control.
     pub job_type: JobType,
+    /// How it ended.
     pub status: Status,
+    /// Why it did not complete; `None` exactly when `status` is `Completed`. May quote the
+    /// plugin: clean it before logging.
     pub error: Option<String>,
-    /// `config`, `trap`, `deadline`, `memory`, … (see [`CallError::class`]).
+    /// `config`, `trap`, `deadline`, `memory`, `host`, `plugin` (no usable plugin),
+    /// `cancelled`, `suspended`, … (see [`CallError::class`]); `None` when completed.
     pub error_class: Option<&'static str>,
+    /// The counts, final.
     pub stats: SyncStats,
+    /// The index written: the connector's, or `.search-acl-filter-<index>` for an
+    /// access-control sync.
     pub index: String,
+    /// Wall-clock time of the sync, in milliseconds.
     pub elapsed_ms: u64,
+    /// Peak linear memory of the plugin instance, in bytes (0 when none was made).
     pub peak_memory_bytes: u64,
     /// High-water marks of what the host held for the plugin (host memory, open files,
     /// requests in flight): the figures its `limits.host_memory_mib`, `max_open_files` and
@@ -119,20 +170,22 @@ pub struct SyncReport {
 }
 
 /// A sync to run.
-pub struct SyncJob<'a> {
-    pub job_id: String,
-    pub connector: &'a Connector,
-    pub kind: JobType,
-    pub cancel: Arc<AtomicBool>,
+pub(crate) struct SyncJob<'a> {
+    /// From [`new_job_id`].
+    pub(crate) job_id: String,
+    pub(crate) connector: &'a Connector,
+    pub(crate) kind: JobType,
+    /// Set from another task to stop the sync between calls into the plugin.
+    pub(crate) cancel: Arc<AtomicBool>,
     /// Where an incremental sync starts (the previous successful sync's cursor).
-    pub cursor: Option<String>,
+    pub(crate) cursor: Option<String>,
     /// `cancel` is the process's shutdown signal: a stopped sync is `suspended` (resumed at
     /// the next start), not `canceled`.
-    pub cancel_is_shutdown: bool,
+    pub(crate) cancel_is_shutdown: bool,
 }
 
 /// A new job id: sortable by time, unique within the process.
-pub fn new_job_id() -> String {
+pub(crate) fn new_job_id() -> String {
     static SEQ: AtomicU64 = AtomicU64::new(0);
     format!(
         "{}-{}-{}",
@@ -165,7 +218,7 @@ impl Failure {
 
 /// Runs one sync of `plugin` to completion and records it in the job history. Never panics on
 /// plugin misbehaviour: every failure ends up in the report.
-pub async fn run(
+pub(crate) async fn run(
     env: &SyncEnv,
     job: SyncJob<'_>,
     plugin: Arc<Plugin>,

@@ -2,7 +2,7 @@
 //!
 //! The signature is an SSHSIG (OpenSSH's `PROTOCOL.sshsig`, the format `ssh-keygen -Y sign`
 //! writes and git uses for signed commits) made with an ed25519 key, in the namespace
-//! [`NAMESPACE`]. Why this and not a signature embedded in a custom section (wasmsign2):
+//! `inlet-plugin`. Why this and not a signature embedded in a custom section (wasmsign2):
 //! - the component stays byte-identical, so its sha256 (the config.yml pin, the compiled-plugin
 //!   cache key, `inlet plugins inspect`) is the same before and after signing, and the file the
 //!   build wrote is the file that was signed;
@@ -27,10 +27,10 @@ use ssh_key::public::KeyData;
 use ssh_key::{Algorithm, HashAlg, LineEnding, PrivateKey, PublicKey, SshSig};
 
 /// The SSHSIG namespace of plugin signatures (`ssh-keygen -Y sign -n inlet-plugin`).
-pub const NAMESPACE: &str = "inlet-plugin";
+const NAMESPACE: &str = "inlet-plugin";
 
 /// The config.yml key that lists the trusted keys, named in errors.
-pub const CONFIG_KEY: &str = "inlet.plugins.trusted_keys";
+const CONFIG_KEY: &str = "inlet.plugins.trusted_keys";
 
 /// An ed25519 SSHSIG is about 300 bytes; a file much larger than that is not one, and is not
 /// read whole.
@@ -48,8 +48,10 @@ pub fn signature_path(component: &Path) -> PathBuf {
 /// of the trusted key it matched (empty when unknown).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Signer {
-    pub fingerprint: String,
-    pub comment: String,
+    /// `SHA256:` and the base64 digest of the public key.
+    pub(crate) fingerprint: String,
+    /// The key's comment (often an e-mail address); may be empty.
+    pub(crate) comment: String,
 }
 
 impl Signer {
@@ -78,7 +80,13 @@ pub enum Signature {
     Unsigned,
     /// A signature that is valid over these bytes; `trusted` when the key is one the operator
     /// lists (with no trusted keys configured, nobody vouched for the signer).
-    Signed { signer: Signer, trusted: bool },
+    Signed {
+        /// The key that made the signature.
+        signer: Signer,
+        /// Whether that key is one of the trusted keys; always `false` when none are
+        /// configured.
+        trusted: bool,
+    },
     /// A signature file that does not vouch for these bytes, and why. Only reported when no
     /// trusted keys are configured; with them, this is a load error.
     Invalid(String),
@@ -104,74 +112,125 @@ impl fmt::Display for Signature {
 /// A trusted key that cannot be used, or a secret key that cannot sign.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
+    /// An entry of the trusted keys is not an ed25519 public key line, or a readable file of
+    /// them.
     #[error("{setting}[{index}]: {message}")]
     Entry {
+        /// Where the entries came from (`inlet.plugins.trusted_keys`, `--key`, ...).
         setting: String,
+        /// The entry's position, from 0.
         index: usize,
+        /// What is wrong and what to list instead; never a secret key's text.
         message: String,
     },
+    /// The secret key file cannot be read, is not an OpenSSH ed25519 key, or is
+    /// passphrase-protected.
     #[error("{path}: {message}")]
-    SecretKey { path: PathBuf, message: String },
+    SecretKey {
+        /// The secret key file.
+        path: PathBuf,
+        /// What is wrong and how to sign instead.
+        message: String,
+    },
 }
 
 /// Why a component's signature does not let it load. Each names the file and the fix.
+///
+/// In every variant `signature` is the signature file (`<component>.sig`), `setting` where the
+/// trusted keys came from and `trusted` those keys as `SHA256:… (comment)`.
 #[derive(Debug, thiserror::Error)]
 pub enum SignatureError {
+    /// Trusted keys are configured and the component has no signature file.
     #[error(
         "{component}: unsigned: there is no {signature}, and {setting} requires a signature by {trusted}; \
          sign it with `inlet plugins sign --key <secret key> {component}`"
     )]
     Missing {
+        /// The component file.
         component: PathBuf,
+        /// The signature file that is missing.
         signature: PathBuf,
+        /// Where the trusted keys came from.
         setting: String,
+        /// The trusted keys.
         trusted: String,
     },
+    /// The signature file exists but cannot be read.
     #[error("{signature}: cannot read the signature: {source}")]
     Unreadable {
+        /// The signature file.
         signature: PathBuf,
+        /// Why reading it failed.
         source: std::io::Error,
     },
+    /// The file is not an armored SSHSIG, or is larger than 64 KiB.
     #[error(
         "{signature}: not an SSH signature ({message}); make one with `inlet plugins sign` or \
          `ssh-keygen -Y sign -n {NAMESPACE}`"
     )]
-    Malformed { signature: PathBuf, message: String },
+    Malformed {
+        /// The signature file.
+        signature: PathBuf,
+        /// The parser's reason.
+        message: String,
+    },
+    /// A signature made for another purpose (e.g. `git`), not `inlet-plugin`.
     #[error(
         "{signature}: signed for the namespace `{found}`, not `{NAMESPACE}`: a signature made for \
          something else does not vouch for a plugin (sign with `-n {NAMESPACE}`)"
     )]
-    Namespace { signature: PathBuf, found: String },
+    Namespace {
+        /// The signature file.
+        signature: PathBuf,
+        /// The namespace it was made for.
+        found: String,
+    },
+    /// Signed with a key that is not ed25519.
     #[error(
         "{signature}: signed with a {found} key; plugin signatures must be ed25519 \
          (`inlet plugins keygen` or `ssh-keygen -t ed25519`)"
     )]
-    Algorithm { signature: PathBuf, found: String },
+    Algorithm {
+        /// The signature file.
+        signature: PathBuf,
+        /// The key's algorithm, as OpenSSH names it.
+        found: String,
+    },
+    /// Signed by a key that is not among the trusted keys.
     #[error(
         "{signature}: signed by {signer}, which is not among {setting} ({trusted}); \
          add its public key there if you trust it"
     )]
     Untrusted {
+        /// The signature file.
         signature: PathBuf,
+        /// The key the signature names.
         signer: Signer,
+        /// Where the trusted keys came from.
         setting: String,
+        /// The trusted keys.
         trusted: String,
     },
+    /// The signature does not verify over the component's bytes.
     #[error(
         "{signature}: the signature by {signer} does not match {component} (sha256 {sha256}): \
          the component changed after it was signed, or the signature is another component's; \
          restore the signed file or sign this one"
     )]
     Mismatch {
+        /// The signature file.
         signature: PathBuf,
+        /// The component file.
         component: PathBuf,
+        /// The key the signature names.
         signer: Signer,
+        /// sha256 of the bytes checked, lowercase hex.
         sha256: String,
     },
 }
 
-/// The keys the operator trusts to sign plugins. Empty: signatures are not required (and are
-/// only reported).
+/// The keys the operator trusts to sign plugins. Empty (`TrustedKeys::default()`): signatures
+/// are not required (and are only reported).
 #[derive(Debug, Clone, Default)]
 pub struct TrustedKeys {
     keys: Vec<PublicKey>,
@@ -180,13 +239,9 @@ pub struct TrustedKeys {
 }
 
 impl TrustedKeys {
-    /// No keys: every component loads, signed or not.
-    pub fn none() -> Self {
-        TrustedKeys::default()
-    }
-
-    /// The keys config.yml lists under `inlet.plugins.trusted_keys`.
-    pub fn from_config(loaded: &inlet_policy::config::Loaded) -> Result<Self, KeyError> {
+    /// The keys config.yml lists under `inlet.plugins.trusted_keys`, files relative to the
+    /// file's folder.
+    pub(crate) fn from_config(loaded: &inlet_policy::config::Loaded) -> Result<Self, KeyError> {
         Self::parse(
             &loaded.config.inlet.plugins.trusted_keys,
             &loaded.base_dir(),
@@ -196,7 +251,8 @@ impl TrustedKeys {
 
     /// Each entry is an OpenSSH public key line (`ssh-ed25519 AAAA… comment`) or the path of
     /// a file of such lines (`#` comments and blank lines allowed), relative to `base_dir`.
-    /// `setting` names where the entries came from, for errors.
+    /// `setting` names where the entries came from, for errors. Fails on the first entry that
+    /// is not an ed25519 public key, an unreadable or empty file, or a file holding a secret key.
     pub fn parse(entries: &[String], base_dir: &Path, setting: &str) -> Result<Self, KeyError> {
         let mut keys = Vec::new();
         for (index, entry) in entries.iter().enumerate() {
@@ -255,7 +311,7 @@ impl TrustedKeys {
     }
 
     /// The keys as `SHA256:… (comment)`, for messages.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let all: Vec<String> = self
             .keys
             .iter()
@@ -294,7 +350,8 @@ fn parse_public_key(line: &str) -> Result<PublicKey, String> {
 
 /// Checks the detached signature of `component` over `bytes` (the bytes about to be compiled,
 /// so what is checked is what runs). With trusted keys, anything but a valid signature by one of
-/// them is an error; without, the signature is only described.
+/// them is an error; without, the signature is only described (a bad one as
+/// [`Signature::Invalid`]).
 pub fn check(
     component: &Path,
     bytes: &[u8],
@@ -417,14 +474,17 @@ pub fn read_secret_key(path: &Path) -> Result<PrivateKey, KeyError> {
     Ok(key)
 }
 
-/// A new ed25519 key pair with this comment, from the operating system's random source.
+/// A new ed25519 key pair with this comment, from the operating system's random source. Fails
+/// only when that source does.
 pub fn generate_key(comment: &str) -> Result<PrivateKey, ssh_key::Error> {
     let mut key = PrivateKey::random(&mut ssh_key::rand_core::OsRng, Algorithm::Ed25519)?;
     key.set_comment(comment);
     Ok(key)
 }
 
-/// The armored signature (`-----BEGIN SSH SIGNATURE-----`) of `bytes` by `key`.
+/// The armored signature (`-----BEGIN SSH SIGNATURE-----`) of `bytes` by `key`, in the
+/// `inlet-plugin` namespace over a SHA-512 digest: what `ssh-keygen -Y sign` writes, so either
+/// tool's signature verifies with [`check`].
 pub fn sign(key: &PrivateKey, bytes: &[u8]) -> Result<String, ssh_key::Error> {
     key.sign(NAMESPACE, HashAlg::Sha512, bytes)?
         .to_pem(LineEnding::LF)
@@ -530,7 +590,7 @@ GTE/7VIUrNWru4wp+nLQDVDimMy2283mypyEY6ByfCc=
         assert!(msg.contains("vector@inlet.test"), "{msg}");
         // Without trusted keys the same component loads, reported unsigned.
         assert_eq!(
-            check(&path, VECTOR_BYTES, &TrustedKeys::none()).expect("loads"),
+            check(&path, VECTOR_BYTES, &TrustedKeys::default()).expect("loads"),
             Signature::Unsigned
         );
     }
@@ -544,7 +604,7 @@ GTE/7VIUrNWru4wp+nLQDVDimMy2283mypyEY6ByfCc=
         assert!(matches!(err, SignatureError::Mismatch { .. }), "{err:?}");
         assert!(err.to_string().contains("does not match"), "{err}");
         // Without trusted keys it is reported, not hidden.
-        let status = check(&path, &tampered, &TrustedKeys::none()).expect("reported");
+        let status = check(&path, &tampered, &TrustedKeys::default()).expect("reported");
         assert!(
             matches!(&status, Signature::Invalid(why) if why.contains("does not match")),
             "{status:?}"

@@ -10,7 +10,9 @@ use inlet_policy::config::{self, Elasticsearch};
 
 const MIB: f64 = 1024.0 * 1024.0;
 
-/// Elastic's precedence: `api_key` (encoded or `id:key`) wins over `username`/`password`.
+/// How to authenticate to the cluster of `elasticsearch.*`, with Elastic's precedence:
+/// `api_key` (encoded or `id:key`) wins over `username`/`password` (basic auth, used only when
+/// both are set); with neither, no authentication.
 pub fn cluster_auth(es: &Elasticsearch) -> Auth {
     match (&es.api_key, &es.username, &es.password) {
         (Some(key), _, _) => Auth::ApiKey(key.expose_secret().to_owned()),
@@ -27,7 +29,7 @@ pub fn cluster_auth(es: &Elasticsearch) -> Auth {
 /// `bulk.max_concurrency` the requests in flight, `bulk.queue_max_mem_size` the MiB buffered in
 /// front of the indexer, `max_retries` the attempts per document before it is dead-lettered.
 /// Inlet's own defaults (larger batches than Elastic's 500 / 3 MiB) apply where a key is absent.
-pub fn indexer_config(
+pub(super) fn indexer_config(
     loaded: &config::Loaded,
     es: &Elasticsearch,
     data_dir: &Path,

@@ -25,7 +25,8 @@ impl Service {
         .map_err(|e| e.to_string())
     }
 
-    /// The plugin's metadata and configuration schema.
+    /// The plugin's metadata and configuration schema, from a fresh instance. The error says
+    /// why there is no plugin, or why the instance or a call failed.
     pub async fn describe(
         &self,
         connector: &Connector,

@@ -159,11 +159,12 @@ impl Track {
 
 /// One look at the plugin directory.
 pub(crate) struct Observation {
-    pub found: BTreeMap<String, Discovered>,
+    /// The folders with a good manifest, by service type.
+    pub(crate) found: BTreeMap<String, Discovered>,
     /// Per configured service type.
-    pub seen: BTreeMap<String, Seen>,
+    pub(crate) seen: BTreeMap<String, Seen>,
     /// Broken manifests and duplicate service types, as at start.
-    pub problems: Vec<PluginError>,
+    pub(crate) problems: Vec<PluginError>,
 }
 
 /// Discovers the plugin directory and stamps the folder of each of `types`. `known` is the

@@ -7,42 +7,47 @@ use std::sync::Mutex;
 
 use serde::Serialize;
 
+/// One line of the dead-letter file.
 #[derive(Debug, Serialize)]
-pub struct Entry<'a> {
-    pub time: String,
-    pub connector_id: &'a str,
-    pub sync_id: &'a str,
-    pub index: &'a str,
-    pub id: &'a str,
-    pub op: &'a str,
+pub(crate) struct Entry<'a> {
+    pub(crate) time: String,
+    pub(crate) connector_id: &'a str,
+    pub(crate) sync_id: &'a str,
+    pub(crate) index: &'a str,
+    pub(crate) id: &'a str,
+    pub(crate) op: &'a str,
     /// HTTP status of the item, when a cluster refused it.
-    pub status: Option<u16>,
-    pub error: ErrorInfo<'a>,
+    pub(crate) status: Option<u16>,
+    pub(crate) error: ErrorInfo<'a>,
     /// The document as the plugin sent it (as a string when it is not valid JSON).
-    pub document: &'a serde_json::value::RawValue,
+    pub(crate) document: &'a serde_json::value::RawValue,
 }
 
+/// Why a document was refused, in Elasticsearch's `error` shape (`type`, `reason`).
 #[derive(Debug, Serialize)]
-pub struct ErrorInfo<'a> {
+pub(crate) struct ErrorInfo<'a> {
     #[serde(rename = "type")]
-    pub kind: &'a str,
-    pub reason: &'a str,
+    pub(crate) kind: &'a str,
+    pub(crate) reason: &'a str,
 }
 
-pub struct DeadLetters {
+/// The dead-letter directory; writes from concurrent syncs are serialized.
+pub(crate) struct DeadLetters {
     dir: PathBuf,
     lock: Mutex<()>,
 }
 
 impl DeadLetters {
-    pub fn new(dir: &Path) -> Self {
+    pub(crate) fn new(dir: &Path) -> Self {
         DeadLetters {
             dir: dir.to_path_buf(),
             lock: Mutex::new(()),
         }
     }
 
-    pub fn path_for(&self, connector_id: &str) -> PathBuf {
+    /// The file of a connector: its id with every character but ASCII letters, digits, `-`
+    /// and `_` replaced by `_`, so an id cannot leave the directory.
+    pub(crate) fn path_for(&self, connector_id: &str) -> PathBuf {
         let safe: String = connector_id
             .chars()
             .map(|c| {
@@ -56,8 +61,9 @@ impl DeadLetters {
         self.dir.join(format!("{safe}.ndjson"))
     }
 
-    /// Appends entries and flushes them to the OS before returning.
-    pub fn write(&self, entries: &[Entry<'_>]) -> std::io::Result<()> {
+    /// Appends entries and syncs them to disk before returning. All entries go to the file of
+    /// the first one's connector: a call carries one connector's entries.
+    pub(crate) fn write(&self, entries: &[Entry<'_>]) -> std::io::Result<()> {
         if entries.is_empty() {
             return Ok(());
         }

@@ -17,6 +17,8 @@ use inlet_store::StateStore;
 /// Ids per page when walking the ledger for stale documents.
 const STALE_PAGE: usize = 1000;
 
+/// The embedded sink: the index files under one directory, and the state store's ledger of
+/// which documents each index holds. Shared by every sync of the process.
 pub struct EmbeddedSink {
     dir: PathBuf,
     store: Arc<StateStore>,
@@ -24,7 +26,9 @@ pub struct EmbeddedSink {
 }
 
 impl EmbeddedSink {
-    pub fn open(dir: &Path, store: Arc<StateStore>) -> std::io::Result<Self> {
+    /// Opens the sink in `dir`, creating it if missing. Index files are opened (and an
+    /// interrupted batch cut off) when a sync first writes to them.
+    pub(crate) fn open(dir: &Path, store: Arc<StateStore>) -> std::io::Result<Self> {
         std::fs::create_dir_all(dir)?;
         Ok(EmbeddedSink {
             dir: dir.to_path_buf(),
@@ -33,12 +37,13 @@ impl EmbeddedSink {
         })
     }
 
-    pub fn dir(&self) -> &Path {
+    /// The directory of the index files.
+    pub(crate) fn dir(&self) -> &Path {
         &self.dir
     }
 
     /// The NDJSON file of an index.
-    pub fn index_path(&self, index: &str) -> PathBuf {
+    pub(crate) fn index_path(&self, index: &str) -> PathBuf {
         self.dir.join(format!("{index}.ndjson"))
     }
 
@@ -98,7 +103,8 @@ impl EmbeddedSink {
         Ok(())
     }
 
-    pub fn begin(self: &Arc<Self>, target: Target) -> Writer {
+    /// Starts writing one sync's documents.
+    pub(crate) fn begin(self: &Arc<Self>, target: Target) -> Writer {
         Writer {
             sink: self.clone(),
             target: Arc::new(target),
@@ -107,7 +113,8 @@ impl EmbeddedSink {
     }
 }
 
-pub struct Writer {
+/// The writing side of one sync on the embedded sink.
+pub(crate) struct Writer {
     sink: Arc<EmbeddedSink>,
     target: Arc<Target>,
     stats: SinkStats,
@@ -130,7 +137,9 @@ fn write_actions(out: &mut impl Write, index: &str, actions: &[Action]) -> std::
 }
 
 impl Writer {
-    pub async fn send_batch(&mut self, actions: Vec<Action>) -> Result<(), SinkError> {
+    /// Appends a batch to the index file and records it in the ledger, in one step under the
+    /// file's lock.
+    pub(crate) async fn send_batch(&mut self, actions: Vec<Action>) -> Result<(), SinkError> {
         if actions.is_empty() {
             return Ok(());
         }
@@ -175,13 +184,14 @@ impl Writer {
         Ok(())
     }
 
-    pub fn stats(&self) -> SinkStats {
+    /// The counts so far.
+    pub(crate) fn stats(&self) -> SinkStats {
         self.stats.clone()
     }
 
-    /// Flushes the index file and, after a successful full sync, deletes stale documents. The
-    /// counts come back even when that fails.
-    pub async fn finish(mut self, succeeded: bool) -> (SinkStats, Result<(), SinkError>) {
+    /// Flushes the index file and, after a successful sync that deletes stale documents (full,
+    /// access control), deletes them. The counts come back even when that fails.
+    pub(crate) async fn finish(mut self, succeeded: bool) -> (SinkStats, Result<(), SinkError>) {
         let done = self.settle(succeeded).await;
         (self.stats, done)
     }

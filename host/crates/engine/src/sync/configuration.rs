@@ -14,12 +14,18 @@ use inlet_policy::manifest::Manifest;
 use inlet_policy::manifest::credentials::{FieldUse, Role};
 use inlet_runtime::types::{ConfigField, ConfigValue, FieldType};
 
+/// Why a connector's configuration does not fit the plugin's schema: the first field that
+/// fails, by key and label. Never quotes a sensitive value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("configuration field `{key}` ({label}): {message}")]
 pub struct FieldError {
+    /// The field's key in the schema (and in `connectors[].configuration`).
     pub key: String,
-    pub label: String,
-    pub message: String,
+    /// The field's label, as the form shows it.
+    pub(crate) label: String,
+    /// What is wrong: missing, of the wrong type, a bad default, or a sensitive field the
+    /// plugin's manifest misplaces.
+    pub(crate) message: String,
 }
 
 /// What of the configuration the host may hand to one connector's plugin.
@@ -34,7 +40,9 @@ pub struct Handover<'a> {
 }
 
 impl<'a> Handover<'a> {
-    pub fn new(connector: &'a Connector, manifest: Option<&Manifest>) -> Self {
+    /// What `connector`'s grants let through to the plugin `manifest` describes (no form
+    /// credentials without a manifest).
+    pub(crate) fn new(connector: &'a Connector, manifest: Option<&Manifest>) -> Self {
         Handover {
             connector_id: &connector.connector_id,
             granted: &connector.grants.sensitive_fields,
@@ -88,7 +96,8 @@ impl<'a> Handover<'a> {
 /// Builds the values handed to the plugin. `values` are the user's (config.yml or Kibana).
 /// Every field is checked (required, type), sensitive ones too; what `handover` withholds is
 /// then left out. Keys not in the schema are returned as the second element so the caller can
-/// warn.
+/// warn. Values go out in schema order, each as JSON text; a field whose `depends_on` is not
+/// met is skipped. Also warns (log) about `grants.sensitive_fields` entries that grant nothing.
 pub fn resolve(
     schema: &[ConfigField],
     values: &serde_json::Map<String, Value>,

@@ -9,12 +9,12 @@ use md5::Digest as _;
 
 use crate::sink::{Action, Op};
 use inlet_runtime::types;
-use json_policy::{HostField, HostFields, LineMembers, Member, Shape, Violation};
-
-pub use json_policy::{MAX_DEPTH, MAX_NUMBER_DIGITS};
+use json_policy::{
+    HostField, HostFields, LineMembers, MAX_DEPTH, MAX_NUMBER_DIGITS, Member, Shape, Violation,
+};
 
 /// Elasticsearch rejects `_id`s longer than this (bytes).
-pub const MAX_ID_BYTES: usize = 512;
+const MAX_ID_BYTES: usize = 512;
 
 /// The `_id` written for a plugin's id: the id itself, or over [`MAX_ID_BYTES`] the md5 hex of
 /// its UTF-8 bytes — what Elastic's framework writes (`sync_job_runner.prepare_docs` with
@@ -32,7 +32,7 @@ fn index_id(id: String) -> String {
 /// Elasticsearch would refuse, so a document is refused the same way, with the same reason,
 /// into the embedded sink and into a cluster.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DocError {
+pub(crate) enum DocError {
     #[error("document has an empty id")]
     EmptyId,
     /// A JSON line (`inlet:connector/json-lines`) carries its id as `_id`.
@@ -69,7 +69,9 @@ pub enum DocError {
 }
 
 impl DocError {
-    pub fn kind(&self) -> &'static str {
+    /// The refusal's `error.type` in the dead-letter entry (`empty_id`, `invalid_json`, …):
+    /// stable, operators filter on it.
+    pub(crate) fn kind(&self) -> &'static str {
         match self {
             DocError::EmptyId => "empty_id",
             DocError::NoId(_) => "missing_id",
@@ -111,7 +113,7 @@ fn inspect(body: &str) -> Result<(bool, HostFields), DocError> {
 /// takes (serde_json's: duplicate keys pass, 129 levels or a 1001-digit number do not), else as
 /// a JSON string of its text — a body nested 100,000 deep must not make the dead-letter file
 /// unreadable in its turn. Builds a whole tree, which is fine for refused documents only.
-pub fn dead_letter_body(body: &str) -> Box<serde_json::value::RawValue> {
+pub(crate) fn dead_letter_body(body: &str) -> Box<serde_json::value::RawValue> {
     let verbatim = serde_json::from_str::<serde_json::Value>(body)
         .ok()
         .and_then(|_| serde_json::value::RawValue::from_string(body.to_owned()).ok());
@@ -122,19 +124,20 @@ pub fn dead_letter_body(body: &str) -> Box<serde_json::value::RawValue> {
 }
 
 /// Limits and settings applied to each document.
-pub struct DocLimits<'a> {
-    pub max_body_bytes: usize,
+pub(crate) struct DocLimits<'a> {
+    /// `limits.max_document_bytes`: largest body (with its attachment) accepted, in bytes.
+    pub(crate) max_body_bytes: usize,
     /// Elastic's pipeline settings: each document carries them as `_extract_binary_content`,
     /// `_reduce_whitespace` and `_run_ml_inference` for the ingest pipeline, and binary
     /// attachments are sent only when extraction is on.
-    pub pipeline: Option<&'a inlet_policy::config::Pipeline>,
+    pub(crate) pipeline: Option<&'a inlet_policy::config::Pipeline>,
 }
 
 /// Validates a plugin's document and builds the bulk action for it.
 ///
 /// `now` (RFC 3339) is used as `_timestamp` when neither the document nor its body has one. The
 /// `id` field is added (Elastic's connectors carry it) unless the body has its own.
-pub fn prepare(
+pub(crate) fn prepare(
     doc: types::Document,
     now: &str,
     limits: &DocLimits<'_>,
@@ -188,15 +191,17 @@ pub fn prepare(
 
 /// A JSON line the host refused: the id when one could be read, the line, and why.
 #[derive(Debug)]
-pub struct RefusedLine {
-    pub id: String,
-    pub line: String,
-    pub error: DocError,
+pub(crate) struct RefusedLine {
+    /// The line's `_id` when one could be read, else empty.
+    pub(crate) id: String,
+    /// The line, trimmed (lossily decoded when it is not UTF-8).
+    pub(crate) line: String,
+    pub(crate) error: DocError,
 }
 
 /// The documents of a JSON-lines batch (`inlet:connector/json-lines`): its lines that hold more
 /// than whitespace.
-pub fn json_lines(batch: &[u8]) -> Vec<&[u8]> {
+pub(crate) fn json_lines(batch: &[u8]) -> Vec<&[u8]> {
     let blank = |line: &[u8]| line.iter().all(|b| matches!(b, b' ' | b'\t' | b'\r'));
     match std::str::from_utf8(batch) {
         // The usual case (always, for the text form): `str::split` finds line breaks a word at
@@ -220,7 +225,11 @@ pub fn json_lines(batch: &[u8]) -> Vec<&[u8]> {
 /// The line is Elastic's document shape: `_id` (a non-empty string) is the id and leaves the
 /// body, `_timestamp` (optional, RFC 3339) stays in it. The size compared with
 /// `max_body_bytes` is the line's without those two members.
-pub fn prepare_line(line: &[u8], now: &str, limits: &DocLimits<'_>) -> Result<Action, RefusedLine> {
+pub(crate) fn prepare_line(
+    line: &[u8],
+    now: &str,
+    limits: &DocLimits<'_>,
+) -> Result<Action, RefusedLine> {
     let text = match std::str::from_utf8(line) {
         Ok(text) => text,
         Err(e) => {

@@ -28,9 +28,9 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 
 /// Objects and arrays open at once (Jackson's `StreamReadConstraints.DEFAULT_MAX_DEPTH`).
-pub const MAX_DEPTH: usize = 1000;
+pub(crate) const MAX_DEPTH: usize = 1000;
 /// Digits in one number (Jackson's `StreamReadConstraints.DEFAULT_MAX_NUM_LEN`).
-pub const MAX_NUMBER_DIGITS: usize = 1000;
+pub(crate) const MAX_NUMBER_DIGITS: usize = 1000;
 /// Objects with more keys than this check duplicates with a hash set instead of a scan.
 const SMALL_OBJECT: usize = 16;
 /// Longest key quoted back in a refusal.
@@ -38,7 +38,7 @@ const MAX_QUOTED_KEY: usize = 64;
 
 /// Why a body breaks the policy. `at` is a byte offset into the body.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Violation {
+pub(crate) enum Violation {
     Syntax {
         expected: &'static str,
         at: usize,
@@ -62,7 +62,7 @@ pub enum Violation {
 
 /// Top-level keys the host adds to a document unless the body has them already.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HostField {
+pub(crate) enum HostField {
     Id,
     Timestamp,
     Attachment,
@@ -73,7 +73,7 @@ pub enum HostField {
 }
 
 impl HostField {
-    pub const ALL: [HostField; 7] = [
+    pub(crate) const ALL: [HostField; 7] = [
         HostField::Id,
         HostField::Timestamp,
         HostField::Attachment,
@@ -83,7 +83,7 @@ impl HostField {
         HostField::RunMlInference,
     ];
 
-    pub fn key(self) -> &'static str {
+    pub(crate) fn key(self) -> &'static str {
         match self {
             HostField::Id => "id",
             HostField::Timestamp => "_timestamp",
@@ -106,7 +106,7 @@ impl HostField {
 
 /// What the scan learned about a body that passed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Shape {
+pub(crate) enum Shape {
     /// An object; `empty` when it has no keys.
     Object { empty: bool, has: HostFields },
     /// Valid JSON, but not an object: `an array`, `a string`, ...
@@ -115,10 +115,10 @@ pub enum Shape {
 
 /// Which [`HostField`]s the top-level object already has.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct HostFields(u8);
+pub(crate) struct HostFields(u8);
 
 impl HostFields {
-    pub fn contains(self, f: HostField) -> bool {
+    pub(crate) fn contains(self, f: HostField) -> bool {
         self.0 & (1 << f as u8) != 0
     }
     fn insert(&mut self, f: HostField) {
@@ -128,31 +128,31 @@ impl HostFields {
 
 /// Where a top-level member sits in the text (byte offsets).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Member {
+pub(crate) struct Member {
     /// The `,` before it; `None` for the object's first member.
-    pub comma_before: Option<usize>,
+    pub(crate) comma_before: Option<usize>,
     /// The opening quote of its key.
-    pub key: usize,
+    pub(crate) key: usize,
     /// Its value, from its first byte to just past its last.
-    pub value: (usize, usize),
+    pub(crate) value: (usize, usize),
 }
 
 /// The members of a JSON line (`inlet:connector/json-lines`) that are Elastic's metadata, not
 /// body: `_id` and `_timestamp`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct LineMembers {
-    pub id: Option<Member>,
-    pub timestamp: Option<Member>,
+pub(crate) struct LineMembers {
+    pub(crate) id: Option<Member>,
+    pub(crate) timestamp: Option<Member>,
 }
 
 /// Checks `body` against the policy in one pass.
-pub fn check(body: &str) -> Result<Shape, Violation> {
+pub(crate) fn check(body: &str) -> Result<Shape, Violation> {
     check_tracking(body, false).0
 }
 
 /// [`check`] for a JSON line, which also says where its `_id` and `_timestamp` members are —
 /// those it got past, when the line breaks the policy (so a refusal can name the document).
-pub fn check_line(line: &str) -> (Result<Shape, Violation>, LineMembers) {
+pub(crate) fn check_line(line: &str) -> (Result<Shape, Violation>, LineMembers) {
     check_tracking(line, true)
 }
 
