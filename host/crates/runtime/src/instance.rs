@@ -586,3 +586,191 @@ impl PluginInstance {
         self.settle("drop sync", out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::future::pending;
+
+    use tokio::io::AsyncWriteExt as _;
+    use wasmtime::component::ResourceTable;
+    use wasmtime::{Engine, Trap};
+
+    use super::*;
+    use crate::host_state::Limiter;
+    use crate::host_state::http_hooks::HttpHooks;
+    use inlet_policy::budget::{BudgetLimits, HostBudget};
+    use inlet_policy::guest_output::GuestLog;
+
+    const LIMITS: BudgetLimits = BudgetLimits {
+        host_memory_bytes: 1 << 20,
+        max_open_files: 4,
+        max_requests_in_flight: 4,
+        max_handles: 50,
+    };
+
+    /// A store as `Runtime::instantiate` builds one, without a component: what `classify`
+    /// reads is the store's budget and log.
+    fn store() -> Store<HostState> {
+        let budget = HostBudget::new(LIMITS);
+        let state = HostState {
+            wasi: wasmtime_wasi::WasiCtx::builder().build(),
+            table: ResourceTable::new(),
+            limiter: Limiter {
+                max_memory_bytes: 1 << 20,
+                max_table_elements: 1000,
+                peak_memory_bytes: 0,
+            },
+            deadline: None,
+            cancel: Arc::new(AtomicBool::new(false)),
+            log: GuestLog::new("c1"),
+            state: None,
+            http: wasmtime_wasi_http::WasiHttpCtx::new(),
+            http_hooks: HttpHooks::new("c1", None, budget.clone()),
+            sql: None,
+            budget,
+            http_held: Default::default(),
+            files: Default::default(),
+        };
+        Store::new(&Engine::default(), state)
+    }
+
+    #[test]
+    fn each_cause_gets_its_own_error_and_class() {
+        let s = store();
+        let deadline = classify(
+            DeadlineExceeded(Duration::from_secs(7)).into(),
+            &s,
+            "next-batch",
+        );
+        assert!(
+            matches!(&deadline, CallError::Deadline { call: "next-batch", source } if source.0 == Duration::from_secs(7)),
+            "{deadline:?}"
+        );
+        let memory = LimitExceeded {
+            what: "linear memory",
+            desired: 2 << 20,
+            limit: 1 << 20,
+        };
+        let memory = classify(memory.into(), &s, "start");
+        assert!(
+            matches!(&memory, CallError::Memory { source, .. } if source.desired == 2 << 20),
+            "{memory:?}"
+        );
+        assert!(matches!(
+            classify(Cancelled.into(), &s, "start"),
+            CallError::Cancelled { call: "start" }
+        ));
+        let files = BudgetExceeded {
+            resource: Limit::OpenFiles,
+            what: "a file",
+            wanted: 1,
+            in_use: 4,
+            limit: 4,
+        };
+        let files = classify(files.into(), &s, "next-batch");
+        assert!(
+            matches!(&files, CallError::Budget { source, .. } if source.resource == Limit::OpenFiles),
+            "{files:?}"
+        );
+        assert_eq!(
+            [&deadline, &memory, &files].map(CallError::class),
+            ["deadline", "memory", "budget"]
+        );
+    }
+
+    #[test]
+    fn running_out_of_hostcall_fuel_is_the_host_memory_budget() {
+        let s = store();
+        // wasmtime's own wording, wrapped in the context a lift adds.
+        let e = wasmtime::format_err!("{HOSTCALL_FUEL_EXHAUSTED}").context("lifting the batch");
+        match classify(e, &s, "next-batch") {
+            CallError::Budget { source, .. } => {
+                assert_eq!(source.resource, Limit::HostMemory);
+                assert_eq!(source.limit, LIMITS.host_memory_bytes);
+                assert!(source.wanted > source.limit, "{source:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // The first refusal is remembered for the sync's report.
+        assert!(s.data().budget.exceeded().is_some());
+    }
+
+    #[test]
+    fn a_full_resource_table_is_the_handle_budget() {
+        let s = store();
+        match classify(ResourceTableError::Full.into(), &s, "next-batch") {
+            CallError::Budget { source, .. } => {
+                assert_eq!(source.resource, Limit::Handles);
+                assert_eq!(source.limit, LIMITS.max_handles);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_trap_says_what_it_means_and_quotes_the_plugins_last_stderr() {
+        let s = store();
+        let reason = |e: CallError| match e {
+            CallError::Trap { reason, .. } => reason,
+            other => panic!("{other:?}"),
+        };
+        assert!(reason(classify(Trap::StackOverflow.into(), &s, "start")).contains("recursion"));
+        assert!(
+            reason(classify(Trap::UnreachableCodeReached.into(), &s, "start"))
+                .contains("a panic or abort in the plugin")
+        );
+        let mut stderr = s.data().log.writer(true);
+        stderr
+            .write_all(b"thread panicked at src/lib.rs:3\n")
+            .await
+            .expect("write");
+        stderr.flush().await.expect("flush");
+        let why = reason(classify(
+            wasmtime::format_err!("wasm trap"),
+            &s,
+            "next-batch",
+        ));
+        assert!(
+            why.starts_with("wasm trap; last plugin stderr: thread panicked at src/lib.rs:3"),
+            "{why}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_call_ends_at_its_deadline_or_when_cancelled() {
+        let flag = AtomicBool::new(false);
+        let never = pending::<wasmtime::Result<()>>();
+        assert!(matches!(
+            guard(Duration::from_millis(20), &flag, never).await,
+            Outcome::Deadline
+        ));
+        flag.store(true, Ordering::Relaxed);
+        let never = pending::<wasmtime::Result<()>>();
+        assert!(matches!(
+            guard(Duration::from_secs(60), &flag, never).await,
+            Outcome::Cancelled
+        ));
+        let flag = AtomicBool::new(false);
+        assert!(matches!(
+            guard(Duration::from_secs(60), &flag, async { Ok(5) }).await,
+            Outcome::Done(Ok(5))
+        ));
+    }
+
+    #[test]
+    fn a_batch_costs_its_bytes_and_each_record() {
+        assert_eq!(Batch::JsonLines(vec![b'x'; 100]).host_bytes(), 100);
+        let doc = |body: &str| types::Document {
+            id: "id-1".into(),
+            timestamp: None,
+            body: body.into(),
+            op: types::Operation::Index,
+            attachment: Some(types::Attachment::Text("abc".into())),
+        };
+        let record = std::mem::size_of::<types::Document>() as u64;
+        assert_eq!(
+            Batch::Documents(vec![doc("{}"), doc("")]).host_bytes(),
+            2 * record + (4 + 2 + 3) + (4 + 3)
+        );
+    }
+}
