@@ -2,6 +2,7 @@
 //! schema, batches pulled at the sink's pace, every document counted, stale documents removed
 //! only after success, the cursor saved only after success.
 
+mod batch;
 pub mod configuration;
 pub(crate) mod document;
 pub(crate) mod source;
@@ -15,10 +16,11 @@ use serde::Serialize;
 use crate::plugin::Plugin;
 use crate::sink::dead_letter::{DeadLetters, Entry, ErrorInfo};
 use crate::sink::{Sink, Target, Writer};
+use batch::Prepared;
 use inlet_policy::config::{Connector, Limits};
 use inlet_policy::job::{JobStatus, JobType};
 use inlet_policy::manifest::Manifest;
-use inlet_runtime::{Batch, CallError, InstanceOptions, PluginInstance, Runtime, types};
+use inlet_runtime::{CallError, InstanceOptions, PluginInstance, Runtime, types};
 use inlet_store::{JobRecord, StateStore};
 use source::Source;
 
@@ -518,10 +520,11 @@ impl Runner<'_> {
         limits: &Limits,
         rules: &inlet_policy::sync_rules::RuleSet,
     ) -> Result<(), Failure> {
-        let connector = self.job.connector;
-        let doc_limits = document::DocLimits {
+        let checks = batch::Checks {
             max_body_bytes: limits.max_document_bytes,
-            pipeline: connector.pipeline.as_ref(),
+            max_batch_docs: limits.max_batch_docs,
+            pipeline: self.job.connector.pipeline.as_ref(),
+            rules,
         };
         loop {
             if self.job.cancel.load(Ordering::Relaxed) {
@@ -530,88 +533,50 @@ impl Runner<'_> {
             let Some(held) = instance.next_batch(sync).await? else {
                 return Ok(());
             };
-            // The charge stays held until the sink has taken the batch's documents (the end
-            // of this iteration): the batch and what is made of it are host memory the plugin
-            // caused.
-            let (batch, _charge) = (held.batch, held.charge);
-            // JSON lines are split once, up front: their count is the batch's document count.
-            let lines = match &batch {
-                Batch::Documents(_) => Vec::new(),
-                Batch::JsonLines(bytes) => document::json_lines(bytes),
-            };
-            let count = match &batch {
-                Batch::Documents(docs) => docs.len(),
-                Batch::JsonLines(_) => lines.len(),
-            };
-            if count > limits.max_batch_docs {
-                return Err(Failure::Host(format!(
-                    "the plugin returned {count} documents in one batch; the limit is {} (limits.max_batch_docs)",
-                    limits.max_batch_docs
-                )));
-            }
-            let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-            let mut actions = Vec::with_capacity(count);
-            let mut rejected = Vec::new();
-            self.stats.extracted += count as u64;
-            self.stats.batches += 1;
-            let mut keep =
-                |prepared: Result<crate::sink::Action, (String, String, document::DocError)>| {
-                    match prepared {
-                        Ok(action) if !rules.is_empty() && !passes(rules, &action) => {
-                            self.stats.filtered += 1;
-                        }
-                        Ok(action) => actions.push(action),
-                        Err(refused) => rejected.push(refused),
-                    }
-                };
-            match batch {
-                Batch::Documents(docs) => {
-                    for doc in docs {
-                        let id = doc.id.clone();
-                        let raw = (doc.op == types::Operation::Index).then(|| doc.body.clone());
-                        keep(
-                            document::prepare(doc, &now, &doc_limits)
-                                .map_err(|e| (id, raw.unwrap_or_default(), e)),
-                        );
-                    }
-                }
-                // Each line is checked as a `document` is; a bad one is refused alone.
-                Batch::JsonLines(_) => {
-                    for line in lines {
-                        keep(
-                            document::prepare_line(line, &now, &doc_limits)
-                                .map_err(|r| (r.id, r.line, r.error)),
-                        );
-                    }
-                }
-            }
-            if !rejected.is_empty() {
-                self.dead_letter(&rejected)?;
-            }
-            writer
-                .send_batch(actions)
-                .await
+            let prepared = checks
+                .prepare(held)
                 .map_err(|e| Failure::Host(e.to_string()))?;
-            // The batch is the sink's now: what the plugin stored while producing it (a
-            // checkpoint) may be kept.
-            flush_state(instance)?;
-            let live = writer.stats();
-            let p = &self.progress;
-            p.extracted.store(self.stats.extracted, Ordering::Relaxed);
-            p.invalid.store(self.stats.invalid, Ordering::Relaxed);
-            p.indexed.store(live.indexed, Ordering::Relaxed);
-            p.deleted.store(live.deleted, Ordering::Relaxed);
-            p.bytes.store(live.bytes, Ordering::Relaxed);
-            p.batches.store(self.stats.batches, Ordering::Relaxed);
-            p.filtered.store(self.stats.filtered, Ordering::Relaxed);
-            tracing::trace!(connector_id = %connector.connector_id, extracted = self.stats.extracted, "batch written");
+            self.deliver(instance, writer, prepared).await?;
         }
     }
 
-    fn dead_letter(
+    /// Counts a prepared batch, dead-letters what the checks refused, hands the rest to the
+    /// sink and then commits the state the plugin wrote while making the batch.
+    async fn deliver<S: Source>(
         &mut self,
-        rejected: &[(String, String, document::DocError)],
+        instance: &mut S,
+        writer: &mut Writer,
+        prepared: Prepared,
     ) -> Result<(), Failure> {
+        self.stats.extracted += prepared.count as u64;
+        self.stats.batches += 1;
+        self.stats.filtered += prepared.filtered;
+        if !prepared.refused.is_empty() {
+            self.dead_letter(&prepared.refused)?;
+        }
+        writer
+            .send_batch(prepared.actions)
+            .await
+            .map_err(|e| Failure::Host(e.to_string()))?;
+        // The sink has the documents: the host no longer holds them for the plugin.
+        drop(prepared.charge);
+        // The batch is the sink's now: what the plugin stored while producing it (a
+        // checkpoint) may be kept.
+        flush_state(instance)?;
+        let live = writer.stats();
+        let p = &self.progress;
+        p.extracted.store(self.stats.extracted, Ordering::Relaxed);
+        p.invalid.store(self.stats.invalid, Ordering::Relaxed);
+        p.indexed.store(live.indexed, Ordering::Relaxed);
+        p.deleted.store(live.deleted, Ordering::Relaxed);
+        p.bytes.store(live.bytes, Ordering::Relaxed);
+        p.batches.store(self.stats.batches, Ordering::Relaxed);
+        p.filtered.store(self.stats.filtered, Ordering::Relaxed);
+        tracing::trace!(connector_id = %self.job.connector.connector_id, extracted = self.stats.extracted, "batch written");
+        Ok(())
+    }
+
+    fn dead_letter(&mut self, rejected: &[batch::Refused]) -> Result<(), Failure> {
         let connector = self.job.connector;
         let time = chrono::Utc::now().to_rfc3339();
         let bodies: Vec<Box<serde_json::value::RawValue>> = rejected
@@ -669,14 +634,6 @@ fn flush_state<S: Source>(instance: &mut S) -> Result<(), Failure> {
     instance
         .flush_state()
         .map_err(|e| Failure::Host(format!("cannot save the plugin's state: {e}")))
-}
-
-/// Whether basic rules let a document through. Deletions always pass.
-fn passes(rules: &inlet_policy::sync_rules::RuleSet, action: &crate::sink::Action) -> bool {
-    match action.source.as_deref() {
-        None => true,
-        Some(src) => rules.includes_source(src),
-    }
 }
 
 /// Advanced rules are the plugin's to judge: checked before every content sync (Kibana

@@ -136,16 +136,17 @@ pub(crate) struct DocLimits<'a> {
 /// Validates a plugin's document and builds the bulk action for it.
 ///
 /// `now` (RFC 3339) is used as `_timestamp` when neither the document nor its body has one. The
-/// `id` field is added (Elastic's connectors carry it) unless the body has its own.
+/// `id` field is added (Elastic's connectors carry it) unless the body has its own. Borrows the
+/// document so a refused one is dead-lettered without a copy kept just in case.
 pub(crate) fn prepare(
-    doc: types::Document,
+    doc: &types::Document,
     now: &str,
     limits: &DocLimits<'_>,
 ) -> Result<Action, DocError> {
     if doc.id.is_empty() {
         return Err(DocError::EmptyId);
     }
-    let id = index_id(doc.id);
+    let id = index_id(doc.id.clone());
     if doc.op == types::Operation::Delete {
         return Ok(Action {
             id,
@@ -444,7 +445,7 @@ mod tests {
     #[test]
     fn splices_id_and_timestamp_into_a_valid_object() {
         let a = prepare(
-            doc("a", r#" {"x": [1, {"y": 2}]} "#),
+            &doc("a", r#" {"x": [1, {"y": 2}]} "#),
             "2026-01-01T00:00:00Z",
             &LIMITS,
         )
@@ -458,11 +459,11 @@ mod tests {
 
     #[test]
     fn keeps_the_body_id_and_handles_empty_objects() {
-        let a = prepare(doc("a", r#"{"id":"mine"}"#), "t", &LIMITS).expect("valid");
+        let a = prepare(&doc("a", r#"{"id":"mine"}"#), "t", &LIMITS).expect("valid");
         let v: serde_json::Value =
             serde_json::from_str(a.source.as_deref().expect("source")).expect("JSON");
         assert_eq!(v["id"], "mine");
-        let a = prepare(doc("a", "{}"), "t", &LIMITS).expect("valid");
+        let a = prepare(&doc("a", "{}"), "t", &LIMITS).expect("valid");
         let v: serde_json::Value =
             serde_json::from_str(a.source.as_deref().expect("source")).expect("JSON");
         assert_eq!(v["id"], "a");
@@ -471,30 +472,30 @@ mod tests {
     #[test]
     fn refuses_bad_documents_with_reasons() {
         assert_eq!(
-            prepare(doc("", "{}"), "t", &LIMITS).unwrap_err(),
+            prepare(&doc("", "{}"), "t", &LIMITS).unwrap_err(),
             DocError::EmptyId
         );
         assert!(matches!(
-            prepare(doc("a", "{\"x\": }"), "t", &LIMITS).unwrap_err(),
+            prepare(&doc("a", "{\"x\": }"), "t", &LIMITS).unwrap_err(),
             DocError::InvalidJson(_)
         ));
         assert!(matches!(
-            prepare(doc("a", "{\"x\":1} trailing"), "t", &LIMITS).unwrap_err(),
+            prepare(&doc("a", "{\"x\":1} trailing"), "t", &LIMITS).unwrap_err(),
             DocError::InvalidJson(_)
         ));
         assert_eq!(
-            prepare(doc("a", "[1]"), "t", &LIMITS).unwrap_err(),
+            prepare(&doc("a", "[1]"), "t", &LIMITS).unwrap_err(),
             DocError::NotAnObject("an array".into())
         );
         let big = format!("{{\"x\":\"{}\"}}", "a".repeat(2000));
         assert!(matches!(
-            prepare(doc("a", &big), "t", &LIMITS).unwrap_err(),
+            prepare(&doc("a", &big), "t", &LIMITS).unwrap_err(),
             DocError::TooLarge { .. }
         ));
         let mut d = doc("a", "{}");
         d.timestamp = Some("yesterday".into());
         assert!(matches!(
-            prepare(d, "t", &LIMITS).unwrap_err(),
+            prepare(&d, "t", &LIMITS).unwrap_err(),
             DocError::BadTimestamp(_)
         ));
     }
@@ -503,7 +504,7 @@ mod tests {
     fn long_ids_are_hashed_as_elastic_hashes_them() {
         // Python: hashlib.md5(("x" * 600).encode()).hexdigest()
         let long = "x".repeat(600);
-        let a = prepare(doc(&long, "{}"), "t", &LIMITS).expect("valid");
+        let a = prepare(&doc(&long, "{}"), "t", &LIMITS).expect("valid");
         assert_eq!(a.id, "2bfac1bb871236a26c9bbc8389d00b83");
         let v: serde_json::Value =
             serde_json::from_str(a.source.as_deref().expect("source")).expect("JSON");
@@ -515,7 +516,7 @@ mod tests {
         // 512 bytes exactly stay as they are.
         let edge = "y".repeat(512);
         assert_eq!(
-            prepare(doc(&edge, "{}"), "t", &LIMITS).expect("valid").id,
+            prepare(&doc(&edge, "{}"), "t", &LIMITS).expect("valid").id,
             edge
         );
     }
@@ -524,7 +525,7 @@ mod tests {
     fn attachments_go_to_their_fields() {
         let mut d = doc("a", "{\"name\":\"f.bin\"}");
         d.attachment = Some(types::Attachment::Bytes(vec![0, 1, 2]));
-        let a = prepare(d, "t", &LIMITS).expect("valid");
+        let a = prepare(&d, "t", &LIMITS).expect("valid");
         let v: serde_json::Value =
             serde_json::from_str(a.source.as_deref().expect("source")).expect("JSON");
         assert_eq!(v["_attachment"], "AAEC");
@@ -532,7 +533,7 @@ mod tests {
     }
     #[test]
     fn refuses_what_elasticsearch_refuses_with_its_reason() {
-        let dup = prepare(doc("d", r#"{"a":1,"a":2}"#), "t", &LIMITS).unwrap_err();
+        let dup = prepare(&doc("d", r#"{"a":1,"a":2}"#), "t", &LIMITS).unwrap_err();
         assert_eq!(dup.kind(), "duplicate_key");
         assert!(dup.to_string().contains("\"a\" twice"), "{dup}");
         let limits = DocLimits {
@@ -540,19 +541,19 @@ mod tests {
             pipeline: None,
         };
         let deep = format!("{{\"a\":{}{}}}", "[".repeat(100_000), "]".repeat(100_000));
-        let e = prepare(doc("d", &deep), "t", &limits).unwrap_err();
+        let e = prepare(&doc("d", &deep), "t", &limits).unwrap_err();
         assert_eq!(e, DocError::TooDeep { at: 1004 });
         assert_eq!(e.kind(), "nesting_too_deep");
         assert!(e.to_string().contains("more than 1000 deep"), "{e}");
         let long = format!("{{\"n\":{}}}", "1".repeat(1001));
         assert!(dead_letter_body(&long).get().starts_with('"'));
         assert_eq!(
-            prepare(doc("d", &long), "t", &limits).unwrap_err().kind(),
+            prepare(&doc("d", &long), "t", &limits).unwrap_err().kind(),
             "number_too_long"
         );
         // A hostile key cannot put a line break into the host's log line about it.
         let e = prepare(
-            doc("d", "{\"x\\nINFO forged\":1,\"x\\nINFO forged\":2}"),
+            &doc("d", "{\"x\\nINFO forged\":1,\"x\\nINFO forged\":2}"),
             "t",
             &LIMITS,
         )
@@ -574,7 +575,7 @@ mod tests {
         };
         let mut d = doc("a", r#"{"body":"mine","_reduce_whitespace":false}"#);
         d.attachment = Some(types::Attachment::Text("extracted".into()));
-        let a = prepare(d, "t", &limits).expect("valid");
+        let a = prepare(&d, "t", &limits).expect("valid");
         let source = a.source.expect("source");
         // Still passes the policy it enforces: no duplicate key was made by the host.
         assert!(json_policy::check(&source).is_ok(), "{source}");
@@ -704,7 +705,7 @@ mod tests {
                 "i".repeat(300),
                 &body[1..]
             );
-            let as_doc = prepare(doc("i", &body), "t", &LIMITS)
+            let as_doc = prepare(&doc("i", &body), "t", &LIMITS)
                 .map(|_| ())
                 .map_err(|e| e.kind());
             let as_line = prepare_line(text.as_bytes(), "t", &LIMITS)
@@ -797,7 +798,7 @@ mod tests {
             #[test]
             fn valid_objects_pass_and_keep_their_content(value in object(), id in "[a-z0-9]{1,8}") {
                 let body = serde_json::to_string_pretty(&value).expect("serialize");
-                let a = prepare(doc(&id, &body), "2026-01-01T00:00:00Z", &LIMITS_BIG).expect("valid object");
+                let a = prepare(&doc(&id, &body), "2026-01-01T00:00:00Z", &LIMITS_BIG).expect("valid object");
                 let out: serde_json::Value = serde_json::from_str(a.source.as_deref().expect("source")).expect("JSON");
                 // Parsed back rather than cloned: serde_json's float parsing is not an exact
                 // round trip, and both sides should go through the same one.
@@ -823,7 +824,7 @@ mod tests {
                 let body = serde_json::to_string(&value).expect("serialize");
                 let mut record = doc(&id, &body);
                 record.timestamp = ts.map(str::to_owned);
-                let want = prepare(record, "2026-01-01T00:00:00Z", &LIMITS_BIG).expect("valid object");
+                let want = prepare(&record, "2026-01-01T00:00:00Z", &LIMITS_BIG).expect("valid object");
                 // The same members with `_id` (and `_timestamp`) inserted at some position.
                 let mut members: Vec<(String, serde_json::Value)> =
                     value.as_object().expect("object").clone().into_iter().collect();
@@ -991,7 +992,7 @@ mod tests {
         let started = std::time::Instant::now();
         let mut kept = 0usize;
         for d in docs {
-            kept += prepare(d, "2026-01-01T00:00:00.000Z", &limits).is_ok() as usize;
+            kept += prepare(&d, "2026-01-01T00:00:00.000Z", &limits).is_ok() as usize;
         }
         let secs = started.elapsed().as_secs_f64();
         assert_eq!(kept, 200_000);

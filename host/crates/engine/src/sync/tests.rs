@@ -7,7 +7,7 @@ use std::path::Path;
 use super::*;
 use crate::sink::embedded::EmbeddedSink;
 use inlet_policy::budget::{BudgetLimits, HostBudget, Usage};
-use inlet_runtime::{EngineSettings, HeldBatch};
+use inlet_runtime::{Batch, EngineSettings, HeldBatch};
 use inlet_store::StoreError;
 
 /// What a scripted source's `next-batch` returns, in order.
@@ -36,6 +36,12 @@ struct Seen {
     batches_pulled: usize,
     flushes: usize,
     ended: bool,
+    /// The calls that touch the source's state, in order: `pull N` (next-batch N, which
+    /// writes checkpoint N to the state before it answers) and `flush`.
+    events: Vec<String>,
+    /// The checkpoint written and not yet flushed, and the one flushed (committed).
+    staged: Option<usize>,
+    committed: Option<usize>,
 }
 
 impl Scripted {
@@ -124,7 +130,10 @@ impl Source for Scripted {
         let pulled = {
             let mut seen = self.seen.lock().expect("seen");
             seen.batches_pulled += 1;
-            seen.batches_pulled
+            let pulled = seen.batches_pulled;
+            seen.events.push(format!("pull {pulled}"));
+            seen.staged = Some(pulled);
+            pulled
         };
         if pulled == 2
             && let Some(cancel) = &self.cancel_after_first_batch
@@ -154,7 +163,12 @@ impl Source for Scripted {
         Ok(())
     }
     fn flush_state(&mut self) -> Result<(), StoreError> {
-        self.seen.lock().expect("seen").flushes += 1;
+        let mut seen = self.seen.lock().expect("seen");
+        seen.flushes += 1;
+        seen.events.push("flush".into());
+        if let Some(c) = seen.staged.take() {
+            seen.committed = Some(c);
+        }
         Ok(())
     }
     fn peak_memory(&self) -> usize {
@@ -517,6 +531,49 @@ async fn a_cancelled_sync_stops_between_batches_and_a_shutdown_suspends_it() {
         let jobs = bench.env.store.jobs("c1").expect("jobs");
         assert_eq!(jobs.last().map(|j| j.status), Some(expected.into()));
     }
+}
+
+#[tokio::test]
+async fn a_batchs_checkpoint_is_kept_only_once_the_sink_has_the_batch() {
+    let bench = Bench::new(CONNECTOR);
+    let source = Scripted::new(vec![
+        Step::Docs(vec![doc("a", "{}")]),
+        Step::Docs(vec![doc("b", "{}")]),
+        Step::Fail(types::ErrorKind::Network, "connection reset"),
+    ]);
+    let seen = source.seen.clone();
+    let report = bench.sync(bench.job(JobType::Full), source).await;
+    assert_eq!(report.status, Status::Error);
+    assert_eq!(report.stats.indexed, 2);
+    assert_eq!(bench.index().keys().collect::<Vec<_>>(), ["a", "b"]);
+    // Each delivered batch's checkpoint is committed; the one the failed call wrote is not.
+    let seen = seen.lock().expect("seen");
+    assert_eq!(seen.committed, Some(2), "{:?}", seen.events);
+    assert_eq!(
+        seen.events,
+        ["flush", "pull 1", "flush", "pull 2", "flush", "pull 3"]
+    );
+}
+
+#[tokio::test]
+async fn a_batch_refused_whole_keeps_the_checkpoints_before_it() {
+    let bench = Bench::new(&format!("{CONNECTOR}limits: {{max_batch_docs: 2}}\n"));
+    let source = Scripted::new(vec![
+        Step::Docs(vec![doc("a", "{}")]),
+        Step::Docs(vec![doc("b", "{}"), doc("c", "{}"), doc("d", "{}")]),
+        Step::Docs(vec![doc("e", "{}")]),
+    ]);
+    let seen = source.seen.clone();
+    let report = bench.sync(bench.job(JobType::Full), source).await;
+    assert_eq!(report.status, Status::Error);
+    assert_error(&report, "3 documents in one batch");
+    assert_eq!(bench.index().keys().collect::<Vec<_>>(), ["a"]);
+    let seen = seen.lock().expect("seen");
+    assert_eq!(seen.committed, Some(1), "{:?}", seen.events);
+    assert_eq!(
+        seen.batches_pulled, 2,
+        "nothing is asked for after the refusal"
+    );
 }
 
 /// `inlet sync --json`, the job history and the metrics say the same as before.
