@@ -269,12 +269,17 @@ async fn run_batcher(
     let flush = tokio::time::sleep(Duration::from_secs(86_400));
     tokio::pin!(flush);
     let stamp = ctx.stamp.as_deref();
+    // The stamp and the comma after it.
+    let stamp_bytes = stamp.map_or(0, |s| s.len() + 1);
     loop {
         tokio::select! {
             chunk = rx.recv() => {
                 let Some(chunk) = chunk else { break };
                 for action in chunk.actions {
-                    let size = action.budget_bytes();
+                    // The stamp is written into each indexed document too: counted here, a
+                    // full sync's body stays within `max_batch_bytes` and so within the
+                    // capacity it grew to, instead of passing it by a stamp and doubling.
+                    let size = action.budget_bytes() + stamp_bytes;
                     if !batch.is_empty() && batch.body.len() + size > cfg.max_batch_bytes {
                         let full = std::mem::replace(&mut batch, Batch::with_capacity(initial_capacity));
                         dispatch(&shared, &ctx, &mut jobs, full).await;

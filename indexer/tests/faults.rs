@@ -725,6 +725,41 @@ async fn shutdown_flushes_everything_in_flight() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_syncs_requests_stay_within_max_batch_bytes_stamp_included() {
+    // A full sync writes its stamp into every document: counted, each body stays within
+    // `max_batch_bytes` (and so within the buffer it grew to, instead of doubling past it).
+    let max = 64 * 1024;
+    let s = setup(Faults::default(), |c| {
+        c.max_batch_docs = 10_000;
+        c.max_batch_bytes = max;
+        c.flush_interval = Duration::from_secs(3600);
+    })
+    .await;
+    let sent = docs(0..3000, |_| false);
+    let stats = sync(
+        &s,
+        target("stamped", "3f2c9a64-5b1e-4c8e-9d2f-7a6b5c4d3e2f", true),
+        &sent,
+        SyncOutcome::Succeeded,
+    )
+    .await;
+    check_accounting(&s, "stamped", &sent, &stats);
+    let bodies: Vec<usize> = s
+        .cluster
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/_bulk"))
+        .map(|r| r.body_bytes)
+        .collect();
+    assert!(bodies.len() >= 8, "{bodies:?}");
+    assert!(bodies.iter().all(|&b| b <= max), "{bodies:?}");
+    assert!(
+        bodies.iter().filter(|&&b| b > max - 1024).count() >= bodies.len() - 1,
+        "full requests, not many small ones: {bodies:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tiny_byte_budget_still_moves_everything_including_a_document_bigger_than_it() {
     let s = setup(Faults::default(), |c| {
         c.channel_bytes = 4096;

@@ -63,6 +63,8 @@ pub struct LoggedRequest {
     pub query: String,
     pub authorization: Option<String>,
     pub content_encoding: Option<String>,
+    /// The body's length as sent (compressed, when `content_encoding` says so).
+    pub body_bytes: usize,
 }
 
 #[derive(Default)]
@@ -183,6 +185,7 @@ fn handle(state: &Mutex<State>, req: HttpRequest) -> HttpReply {
         query: req.query.clone(),
         authorization: req.header("authorization").map(str::to_owned),
         content_encoding: req.header("content-encoding").map(str::to_owned),
+        body_bytes: req.body.len(),
     });
     let segments: Vec<&str> = req
         .path
