@@ -70,6 +70,16 @@ fn metrics_health_and_graceful_stop() {
         metrics.contains("inlet_http_requests_total{connector=\"m\",decision=\"allowed\"} 0"),
         "brokered-call counters are exported per connector: {metrics}"
     );
+    for name in [
+        "inlet_http_responses_total",
+        "inlet_http_latency_microseconds_max",
+        "inlet_http_auth_retries_total",
+    ] {
+        assert!(
+            metrics.contains(&format!("{name}{{connector=\"m\"}} 0")),
+            "{name} is exported per connector: {metrics}"
+        );
+    }
     assert_eq!(get(port, "/healthz").map(|r| r.0), Some(200));
     assert_eq!(get(port, "/readyz").map(|r| r.0), Some(200));
 

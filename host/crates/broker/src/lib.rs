@@ -383,7 +383,7 @@ impl Broker {
     }
 
     /// Copies the HTTP broker's per-connector counters and the OAuth2 token fetches into the
-    /// `metrics` facade's recorder (`inlet_http_*_total`, `inlet_oauth2_token_fetches_total`).
+    /// `metrics` facade's recorder (`inlet_http_*`, `inlet_oauth2_token_fetches_total`).
     /// Called just before each scrape renders, so `/metrics` is always current without the
     /// broker knowing about Prometheus.
     pub fn export_metrics(&self) {
@@ -401,8 +401,15 @@ impl Broker {
                 .absolute(m.bytes_out);
             ::metrics::counter!("inlet_http_bytes_total", "connector" => c(), "direction" => "in")
                 .absolute(m.bytes_in);
+            ::metrics::counter!("inlet_http_responses_total", "connector" => c())
+                .absolute(m.responses);
             ::metrics::counter!("inlet_http_latency_microseconds_total", "connector" => c())
                 .absolute(m.latency_us_total);
+            // The slowest response head since the process started: a gauge, not a counter.
+            ::metrics::gauge!("inlet_http_latency_microseconds_max", "connector" => c())
+                .set(m.latency_us_max as f64);
+            ::metrics::counter!("inlet_http_auth_retries_total", "connector" => c())
+                .absolute(m.auth_retries);
             ::metrics::counter!("inlet_http_credential_injections_total", "connector" => c())
                 .absolute(m.credential_injections);
         }
