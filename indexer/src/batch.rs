@@ -27,9 +27,10 @@ pub(crate) struct Batch {
 }
 
 impl Batch {
-    pub(crate) fn with_capacity(bytes: usize) -> Batch {
+    /// An empty batch writing into `body` (cleared).
+    pub(crate) fn with_body(body: Vec<u8>) -> Batch {
         Batch {
-            body: Vec::with_capacity(bytes),
+            body,
             entries: Vec::new(),
         }
     }

@@ -49,6 +49,7 @@ pub(crate) async fn run(shared: Arc<Shared>, ctx: Arc<SyncCtx>, batch: Batch, _p
         if let Some(pieces) = j.split.take() {
             work.extend(pieces);
         }
+        ctx.bodies.give_back(body);
     }
 }
 

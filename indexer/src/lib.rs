@@ -12,6 +12,7 @@
 
 mod action;
 mod batch;
+mod body_pool;
 mod bulk;
 mod cluster;
 mod concurrency;

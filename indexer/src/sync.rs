@@ -9,6 +9,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use crate::batch::{Batch, push_json_string};
+use crate::body_pool::BodyPool;
 use crate::indexer::Shared;
 use crate::stats::{Stat, StatSinks, SyncStats};
 use crate::{Action, IndexerConfig, IndexerError, Op, bulk, stale};
@@ -49,6 +50,8 @@ pub(crate) struct SyncCtx {
     /// `"field":"sync-id"`, spliced into each document of a full sync.
     pub stamp: Option<Vec<u8>>,
     pub stats: StatSinks,
+    /// Request-body buffers, reused within the sync and freed with it.
+    pub bodies: BodyPool,
     /// The first error that makes the sync's result untrustworthy (a dead-letter write failed, a task panicked).
     fatal: Mutex<Option<IndexerError>>,
     /// Ids of dead-lettered index actions, `None` once there are too many to spare in stale deletion.
@@ -80,6 +83,7 @@ impl SyncCtx {
             stamp,
             auth,
             stats,
+            bodies: BodyPool::new(cfg.max_in_flight + 2, cfg.max_batch_bytes),
             target,
             fatal: Mutex::new(None),
             dead_ids: Mutex::new(Some(Vec::new())),
@@ -262,7 +266,7 @@ async fn run_batcher(
 ) {
     let cfg = &shared.cfg;
     let initial_capacity = cfg.max_batch_bytes.min(1 << 20);
-    let mut batch = Batch::with_capacity(initial_capacity);
+    let mut batch = Batch::with_body(ctx.bodies.take(initial_capacity));
     let mut jobs = JoinSet::new();
     let mut closing = shared.closing.subscribe();
     let mut closed = false;
@@ -281,7 +285,7 @@ async fn run_batcher(
                     // capacity it grew to, instead of passing it by a stamp and doubling.
                     let size = action.budget_bytes() + stamp_bytes;
                     if !batch.is_empty() && batch.body.len() + size > cfg.max_batch_bytes {
-                        let full = std::mem::replace(&mut batch, Batch::with_capacity(initial_capacity));
+                        let full = std::mem::replace(&mut batch, Batch::with_body(ctx.bodies.take(initial_capacity)));
                         dispatch(&shared, &ctx, &mut jobs, full).await;
                     }
                     if batch.is_empty() {
@@ -291,14 +295,14 @@ async fn run_batcher(
                     batch.push(action, stamp);
                     ctx.stats.add(Stat::Bytes, (batch.body.len() - before) as u64);
                     if batch.len() >= cfg.max_batch_docs {
-                        let full = std::mem::replace(&mut batch, Batch::with_capacity(initial_capacity));
+                        let full = std::mem::replace(&mut batch, Batch::with_body(ctx.bodies.take(initial_capacity)));
                         dispatch(&shared, &ctx, &mut jobs, full).await;
                     }
                 }
                 shared.budget.add_permits(chunk.budget as usize);
             }
             () = &mut flush, if !batch.is_empty() => {
-                let partial = std::mem::replace(&mut batch, Batch::with_capacity(initial_capacity));
+                let partial = std::mem::replace(&mut batch, Batch::with_body(ctx.bodies.take(initial_capacity)));
                 dispatch(&shared, &ctx, &mut jobs, partial).await;
             }
             // Shutdown: take no more, but drain what is already queued (the loop ends when `recv` says so).
