@@ -157,3 +157,16 @@ impl wasmtime_wasi_http::WasiHttpView for HostState {
         }
     }
 }
+
+/// Runs `define` with shadowing allowed, so its functions replace ones WASI already linked (the
+/// budgeted versions of `fs_guard` and `http_budget`); a name defined twice by mistake elsewhere
+/// still fails.
+fn shadowing(
+    linker: &mut wasmtime::component::Linker<HostState>,
+    define: impl FnOnce(&mut wasmtime::component::Linker<HostState>) -> wasmtime::Result<()>,
+) -> wasmtime::Result<()> {
+    linker.allow_shadowing(true);
+    let defined = define(linker);
+    linker.allow_shadowing(false);
+    defined
+}

@@ -48,10 +48,7 @@ pub(crate) struct FilesHeld {
 /// Shadows `open-at`, `read-directory` and the destructors of `descriptor` and
 /// `directory-entry-stream`. Must run after `wasmtime_wasi::p2::add_to_linker_async`.
 pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
-    linker.allow_shadowing(true);
-    let defined = define(linker);
-    linker.allow_shadowing(false);
-    defined
+    super::shadowing(linker, define)
 }
 
 fn define(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {

@@ -190,10 +190,7 @@ fn header_error(
 /// Shadows the `wasi:http/types` functions that put guest bytes into host memory with charged
 /// versions. Must run after `wasmtime_wasi_http::p2::add_only_http_to_linker_async`.
 pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
-    linker.allow_shadowing(true);
-    let defined = define(linker);
-    linker.allow_shadowing(false);
-    defined
+    super::shadowing(linker, define)
 }
 
 fn define(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
